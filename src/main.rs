@@ -1,0 +1,5 @@
+//! The `ferrokeeper` binary.
+
+fn main() {
+    println!("ferrokeeper {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,1 @@
+//! `tree`: the deterministic ZooKeeper data tree.
