@@ -127,7 +127,9 @@ impl ErrorCode {
             ErrorCode::NoWatcher => "No such watcher",
             ErrorCode::RequestTimeout => "Request timeout",
             ErrorCode::ReconfigDisabled => "Reconfig is disabled",
-            ErrorCode::SessionClosedRequireSaslAuth => "Session closed because client failed to authenticate",
+            ErrorCode::SessionClosedRequireSaslAuth => {
+                "Session closed because client failed to authenticate"
+            }
             ErrorCode::QuotaExceeded => "Quota has exceeded",
             ErrorCode::Throttled => "Op throttled due to high load",
         }

@@ -49,7 +49,10 @@ impl<'a> Reader<'a> {
     }
 
     pub fn error(&self, what: impl Into<String>) -> DecodeError {
-        DecodeError { offset: self.offset, what: what.into() }
+        DecodeError {
+            offset: self.offset,
+            what: what.into(),
+        }
     }
 
     fn take(&mut self, count: usize, what: &str) -> Result<&'a [u8], DecodeError> {
@@ -61,7 +64,10 @@ impl<'a> Reader<'a> {
         }
         let start = self.offset;
         self.offset += count;
-        assert!(self.offset <= self.bytes.len(), "reader offset past its slice");
+        assert!(
+            self.offset <= self.bytes.len(),
+            "reader offset past its slice"
+        );
         Ok(&self.bytes[start..self.offset])
     }
 
@@ -89,13 +95,19 @@ impl<'a> Reader<'a> {
             return Ok(None);
         }
         if len < 0 {
-            return Err(DecodeError { offset: at, what: format!("{what}: negative length {len}") });
+            return Err(DecodeError {
+                offset: at,
+                what: format!("{what}: negative length {len}"),
+            });
         }
         let len = len as usize;
         if len > self.remaining() {
             return Err(DecodeError {
                 offset: at,
-                what: format!("{what}: length {len} exceeds the {} bytes left", self.remaining()),
+                what: format!(
+                    "{what}: length {len} exceeds the {} bytes left",
+                    self.remaining()
+                ),
             });
         }
         Ok(Some(len))
@@ -140,20 +152,29 @@ impl<'a> Reader<'a> {
         min_element_bytes: usize,
         mut read_one: impl FnMut(&mut Reader<'a>) -> Result<T, DecodeError>,
     ) -> Result<Vec<T>, DecodeError> {
-        assert!(min_element_bytes > 0, "vector elements take at least one byte");
+        assert!(
+            min_element_bytes > 0,
+            "vector elements take at least one byte"
+        );
         let at = self.offset;
         let count = self.read_i32()?;
         if count == -1 {
             return Ok(Vec::new());
         }
         if count < 0 {
-            return Err(DecodeError { offset: at, what: format!("vector: negative count {count}") });
+            return Err(DecodeError {
+                offset: at,
+                what: format!("vector: negative count {count}"),
+            });
         }
         let count = count as usize;
         if count > self.remaining() / min_element_bytes {
             return Err(DecodeError {
                 offset: at,
-                what: format!("vector: count {count} cannot fit in {} bytes", self.remaining()),
+                what: format!(
+                    "vector: count {count} cannot fit in {} bytes",
+                    self.remaining()
+                ),
             });
         }
         let mut out = Vec::with_capacity(count);

@@ -23,11 +23,17 @@ pub struct Id {
 
 impl Id {
     pub fn new(scheme: &str, id: &str) -> Id {
-        Id { scheme: scheme.to_string(), id: id.to_string() }
+        Id {
+            scheme: scheme.to_string(),
+            id: id.to_string(),
+        }
     }
 
     pub fn read(r: &mut Reader<'_>) -> Result<Id, DecodeError> {
-        Ok(Id { scheme: r.read_string()?, id: r.read_string()? })
+        Ok(Id {
+            scheme: r.read_string()?,
+            id: r.read_string()?,
+        })
     }
 
     pub fn write(&self, w: &mut Writer) {
@@ -46,19 +52,28 @@ pub struct Acl {
 impl Acl {
     /// `ZooDefs.Ids.OPEN_ACL_UNSAFE`: world:anyone with every permission.
     pub fn open_unsafe() -> Vec<Acl> {
-        vec![Acl { perms: perms::ALL, id: Id::new("world", "anyone") }]
+        vec![Acl {
+            perms: perms::ALL,
+            id: Id::new("world", "anyone"),
+        }]
     }
 
     /// `ZooDefs.Ids.READ_ACL_UNSAFE`: world:anyone may read.
     pub fn read_unsafe() -> Vec<Acl> {
-        vec![Acl { perms: perms::READ, id: Id::new("world", "anyone") }]
+        vec![Acl {
+            perms: perms::READ,
+            id: Id::new("world", "anyone"),
+        }]
     }
 
     /// The smallest encoding of one ACL: perms plus two empty strings.
     pub const MIN_WIRE_BYTES: usize = 12;
 
     pub fn read(r: &mut Reader<'_>) -> Result<Acl, DecodeError> {
-        Ok(Acl { perms: r.read_i32()?, id: Id::read(r)? })
+        Ok(Acl {
+            perms: r.read_i32()?,
+            id: Id::read(r)?,
+        })
     }
 
     pub fn write(&self, w: &mut Writer) {
@@ -133,7 +148,11 @@ impl Stat {
         w.write_i32(self.data_length);
         w.write_i32(self.num_children);
         w.write_i64(self.pzxid);
-        assert_eq!(w.bytes.len() - start, Stat::WIRE_BYTES, "Stat encodes to 68 bytes");
+        assert_eq!(
+            w.bytes.len() - start,
+            Stat::WIRE_BYTES,
+            "Stat encodes to 68 bytes"
+        );
     }
 }
 
@@ -176,7 +195,10 @@ impl CreateMode {
     }
 
     pub fn is_ephemeral(self) -> bool {
-        matches!(self, CreateMode::Ephemeral | CreateMode::EphemeralSequential)
+        matches!(
+            self,
+            CreateMode::Ephemeral | CreateMode::EphemeralSequential
+        )
     }
 
     pub fn is_sequential(self) -> bool {
@@ -193,7 +215,10 @@ impl CreateMode {
     }
 
     pub fn is_ttl(self) -> bool {
-        matches!(self, CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl)
+        matches!(
+            self,
+            CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl
+        )
     }
 }
 
