@@ -1,0 +1,1 @@
+//! `raft`: Raft consensus as a pure state machine.

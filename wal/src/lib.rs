@@ -1,0 +1,1 @@
+//! `wal`: the write-ahead log and snapshot files.
