@@ -1,5 +1,135 @@
-//! The `ferrokeeper` binary.
+//! `ferrokeeper`: a ZooKeeper-compatible coordination service in one binary.
+//!
+//! Subcommands: `server` (the default service; standalone on 127.0.0.1:2181 with data in
+//! `./ferrokeeper-data` when given no config) and `4lw` (send a four-letter word). The
+//! process logs through `env_logger` (`RUST_LOG=debug` for more).
 
-fn main() {
-    println!("ferrokeeper {}", env!("CARGO_PKG_VERSION"));
+mod args;
+mod clock;
+mod config;
+mod connection;
+mod event_loop;
+mod fourlw;
+mod metrics;
+mod requests;
+mod server;
+mod sessions;
+mod sys;
+mod watching;
+mod workers;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use config::Config;
+use server::Settings;
+
+/// ZooKeeper's default `znode.container.checkIntervalMs`.
+const CONTAINER_CHECK_INTERVAL_MS: u64 = 60_000;
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let command = match args::parse(&argv) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ferrokeeper: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        args::Command::Help(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        args::Command::Version => {
+            println!("ferrokeeper {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        args::Command::FourLw { server, word } => {
+            match fourlw::send_four_letter_word(&server, &word, Duration::from_secs(10)) {
+                Ok(reply) => {
+                    print!("{reply}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ferrokeeper 4lw: {server}: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        args::Command::Server { config } => run_server(config.as_deref()),
+    }
+}
+
+fn run_server(config_path: Option<&std::path::Path>) -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let config = match config_path {
+        None => {
+            log::info!("no config given: standalone on the embedded default");
+            Config::default()
+        }
+        Some(path) => match Config::load(path) {
+            Ok((config, warnings)) => {
+                for w in warnings {
+                    log::warn!("{w}");
+                }
+                config
+            }
+            Err(e) => {
+                eprintln!("ferrokeeper: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    if !config.is_standalone() {
+        log::warn!("server.N lines found: this build runs standalone only (clustering: #5)");
+    }
+    let listen = match listen_address(&config) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("ferrokeeper: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match sys::raise_fd_limit() {
+        Ok((soft, _)) => log::debug!("open file limit {soft}"),
+        Err(e) => log::warn!("cannot raise the open file limit: {e}"),
+    }
+    let settings = settings_from(config);
+    match event_loop::run(settings, listen) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferrokeeper: cannot serve on {listen}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn listen_address(config: &Config) -> Result<SocketAddr, String> {
+    let host = if config.client_port_address.is_empty() {
+        "0.0.0.0"
+    } else {
+        config.client_port_address.as_str()
+    };
+    (host, config.client_port)
+        .to_socket_addrs()
+        .map_err(|e| format!("clientPortAddress {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("clientPortAddress {host}: no address"))
+}
+
+fn settings_from(config: Config) -> Settings {
+    Settings {
+        tick_time_ms: config.tick_time_ms as i32,
+        min_session_timeout_ms: config.session_timeout_ms_min as i32,
+        max_session_timeout_ms: config.session_timeout_ms_max as i32,
+        max_client_cnxns: config.max_client_cnxns as usize,
+        jute_max_buffer: config.jute_max_buffer as usize,
+        super_digest: config.super_digest.clone(),
+        extended_types_enabled: config.extended_types_enabled,
+        container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS,
+        four_letter_words: config.four_letter_whitelist.clone(),
+        config,
+    }
 }

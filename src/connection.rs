@@ -1,0 +1,282 @@
+//! One client connection: its socket, bounded input framing, output buffer, and the
+//! requests it has in flight, answered strictly in arrival order.
+//!
+//! The protocol state lives here free of the event loop: `read_into` and `write_out` are the
+//! only socket I/O, both non-blocking and both stopping at `WouldBlock`. Invariants: the
+//! input side never holds more than one frame of `4 + jute.maxbuffer` bytes beyond what was
+//! decoded (a longer length prefix closes the connection), and the output buffer is capped
+//! (`OUT_BYTES_HARD_MAX`): a client that stops reading is disconnected, not buffered forever.
+//! Source for behaviour: ZooKeeper's `NIOServerCnxn` (4lw detection on the first four bytes,
+//! receive disabled while a session is being set up, close after an invalid handshake).
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+use wire::{Id, OpCode, Request};
+
+/// Past this much unsent output we stop reading the client's requests (backpressure).
+pub const OUT_BYTES_SOFT_MAX: usize = 4 << 20;
+/// Past this much unsent output (watch events keep coming while it does not read), the
+/// client is disconnected.
+pub const OUT_BYTES_HARD_MAX: usize = 64 << 20;
+/// Requests one connection may have in flight before we stop reading from it.
+pub const IN_FLIGHT_MAX: usize = 1000;
+/// Bytes read from a socket per `read` call.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Where a connection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Nothing decoded yet: the first four bytes decide between a four-letter word and a
+    /// `ConnectRequest` frame.
+    Fresh,
+    /// A `ConnectRequest` was accepted and its session is being created; like ZooKeeper we
+    /// decode nothing more from this client until the session exists.
+    Handshaking,
+    /// The session is set up; requests flow.
+    Connected,
+    /// Flush what is queued, then close; nothing more is read.
+    Closing,
+}
+
+/// A request waiting for its turn to be answered.
+#[derive(Debug)]
+pub enum Pending {
+    /// A write in the log, answered when the txn with this zxid is applied.
+    Write { xid: i32, op: OpCode, zxid: i64, received: Instant },
+    /// A read (or ping, sync, setWatches…) behind an unanswered write of this connection.
+    Read { xid: i32, request: Request, received: Instant },
+    /// A request already known to fail (undecodable body), answered in its turn.
+    Error { xid: i32, op: OpCode, code: wire::ErrorCode, received: Instant },
+}
+
+/// Figures `cons` prints for a connection.
+#[derive(Clone, Debug, Default)]
+pub struct ConnStats {
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    pub last_op: Option<OpCode>,
+    pub last_xid: i32,
+    pub last_zxid: i64,
+    pub last_response_ms: i64,
+    pub latency_last_ms: u64,
+    pub latency_min_ms: u64,
+    pub latency_max_ms: u64,
+    pub latency_total_ms: u64,
+    pub latency_count: u64,
+}
+
+impl ConnStats {
+    pub fn record_latency(&mut self, ms: u64) {
+        if self.latency_count == 0 || ms < self.latency_min_ms {
+            self.latency_min_ms = ms;
+        }
+        self.latency_max_ms = self.latency_max_ms.max(ms);
+        self.latency_total_ms += ms;
+        self.latency_count += 1;
+        self.latency_last_ms = ms;
+    }
+
+    pub fn reset(&mut self) {
+        *self = ConnStats::default();
+    }
+}
+
+pub struct Connection {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    pub phase: Phase,
+    /// The session this connection carries, once the handshake named or created one.
+    pub session_id: i64,
+    /// Negotiated session timeout.
+    pub timeout_ms: i32,
+    /// The client omitted the trailing readOnly byte of ConnectRequest: answer likewise.
+    pub is_old_client: bool,
+    /// Identities for ACL checks: ip plus whatever `addauth` added (per connection, as in
+    /// ZooKeeper's `ServerCnxn.authInfo`).
+    pub auth: Vec<Id>,
+    /// Requests in arrival order; the front is the next to be answered.
+    pub pending: VecDeque<Pending>,
+    pub stats: ConnStats,
+    pub established: Instant,
+    /// First bytes of a `Fresh` connection, until there are four.
+    prelude: Vec<u8>,
+    /// The prelude was not a four-letter word and went to the frame decoder.
+    prelude_consumed: bool,
+    /// The four-letter word the connection opened with.
+    word: Option<[u8; 4]>,
+    frames: wire::FrameDecoder,
+    out: Vec<u8>,
+    out_sent: usize,
+    /// The peer closed its side (read returned 0).
+    pub read_closed: bool,
+}
+
+impl Connection {
+    pub fn new(
+        stream: TcpStream,
+        peer: SocketAddr,
+        frame_bytes_max: usize,
+        now: Instant,
+    ) -> Connection {
+        Connection {
+            stream,
+            peer,
+            phase: Phase::Fresh,
+            session_id: 0,
+            timeout_ms: 0,
+            is_old_client: false,
+            auth: vec![Id::new("ip", &peer.ip().to_string())],
+            pending: VecDeque::new(),
+            stats: ConnStats::default(),
+            established: now,
+            prelude: Vec::with_capacity(4),
+            prelude_consumed: false,
+            word: None,
+            frames: wire::FrameDecoder::new(frame_bytes_max),
+            out: Vec::new(),
+            out_sent: 0,
+            read_closed: false,
+        }
+    }
+
+    /// Whether we should pull more bytes from the socket now.
+    pub fn wants_read(&self) -> bool {
+        match self.phase {
+            Phase::Fresh | Phase::Connected => {
+                !self.read_closed
+                    && self.pending.len() < IN_FLIGHT_MAX
+                    && self.out_len() < OUT_BYTES_SOFT_MAX
+            }
+            Phase::Handshaking | Phase::Closing => false,
+        }
+    }
+
+    /// Whether buffered input may hold a frame we have not decoded yet.
+    pub fn may_decode(&self) -> bool {
+        matches!(self.phase, Phase::Fresh | Phase::Connected)
+            && self.pending.len() < IN_FLIGHT_MAX
+            && self.out_len() < OUT_BYTES_SOFT_MAX
+    }
+
+    pub fn out_len(&self) -> usize {
+        self.out.len() - self.out_sent
+    }
+
+    pub fn has_output(&self) -> bool {
+        self.out_len() > 0
+    }
+
+    /// Reads at most `budget_bytes` from the socket into the frame decoder (or the prelude).
+    /// Returns the bytes read; `Ok(0)` with `read_closed` set means the peer closed.
+    pub fn read_into(&mut self, budget_bytes: usize) -> io::Result<usize> {
+        let mut chunk = [0u8; READ_CHUNK_BYTES];
+        let mut total = 0usize;
+        while total < budget_bytes {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    self.read_closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    total += n;
+                    self.accept_bytes(&chunk[..n]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(total)
+    }
+
+    fn accept_bytes(&mut self, mut bytes: &[u8]) {
+        if self.word.is_some() {
+            // A four-letter word connection: anything after the word is ignored.
+            return;
+        }
+        if !self.prelude_consumed {
+            let take = (4 - self.prelude.len()).min(bytes.len());
+            self.prelude.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.prelude.len() < 4 {
+                return;
+            }
+            let word = [self.prelude[0], self.prelude[1], self.prelude[2], self.prelude[3]];
+            if crate::fourlw::is_four_letter_word(&word) {
+                self.word = Some(word);
+                return;
+            }
+            let prelude = std::mem::take(&mut self.prelude);
+            self.frames.push(&prelude);
+            self.prelude_consumed = true;
+        }
+        self.frames.push(bytes);
+    }
+
+    /// The four-letter word this connection opened with, if it did.
+    pub fn four_letter_word(&self) -> Option<[u8; 4]> {
+        self.word
+    }
+
+    /// The next complete frame in the input.
+    pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, wire::FrameError> {
+        if !self.prelude_consumed {
+            return Ok(None);
+        }
+        self.frames.next_frame()
+    }
+
+    /// Appends one encoded frame to the output.
+    pub fn queue_frame(&mut self, frame: &[u8]) {
+        self.out.extend_from_slice(frame);
+        self.stats.packets_sent += 1;
+    }
+
+    /// Writes as much output as the socket takes. Returns bytes written.
+    pub fn write_out(&mut self) -> io::Result<usize> {
+        let mut total = 0usize;
+        while self.out_sent < self.out.len() {
+            match self.stream.write(&self.out[self.out_sent..]) {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "socket took 0")),
+                Ok(n) => {
+                    self.out_sent += n;
+                    total += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        if self.out_sent == self.out.len() {
+            self.out.clear();
+            self.out_sent = 0;
+        } else if self.out_sent > (1 << 20) && self.out_sent * 2 > self.out.len() {
+            // Reclaim the sent prefix so the buffer does not grow with total traffic.
+            self.out.drain(..self.out_sent);
+            self.out_sent = 0;
+        }
+        assert!(self.out_sent <= self.out.len(), "sent past the end of the output");
+        Ok(total)
+    }
+
+    /// Whether the connection has finished and can be dropped.
+    pub fn is_done(&self) -> bool {
+        (self.phase == Phase::Closing || self.read_closed) && !self.has_output()
+    }
+
+    /// Interest derived from state: READABLE while we want input, WRITABLE while output waits.
+    pub fn interest(&self) -> Option<mio::Interest> {
+        let r = self.wants_read();
+        let w = self.has_output();
+        match (r, w) {
+            (true, true) => Some(mio::Interest::READABLE | mio::Interest::WRITABLE),
+            (true, false) => Some(mio::Interest::READABLE),
+            (false, true) => Some(mio::Interest::WRITABLE),
+            (false, false) => None,
+        }
+    }
+}

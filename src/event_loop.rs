@@ -1,0 +1,117 @@
+//! The mio event loop: one thread owns the listener, every client socket and the server
+//! state, and runs turns of poll → read/decode/dispatch → end-of-turn work.
+//!
+//! Shape (after mio's `tcp_server` example and rustls' `tlsserver-mio`, without their
+//! unbounded buffers): read until `WouldBlock` or the turn's byte budget; a connection cut
+//! short (budget, backpressure) goes on the `stalled` list because no new edge will come;
+//! interest is recomputed from state at the end of each turn (WRITABLE only while output
+//! waits); tokens carry a slab index and a generation so an event for a closed connection
+//! that reused the slot is ignored. The poll timeout is the time to the next deadline.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::clock::Clock;
+use crate::server::{Server, Settings};
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+/// Tokens below this are the loop's own.
+const FIRST_CONN_TOKEN: usize = 2;
+const EVENTS_CAPACITY: usize = 1024;
+
+/// A connection's slot and the generation of the connection that holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnKey {
+    pub index: u32,
+    pub generation: u32,
+}
+
+impl ConnKey {
+    pub fn token(self) -> Token {
+        let packed = (u64::from(self.generation) << 32) | u64::from(self.index);
+        Token(packed as usize + FIRST_CONN_TOKEN)
+    }
+
+    pub fn from_token(token: Token) -> Option<ConnKey> {
+        let packed = (token.0 as u64).checked_sub(FIRST_CONN_TOKEN as u64)?;
+        Some(ConnKey { index: packed as u32, generation: (packed >> 32) as u32 })
+    }
+}
+
+/// Binds the client port and serves until the process is killed.
+pub fn run(settings: Settings, listen: SocketAddr) -> io::Result<()> {
+    let mut poll = Poll::new()?;
+    let mut listener = TcpListener::bind(listen)?;
+    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    let mut server = Server::new(settings, waker, Clock::read())?;
+    log::info!("serving ZooKeeper clients on {}", listener.local_addr()?);
+    let mut events = Events::with_capacity(EVENTS_CAPACITY);
+    loop {
+        let timeout = server.poll_timeout();
+        match poll.poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        server.begin_turn(Clock::read());
+        for event in events.iter() {
+            match event.token() {
+                LISTENER => accept_all(&listener, &mut server),
+                WAKER => server.on_wake(),
+                token => {
+                    let Some(key) = ConnKey::from_token(token) else { continue };
+                    if event.is_readable() || event.is_read_closed() || event.is_error() {
+                        server.on_readable(key);
+                    }
+                    if event.is_writable() {
+                        server.on_writable(key);
+                    }
+                }
+            }
+        }
+        server.end_turn(poll.registry());
+    }
+}
+
+fn accept_all(listener: &TcpListener, server: &mut Server) {
+    loop {
+        match listener.accept() {
+            Ok((stream, peer)) => server.on_accept(stream, peer),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // EMFILE and friends: log and retry on the next turn rather than spin.
+                log::warn!("accept failed: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Poll timeout from the next deadline: at least 1 ms, at most `max_ms`.
+pub fn timeout_until(clock: &Clock, deadline: Option<std::time::Instant>, max_ms: u64) -> Duration {
+    let ms = deadline.map(|d| clock.ms_until(d)).unwrap_or(max_ms).clamp(1, max_ms);
+    Duration::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_with_their_generation() {
+        let key = ConnKey { index: 17, generation: 3 };
+        assert_eq!(ConnKey::from_token(key.token()), Some(key));
+        assert_eq!(ConnKey::from_token(LISTENER), None);
+        assert_eq!(ConnKey::from_token(WAKER), None);
+        let other = ConnKey { index: 17, generation: 4 };
+        assert_ne!(key.token(), other.token());
+    }
+}

@@ -1,0 +1,152 @@
+//! The server's figures as the four-letter words see them: builds a `fourlw::ServerView`
+//! from the live state, answers the word, and carries out its side effect (crst, srst).
+//!
+//! Kept apart from `fourlw` so that formatting stays a pure function of the view.
+
+use std::time::Instant;
+
+use crate::event_loop::ConnKey;
+use crate::fourlw::{self, Action, ConnView, LatencyStats, ServerView, Word};
+use crate::server::Server;
+
+/// ZooKeeper 3.8's version string shape: kazoo's `server_version()` parses the leading X.Y.Z.
+pub fn version_string() -> String {
+    format!("3.8.0-ferrokeeper-{}, built on unknown", env!("CARGO_PKG_VERSION"))
+}
+
+/// Answers a four-letter word that opened connection `key`.
+pub fn respond(server: &mut Server, key: ConnKey, word: &[u8; 4]) -> String {
+    let Some(word) = Word::from_bytes(word) else {
+        return String::new();
+    };
+    let whitelist = server.settings.four_letter_words.clone();
+    let answer = if fourlw::needs_view(word, &whitelist) {
+        let view = build_view(server, key);
+        fourlw::answer(word, &whitelist, &view)
+    } else {
+        let view = minimal_view(server);
+        fourlw::answer(word, &whitelist, &view)
+    };
+    match answer.action {
+        Action::None | Action::SetTraceMask(_) => {}
+        Action::ResetConnectionStats => server.reset_connection_stats(),
+        Action::ResetServerStats => server.stats = Default::default(),
+    }
+    answer.text
+}
+
+fn latency(min_ms: u64, max_ms: u64, total_ms: u64, count: u64) -> LatencyStats {
+    LatencyStats { count, total_ms, min_ms, max_ms }
+}
+
+fn epoch_ms_of(server: &Server, at: Instant) -> u64 {
+    let back = server.clock.now.saturating_duration_since(at).as_millis() as i64;
+    (server.clock.wall_ms - back).max(0) as u64
+}
+
+fn conn_views(server: &Server, asking: ConnKey) -> Vec<ConnView> {
+    server
+        .connections()
+        .map(|(key, c)| {
+            let s = &c.stats;
+            let session = server.sessions.get(c.session_id);
+            ConnView {
+                remote: c.peer,
+                interest_ops: if key == asking { 0 } else { 1 | if c.has_output() { 4 } else { 0 } },
+                queued: c.pending.len() as u64,
+                packets_received: s.packets_received,
+                packets_sent: s.packets_sent,
+                session_id: c.session_id as u64,
+                last_operation: s.last_op.map(|op| fourlw::last_operation_name(op.code())).unwrap_or("NA"),
+                established_ms: epoch_ms_of(server, c.established),
+                session_timeout_ms: c.timeout_ms.max(0) as u32,
+                last_cxid: if s.packets_received > 0 { Some(s.last_xid as u32) } else { None },
+                last_zxid: if s.latency_count > 0 { s.last_zxid } else { -1 },
+                last_response_ms: s.last_response_ms.max(0) as u64,
+                last_latency_ms: s.latency_last_ms,
+                latency: latency(s.latency_min_ms, s.latency_max_ms, s.latency_total_ms, s.latency_count),
+                expires_at_ms: session.map(|x| epoch_ms_of_future(server, x.deadline)),
+            }
+        })
+        .collect()
+}
+
+fn epoch_ms_of_future(server: &Server, at: Instant) -> u64 {
+    let ahead = at.saturating_duration_since(server.clock.now).as_millis() as i64;
+    (server.clock.wall_ms + ahead).max(0) as u64
+}
+
+fn minimal_view(server: &Server) -> ServerView<'_> {
+    view_with(server, Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0, 0)
+}
+
+fn build_view(server: &Server, asking: ConnKey) -> ServerView<'_> {
+    let connections = conn_views(server, asking);
+    let data_watches = server
+        .watches
+        .watches_by_session()
+        .into_iter()
+        .map(|(s, paths)| (s as u64, paths))
+        .collect();
+    let ephemerals = server
+        .tree
+        .ephemerals()
+        .into_iter()
+        .map(|(s, paths)| (s as u64, paths))
+        .collect();
+    let sessions = server
+        .sessions
+        .iter()
+        .map(|(id, s)| (*id as u64, epoch_ms_of_future(server, s.deadline)))
+        .collect();
+    let config = &server.settings.config;
+    let data_dir = fourlw::dir_size_bytes(&config.data_dir);
+    let log_dir = fourlw::dir_size_bytes(&config.data_log_dir);
+    let env = fourlw::collect_environment(&version_string());
+    view_with(server, connections, data_watches, ephemerals, sessions, env, data_dir, log_dir)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn view_with(
+    server: &Server,
+    connections: Vec<ConnView>,
+    data_watches: Vec<(u64, Vec<String>)>,
+    ephemerals: Vec<(u64, Vec<String>)>,
+    sessions: Vec<(u64, u64)>,
+    environment: Vec<(String, String)>,
+    data_dir_size_bytes: u64,
+    data_log_dir_size_bytes: u64,
+) -> ServerView<'_> {
+    let st = &server.stats;
+    ServerView {
+        config: &server.settings.config,
+        version: version_string(),
+        is_serving: true,
+        read_only: false,
+        mode: "standalone",
+        last_processed_zxid: server.tree.last_zxid() as u64,
+        node_count: server.tree.node_count() as u64,
+        latency: latency(st.latency_min_ms, st.latency_max_ms, st.latency_total_ms, st.latency_count),
+        packets_received: st.packets_received,
+        packets_sent: st.packets_sent,
+        outstanding_requests: server.inflight.len() as u64,
+        connections,
+        data_watches,
+        watch_count: server.watches.watch_count() as u64,
+        ephemerals,
+        sessions,
+        approximate_data_size: server.tree.approximate_data_size().max(0) as u64,
+        data_dir_size_bytes,
+        data_log_dir_size_bytes,
+        environment,
+        uptime_ms: server.clock.now.saturating_duration_since(server.started).as_millis() as u64,
+        open_file_descriptor_count: fourlw::open_file_descriptor_count(),
+        max_file_descriptor_count: fourlw::max_file_descriptor_count(),
+        client_response_sizes: Default::default(),
+        auth_failed_count: 0,
+        proposal_sizes: None,
+        trace_mask: 306,
+        digest_log: vec![(server.tree.last_zxid() as u64, server.tree.digest())],
+        extra_metrics: Vec::new(),
+    }
+}

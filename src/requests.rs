@@ -1,0 +1,470 @@
+//! From frames to answers: the handshake, request dispatch in arrival order, the apply of
+//! durable txns, and the replies and watch notifications they produce.
+//!
+//! Ordering rules (ZooKeeper's): a connection's replies leave in the order its requests
+//! arrived; a read waits behind the connection's unanswered writes; a watch notification
+//! is queued the moment its txn is applied, so it reaches the client before any reply
+//! that could reveal the change. Source: `ZooKeeperServer.processConnectRequest`,
+//! `processPacket`, `FinalRequestProcessor`, `NIOServerCnxn.process`.
+
+use std::time::Instant;
+
+use tree::{ApplyOutcome, Txn, TxnOp};
+use wire::{ErrorCode, OpCode, Request, Response, Writer};
+
+use crate::connection::{Pending, Phase};
+use crate::event_loop::ConnKey;
+use crate::server::Server;
+use crate::sessions::LocalSession;
+
+/// Reply xids of the requests ZooKeeper answers out of band.
+use wire::keeper_state::SYNC_CONNECTED as STATE_SYNC_CONNECTED;
+use wire::xid::{NOTIFICATION as XID_NOTIFICATION, PING as XID_PING};
+
+impl Server {
+    /// Decodes and dispatches every complete frame the connection has buffered, as far as
+    /// its phase and backpressure allow.
+    pub fn process_input(&mut self, key: ConnKey) {
+        if let Some(word) = self.conn(key).and_then(|c| c.four_letter_word()) {
+            self.answer_four_letter_word(key, word);
+            return;
+        }
+        loop {
+            let Some(conn) = self.conn_mut(key) else { return };
+            if !conn.may_decode() {
+                self.stalled.insert(key);
+                return;
+            }
+            let frame = match conn.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return,
+                Err(e) => {
+                    log::warn!("closing connection from {}: {e}", conn.peer);
+                    self.close(key);
+                    return;
+                }
+            };
+            conn.stats.packets_received += 1;
+            let phase = conn.phase;
+            self.stats.packets_received += 1;
+            let handled = match phase {
+                Phase::Fresh => self.on_connect_frame(key, &frame),
+                _ => self.on_request_frame(key, &frame),
+            };
+            if let Err(why) = handled {
+                if let Some(conn) = self.conn(key) {
+                    log::warn!("closing connection from {}: {why}", conn.peer);
+                }
+                self.close(key);
+                return;
+            }
+        }
+    }
+
+    fn answer_four_letter_word(&mut self, key: ConnKey, word: [u8; 4]) {
+        let text = crate::metrics::respond(self, key, &word);
+        if let Some(conn) = self.conn_mut(key) {
+            conn.queue_frame(text.as_bytes());
+            conn.phase = Phase::Closing;
+        }
+        self.dirty.insert(key);
+    }
+
+    // ---- handshake ----
+
+    fn on_connect_frame(&mut self, key: ConnKey, frame: &[u8]) -> Result<(), String> {
+        let req = wire::ConnectRequest::decode(frame).map_err(|e| e.to_string())?;
+        let last_zxid = self.tree.last_zxid();
+        let (timeout_min, timeout_max) =
+            (self.settings.min_session_timeout_ms, self.settings.max_session_timeout_ms);
+        let conn = self.conn_mut(key).expect("caller checked the connection");
+        conn.is_old_client = !req.read_only_present;
+        if req.last_zxid_seen > last_zxid {
+            return Err(format!(
+                "Refusing session request for client {} as it has seen zxid {:#x} our last \
+                 zxid is {:#x} client must try another server",
+                conn.peer, req.last_zxid_seen, last_zxid
+            ));
+        }
+        let timeout_ms = req.time_out.clamp(timeout_min, timeout_max);
+        conn.timeout_ms = timeout_ms;
+        conn.phase = Phase::Handshaking;
+        if req.session_id == 0 {
+            let session_id = self.sessions.allocate_id();
+            let conn = self.conn_mut(key).expect("caller checked the connection");
+            conn.session_id = session_id;
+            let deadline = self.clock.after_ms(timeout_ms as u64);
+            self.sessions.insert(
+                session_id,
+                LocalSession { timeout_ms, deadline, conn: Some(key), closing: false },
+            );
+            self.submit_txn(session_id, Vec::new(), TxnOp::CreateSession { timeout_ms }, Some(key));
+        } else {
+            self.reopen_session(key, req.session_id, &req.passwd, timeout_ms);
+        }
+        Ok(())
+    }
+
+    /// A client reconnecting with a session id: valid if the session lives and the
+    /// password matches; the previous connection of the session is closed.
+    fn reopen_session(&mut self, key: ConnKey, session_id: i64, passwd: &[u8], timeout_ms: i32) {
+        let valid = self.sessions.get(session_id).map(|s| !s.closing).unwrap_or(false)
+            && self.sessions.password_matches(session_id, passwd);
+        if !valid {
+            log::info!("Invalid session {session_id:#x} for client, probably expired");
+            self.send_connect_response(key, false);
+            self.close_after_flush(key);
+            return;
+        }
+        if let Some(old) = self.sessions.get(session_id).and_then(|s| s.conn) {
+            if old != key {
+                self.close(old);
+            }
+        }
+        let deadline = self.clock.after_ms(timeout_ms as u64);
+        let s = self.sessions.get_mut(session_id).expect("validity checked above");
+        s.conn = Some(key);
+        s.timeout_ms = timeout_ms;
+        s.deadline = deadline;
+        let conn = self.conn_mut(key).expect("caller checked the connection");
+        conn.session_id = session_id;
+        self.send_connect_response(key, true);
+        self.finish_handshake(key);
+    }
+
+    fn send_connect_response(&mut self, key: ConnKey, valid: bool) {
+        let Some(conn) = self.conn(key) else { return };
+        let session_id = conn.session_id;
+        let rsp = wire::ConnectResponse {
+            protocol_version: 0,
+            time_out: if valid { conn.timeout_ms } else { 0 },
+            session_id: if valid { session_id } else { 0 },
+            passwd: if valid { self.sessions.password(session_id).to_vec() } else { vec![0; 16] },
+            read_only: false,
+            read_only_present: !conn.is_old_client,
+        };
+        let mut out = Vec::new();
+        wire::write_frame(&mut out, |w| rsp.encode(w));
+        let conn = self.conn_mut(key).expect("checked above");
+        conn.queue_frame(&out);
+        self.dirty.insert(key);
+    }
+
+    fn finish_handshake(&mut self, key: ConnKey) {
+        if let Some(conn) = self.conn_mut(key) {
+            conn.phase = Phase::Connected;
+            // Frames that arrived behind the ConnectRequest are waiting in the decoder.
+            self.stalled.insert(key);
+            self.dirty.insert(key);
+        }
+    }
+
+    // ---- requests ----
+
+    fn on_request_frame(&mut self, key: ConnKey, frame: &[u8]) -> Result<(), String> {
+        let mut r = wire::Reader::new(frame);
+        let header = wire::RequestHeader::read(&mut r).map_err(|e| e.to_string())?;
+        let body = &frame[r.offset()..];
+        let now = self.clock.now;
+        let conn = self.conn_mut(key).expect("caller checked the connection");
+        let session_id = conn.session_id;
+        self.sessions.touch(session_id, now);
+        let Some(op) = OpCode::from_code(header.op_type) else {
+            // ZooKeeper answers an unknown type with Unimplemented, then closes.
+            self.reply_error(key, header.xid, ErrorCode::Unimplemented);
+            self.close_after_flush(key);
+            return Ok(());
+        };
+        match op {
+            OpCode::Auth => return self.on_auth(key, header.xid, body),
+            OpCode::Sasl => {
+                // No SASL server here: ZooKeeper's failure path, an error reply then close.
+                self.reply_error(key, header.xid, ErrorCode::AuthFailed);
+                self.close_after_flush(key);
+                return Ok(());
+            }
+            _ => {}
+        }
+        let request = match Request::decode(op, body) {
+            Ok(Request::DeleteContainer(_)) => {
+                // deleteContainer is ZooKeeper's internal op (its body is not even a jute
+                // string); a client that sends it gets an error, as from ZooKeeper.
+                self.queue_error(key, header.xid, op, ErrorCode::BadArguments, now);
+                return Ok(());
+            }
+            Ok(request) => request,
+            Err(e) => {
+                // ZooKeeper replies MarshallingError to a body it cannot read and keeps the
+                // connection.
+                log::warn!("{} xid {}: {e}", op.name(), header.xid);
+                self.queue_error(key, header.xid, op, ErrorCode::MarshallingError, now);
+                return Ok(());
+            }
+        };
+        if self.sessions.get(session_id).map(|s| s.closing).unwrap_or(true) {
+            // The session is being closed or expired: nothing more is accepted on it.
+            return Err(format!("request on closing session {session_id:#x}"));
+        }
+        let conn = self.conn_mut(key).expect("caller checked the connection");
+        conn.stats.last_op = Some(op);
+        conn.stats.last_xid = header.xid;
+        match request {
+            Request::CloseSession => {
+                let zxid = self.submit_close_session(session_id, Some(key));
+                self.push_pending_write(key, header.xid, op, zxid, now);
+            }
+            request if request.is_write() => {
+                let auth = self.conn(key).map(|c| c.auth.clone()).unwrap_or_default();
+                let zxid = self.submit_txn(session_id, auth, TxnOp::Request(request), Some(key));
+                self.push_pending_write(key, header.xid, op, zxid, now);
+            }
+            request => {
+                let conn = self.conn_mut(key).expect("caller checked the connection");
+                if conn.pending.is_empty() {
+                    self.answer_read(key, header.xid, request, now);
+                } else {
+                    conn.pending.push_back(Pending::Read { xid: header.xid, request, received: now });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers `code` in the request's turn: at once if nothing is ahead of it, else
+    /// behind the connection's unanswered requests.
+    fn queue_error(&mut self, key: ConnKey, xid: i32, op: OpCode, code: ErrorCode, now: Instant) {
+        let conn = self.conn_mut(key).expect("caller checked the connection");
+        if conn.pending.is_empty() {
+            let zxid = self.tree.last_zxid();
+            self.finish_request(key, xid, op, zxid, Err(code), now);
+        } else {
+            conn.pending.push_back(Pending::Error { xid, op, code, received: now });
+        }
+    }
+
+    fn push_pending_write(&mut self, key: ConnKey, xid: i32, op: OpCode, zxid: i64, now: Instant) {
+        let conn = self.conn_mut(key).expect("caller checked the connection");
+        conn.pending.push_back(Pending::Write { xid, op, zxid, received: now });
+    }
+
+    /// Queues a `CloseSession` txn unless one is already on its way.
+    pub fn submit_close_session(&mut self, session_id: i64, conn: Option<ConnKey>) -> i64 {
+        if let Some(s) = self.sessions.get_mut(session_id) {
+            s.closing = true;
+        }
+        self.submit_txn(session_id, Vec::new(), TxnOp::CloseSession, conn)
+    }
+
+    /// `auth` is handled at once, outside the request order, as ZooKeeper does.
+    fn on_auth(&mut self, key: ConnKey, xid: i32, body: &[u8]) -> Result<(), String> {
+        let packet = match Request::decode(OpCode::Auth, body).map_err(|e| e.to_string())? {
+            Request::Auth(p) => p,
+            other => return Err(format!("auth decoded as {other:?}")),
+        };
+        let super_digest = self.settings.super_digest.clone();
+        let remote_ip = self.conn(key).map(|c| c.peer.ip().to_string()).unwrap_or_default();
+        match tree::auth_ids_for(&packet.scheme, &packet.auth, super_digest.as_deref(), &remote_ip)
+        {
+            Ok(ids) => {
+                let conn = self.conn_mut(key).expect("caller checked the connection");
+                for id in ids {
+                    if !conn.auth.contains(&id) {
+                        conn.auth.push(id);
+                    }
+                }
+                self.send_reply(key, xid, 0, ErrorCode::Ok, None);
+            }
+            Err(code) => {
+                log::warn!("Authentication failed for scheme: {}", packet.scheme);
+                self.send_reply(key, xid, 0, code, None);
+                self.close_after_flush(key);
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers a read-type request now (its connection has nothing unanswered before it).
+    fn answer_read(&mut self, key: ConnKey, xid: i32, request: Request, received: Instant) {
+        let Some(conn) = self.conn(key) else { return };
+        let session_id = conn.session_id;
+        let zxid = self.tree.last_zxid();
+        let op = request.op_code();
+        let result = match request {
+            Request::Ping => {
+                self.send_reply(key, XID_PING, zxid, ErrorCode::Ok, None);
+                return;
+            }
+            Request::Sync(r) => Ok(Response::Sync { path: r.path }),
+            Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
+            Request::WhoAmI => Ok(Response::WhoAmI(crate::watching::client_infos(&conn.auth))),
+            Request::SetWatches(sw) | Request::SetWatches2(sw) => {
+                let events = self.watches.set_watches(session_id, &sw, &self.tree);
+                for event in events {
+                    self.send_notification(key, event.event_type.event_type(), &event.path);
+                }
+                Ok(Response::Empty)
+            }
+            request => {
+                let auth = conn.auth.clone();
+                self.read_with_watches(session_id, &auth, request)
+            }
+        };
+        self.finish_request(key, xid, op, zxid, result, received);
+    }
+
+    /// Sends the reply for a finished request and updates the latency figures.
+    fn finish_request(
+        &mut self,
+        key: ConnKey,
+        xid: i32,
+        op: OpCode,
+        zxid: i64,
+        result: Result<Response, ErrorCode>,
+        received: Instant,
+    ) {
+        let elapsed_ms = self.clock.now.saturating_duration_since(received).as_millis() as u64;
+        self.stats.record_latency(elapsed_ms);
+        let wall_ms = self.clock.wall_ms;
+        if let Some(conn) = self.conn_mut(key) {
+            conn.stats.record_latency(elapsed_ms);
+            conn.stats.last_zxid = zxid;
+            conn.stats.last_response_ms = wall_ms;
+        }
+        match result {
+            Ok(rsp) => self.send_reply(key, xid, zxid, ErrorCode::Ok, Some(&rsp)),
+            Err(code) => {
+                log::debug!("{} xid {xid} failed: {code}", op.name());
+                self.send_reply(key, xid, zxid, code, None)
+            }
+        }
+    }
+
+    fn reply_error(&mut self, key: ConnKey, xid: i32, code: ErrorCode) {
+        let zxid = self.tree.last_zxid();
+        self.send_reply(key, xid, zxid, code, None);
+    }
+
+    pub fn send_reply(
+        &mut self,
+        key: ConnKey,
+        xid: i32,
+        zxid: i64,
+        err: ErrorCode,
+        rsp: Option<&Response>,
+    ) {
+        let mut out = Vec::new();
+        wire::write_frame(&mut out, |w: &mut Writer| {
+            wire::ReplyHeader { xid, zxid, err: err.code() }.write(w);
+            if let Some(rsp) = rsp {
+                rsp.encode(w);
+            }
+        });
+        if let Some(conn) = self.conn_mut(key) {
+            conn.queue_frame(&out);
+            self.stats.packets_sent += 1;
+            self.dirty.insert(key);
+        }
+    }
+
+    pub fn send_notification(&mut self, key: ConnKey, event_type: i32, path: &str) {
+        let mut out = Vec::new();
+        wire::write_frame(&mut out, |w: &mut Writer| {
+            wire::ReplyHeader { xid: XID_NOTIFICATION, zxid: -1, err: 0 }.write(w);
+            wire::WatcherEvent { event_type, state: STATE_SYNC_CONNECTED, path: path.to_string() }
+                .write(w);
+        });
+        let Some(conn) = self.conn_mut(key) else { return };
+        conn.queue_frame(&out);
+        let overflowing = conn.out_len() > crate::connection::OUT_BYTES_HARD_MAX;
+        let peer = conn.peer;
+        self.stats.packets_sent += 1;
+        self.dirty.insert(key);
+        if overflowing {
+            log::warn!("closing connection from {peer}: it does not read its events");
+            self.close(key);
+        }
+    }
+
+    // ---- apply ----
+
+    /// Applies one durable txn, fires its watches, and answers whoever waits for it.
+    pub fn apply_durable(&mut self, txn: Txn) {
+        let inflight = self.inflight.pop_front().expect("every durable txn was inflight");
+        assert_eq!(inflight.zxid, txn.zxid, "txns come back from the log in zxid order");
+        let outcome = self.tree.apply(&txn);
+        self.fire_watches(&outcome);
+        match &txn.op {
+            TxnOp::CreateSession { .. } => {
+                if let Some(key) = inflight.conn {
+                    if self.conn(key).is_some() {
+                        self.send_connect_response(key, true);
+                        self.finish_handshake(key);
+                    }
+                }
+            }
+            TxnOp::CloseSession => {
+                self.watches.remove_session(txn.session_id);
+                let holder = self.sessions.remove(txn.session_id).and_then(|s| s.conn);
+                if let Some(key) = inflight.conn {
+                    self.answer_write(key, txn.zxid, outcome);
+                    self.close_after_flush(key);
+                } else if let Some(key) = holder {
+                    // Expired while a connection still held it: that connection goes.
+                    self.close(key);
+                }
+            }
+            TxnOp::Request(_) => {
+                if let Some(key) = inflight.conn {
+                    self.answer_write(key, txn.zxid, outcome);
+                }
+            }
+        }
+    }
+
+    fn fire_watches(&mut self, outcome: &ApplyOutcome) {
+        if outcome.changes.is_empty() {
+            return;
+        }
+        for (session_id, event) in self.watches.trigger(&outcome.changes) {
+            if let Some(key) = self.sessions.get(session_id).and_then(|s| s.conn) {
+                self.send_notification(key, event.event_type.event_type(), &event.path);
+            }
+        }
+    }
+
+    /// Replies to the write at the front of the connection's queue, then answers the reads
+    /// queued behind it.
+    fn answer_write(&mut self, key: ConnKey, zxid: i64, outcome: ApplyOutcome) {
+        let Some(conn) = self.conn_mut(key) else { return };
+        let front = conn.pending.pop_front();
+        let Some(Pending::Write { xid, op, zxid: pending_zxid, received }) = front else {
+            panic!("the applied txn {zxid:#x} is not at the front of its connection's queue");
+        };
+        assert_eq!(pending_zxid, zxid, "writes of one connection apply in arrival order");
+        self.finish_request(key, xid, op, zxid, outcome.result, received);
+        self.drain_reads(key);
+    }
+
+    /// Answers queued reads until the next unanswered write.
+    fn drain_reads(&mut self, key: ConnKey) {
+        loop {
+            let Some(conn) = self.conn_mut(key) else { return };
+            match conn.pending.front() {
+                Some(Pending::Read { .. }) | Some(Pending::Error { .. }) => {}
+                _ => break,
+            }
+            match conn.pending.pop_front() {
+                Some(Pending::Read { xid, request, received }) => {
+                    self.answer_read(key, xid, request, received)
+                }
+                Some(Pending::Error { xid, op, code, received }) => {
+                    let zxid = self.tree.last_zxid();
+                    self.finish_request(key, xid, op, zxid, Err(code), received);
+                }
+                _ => unreachable!("front checked above"),
+            }
+        }
+        // The queue shrank: a connection held back by IN_FLIGHT_MAX may read again.
+        self.stalled.insert(key);
+    }
+}

@@ -1,0 +1,469 @@
+//! `DataTree`: the replicated znode tree (`org.apache.zookeeper.server.DataTree`).
+//!
+//! Writes arrive as `Txn`s and are validated *at apply time* (see `txn.rs`), so replicas
+//! applying the same log reach the same tree, the same replies and the same digest. This
+//! file holds the state, the primitive mutations every op is built from, and the
+//! invariants; the ops themselves are in `ops/`.
+//!
+//! Every primitive mutation (insert/remove a node, change its meta, data, ACL or child set)
+//! keeps the rolling digest, the data-size counter and the ephemeral/container/TTL indexes
+//! in step, and records an undo step. A txn that fails part-way (a multi whose third op
+//! fails) replays its undo steps in reverse, which restores the tree and digest exactly.
+//!
+//! Invariants: every node but "/" has its parent in the table and is listed in the parent's
+//! child set; the digest equals the sum of node hashes; each ephemeral is indexed under its
+//! live owner session; containers/TTL nodes are indexed likewise; `last_zxid` only grows.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use wire::{Acl, ErrorCode, Request, Response};
+
+use crate::digest;
+use crate::path;
+use crate::session::SessionTable;
+use crate::txn::{ApplyOutcome, Change, Txn, TxnOp};
+use crate::znode::{ttl_of_owner, EphemeralType, Meta, Node};
+
+/// Replicated-state settings; every replica must use the same values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TreeConfig {
+    /// `zookeeper.extendedTypesEnabled`: TTL nodes are allowed (else createTTL answers
+    /// Unimplemented).
+    pub extended_types_enabled: bool,
+    /// `zookeeper.DigestAuthenticationProvider.superDigest`, "super:base64sha1".
+    pub super_digest: Option<String>,
+}
+
+/// One step to undo a primitive mutation.
+#[derive(Clone, Debug)]
+pub(crate) enum Undo {
+    Inserted(String),
+    Removed(String, Node),
+    Meta(String, Meta),
+    Data(String, Vec<u8>),
+    Acl(String, Vec<Acl>),
+    ChildAdded(String, String),
+    ChildRemoved(String, String),
+}
+
+#[derive(Clone, Debug)]
+pub struct DataTree {
+    pub(crate) config: TreeConfig,
+    /// Keyed by full path; the root is "/" (ZooKeeper also aliases it as "").
+    nodes: BTreeMap<String, Node>,
+    pub(crate) sessions: SessionTable,
+    containers: BTreeSet<String>,
+    ttls: BTreeSet<String>,
+    last_zxid: i64,
+    /// Wrapping sum of `digest::node_hash` over all nodes.
+    digest: u64,
+    /// Sum of UTF-16 path length + data length over the node table, "" alias included
+    /// (`DataTree.approximateDataSize`).
+    data_size_bytes: i64,
+    /// Undo steps of the txn being applied; empty between txns.
+    undo: Vec<Undo>,
+}
+
+/// `String.length()` in Java: UTF-16 code units.
+fn java_len(s: &str) -> i64 {
+    s.encode_utf16().count() as i64
+}
+
+impl DataTree {
+    /// A tree as a fresh ZooKeeper 3.8 shows it: "/", "/zookeeper", "/zookeeper/quota" and
+    /// "/zookeeper/config" with all-zero stats, open ACLs except config (world:anyone READ,
+    /// aversion -1 because ZooKeeper sets its ACL with version -1).
+    pub fn new(config: TreeConfig) -> DataTree {
+        let mut tree = DataTree {
+            config,
+            nodes: BTreeMap::new(),
+            sessions: SessionTable::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            last_zxid: 0,
+            digest: 0,
+            data_size_bytes: 0,
+            undo: Vec::new(),
+        };
+        let open = Acl::open_unsafe;
+        tree.insert_node("/", Node::new(Meta::default(), Vec::new(), open()));
+        tree.insert_node("/zookeeper", Node::new(Meta::default(), Vec::new(), open()));
+        tree.insert_node("/zookeeper/quota", Node::new(Meta::default(), Vec::new(), open()));
+        let config_meta = Meta { aversion: -1, ..Meta::default() };
+        let config_node = Node::new(config_meta, Vec::new(), Acl::read_unsafe());
+        tree.insert_node("/zookeeper/config", config_node);
+        tree.add_child("/", "zookeeper");
+        tree.add_child("/zookeeper", "quota");
+        tree.add_child("/zookeeper", "config");
+        tree.undo.clear();
+        tree.check_invariants();
+        tree
+    }
+
+    pub fn config(&self) -> &TreeConfig {
+        &self.config
+    }
+
+    /// The zxid of the last txn applied (0 for a fresh tree).
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+
+    /// `DataTree.getNodeCount`: ZooKeeper counts the root twice (it is stored under "" and
+    /// "/"), so a fresh tree reports 5; we report the same.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len() + 1
+    }
+
+    /// `DataTree.cachedApproximateDataSize` (44 for a fresh tree).
+    pub fn approximate_data_size(&self) -> i64 {
+        self.data_size_bytes
+    }
+
+    /// The rolling digest of every node.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// The digest computed from scratch; equal to `digest()` unless something is broken.
+    pub fn recompute_digest(&self) -> u64 {
+        self.nodes.iter().fold(0u64, |acc, (p, n)| acc.wrapping_add(digest::node_hash(p, n)))
+    }
+
+    /// The session table (id → timeout and ephemerals).
+    pub fn sessions(&self) -> &SessionTable {
+        &self.sessions
+    }
+
+    /// Sessions that own ephemerals, with their paths sorted (for the `dump` 4lw).
+    pub fn ephemerals(&self) -> BTreeMap<i64, Vec<String>> {
+        self.sessions
+            .iter()
+            .filter(|(_, s)| !s.ephemerals.is_empty())
+            .map(|(id, s)| (id, s.ephemerals.iter().cloned().collect()))
+            .collect()
+    }
+
+    /// Container node paths, sorted.
+    pub fn containers(&self) -> &BTreeSet<String> {
+        &self.containers
+    }
+
+    /// TTL node paths, sorted.
+    pub fn ttls(&self) -> &BTreeSet<String> {
+        &self.ttls
+    }
+
+    /// A node by path ("" is the root, as in ZooKeeper's table).
+    pub fn node(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path::node_key(path))
+    }
+
+    /// Every (path, node), sorted by path (snapshots and dumps).
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Node)> {
+        self.nodes.iter()
+    }
+
+    /// `ContainerManager.getCandidates`: containers that are empty and have had a child
+    /// (reported cversion > 0), and childless TTL nodes whose mtime is more than ttl ago.
+    /// Sorted by path. The server proposes a DeleteContainer txn for each; one that no
+    /// longer qualifies fails harmlessly at apply time (NoNode/NotEmpty).
+    pub fn expired_candidates(&self, now_ms: i64) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in &self.containers {
+            let node = self.node(p).expect("indexed container exists");
+            if node.children.is_empty() && node.stat().cversion > 0 {
+                out.push(p.clone());
+            }
+        }
+        if self.config.extended_types_enabled {
+            for p in &self.ttls {
+                let node = self.node(p).expect("indexed TTL node exists");
+                let ttl = ttl_of_owner(node.meta.ephemeral_owner);
+                let elapsed = now_ms.saturating_sub(node.meta.mtime);
+                if node.children.is_empty() && ttl != 0 && elapsed > ttl {
+                    out.push(p.clone());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Applies one txn: validates it against the current tree, mutates on success, and
+    /// returns the reply plus the changes for the watch manager. Failed txns change
+    /// nothing but `last_zxid`.
+    pub fn apply(&mut self, txn: &Txn) -> ApplyOutcome {
+        assert!(
+            txn.zxid > self.last_zxid,
+            "zxid {:#x} not after last applied {:#x}",
+            txn.zxid,
+            self.last_zxid
+        );
+        assert!(self.undo.is_empty(), "undo log empty between txns, has {}", self.undo.len());
+        let digest_before = self.digest;
+        let mut changes = Vec::new();
+        let result = match &txn.op {
+            TxnOp::Request(request) => self.apply_request(txn, request, &mut changes),
+            TxnOp::CreateSession { timeout_ms } => {
+                self.sessions.create(txn.session_id, *timeout_ms);
+                Ok(Response::Empty)
+            }
+            TxnOp::CloseSession => self.close_session(txn, &mut changes),
+        };
+        match &result {
+            Ok(_) => self.undo.clear(),
+            Err(_) => {
+                self.rollback();
+                changes.clear();
+                assert_eq!(self.digest, digest_before, "rollback restores the digest");
+            }
+        }
+        self.last_zxid = txn.zxid;
+        self.check_invariants();
+        ApplyOutcome { result, changes }
+    }
+
+    fn apply_request(
+        &mut self,
+        txn: &Txn,
+        request: &Request,
+        changes: &mut Vec<Change>,
+    ) -> Result<Response, ErrorCode> {
+        match request {
+            Request::Multi(ops) => self.multi(txn, ops, changes),
+            other => self.apply_single(txn, other, changes),
+        }
+    }
+
+    /// `DataTree.killSession`: deletes the session's ephemerals in sorted path order, then
+    /// forgets the session. Closing an unknown session succeeds and changes nothing.
+    fn close_session(
+        &mut self,
+        txn: &Txn,
+        changes: &mut Vec<Change>,
+    ) -> Result<Response, ErrorCode> {
+        let paths: Vec<String> = match self.sessions.get(txn.session_id) {
+            Some(session) => session.ephemerals.iter().cloned().collect(),
+            None => Vec::new(),
+        };
+        for p in &paths {
+            self.delete_node(p, txn.zxid, changes);
+        }
+        self.sessions.remove(txn.session_id);
+        assert!(!self.sessions.contains(txn.session_id), "closed session is gone");
+        Ok(Response::Empty)
+    }
+
+    /// `DataTree.deleteNode`: unlinks a childless node, sets the parent's pzxid, and
+    /// records NodeDeleted(path) then NodeChildrenChanged(parent).
+    pub(crate) fn delete_node(&mut self, p: &str, zxid: i64, changes: &mut Vec<Change>) {
+        let parent = path::watch_path(path::parent_of(p).expect("a node path has a '/'"));
+        let parent = parent.to_string();
+        let node = self.node(p).expect("deleted node exists");
+        assert!(node.children.is_empty(), "deleting {p} with {} children", node.children.len());
+        self.remove_child(&parent, path::child_name(p));
+        let mut meta = self.node(&parent).expect("parent of a node exists").meta;
+        // ZooKeeper only moves pzxid forward.
+        if zxid > meta.pzxid {
+            meta.pzxid = zxid;
+            self.set_meta(&parent, meta);
+        }
+        self.remove_node(p);
+        changes.push(Change { path: p.to_string(), kind: crate::txn::ChangeKind::NodeDeleted });
+        changes.push(Change {
+            path: parent,
+            kind: crate::txn::ChangeKind::NodeChildrenChanged,
+        });
+    }
+
+    // ---- primitive mutations: each keeps digest, size, indexes and the undo log ----
+
+    fn unhash(&mut self, p: &str) {
+        let node = self.nodes.get(p).expect("rehashed node exists");
+        self.digest = self.digest.wrapping_sub(digest::node_hash(p, node));
+    }
+
+    fn rehash(&mut self, p: &str) {
+        let node = self.nodes.get(p).expect("rehashed node exists");
+        self.digest = self.digest.wrapping_add(digest::node_hash(p, node));
+    }
+
+    fn index_owner(&mut self, p: &str, owner: i64, insert: bool) {
+        let kind = EphemeralType::of(owner, self.config.extended_types_enabled);
+        let set = match kind {
+            EphemeralType::Void => return,
+            EphemeralType::Container => &mut self.containers,
+            EphemeralType::Ttl => &mut self.ttls,
+            EphemeralType::Normal => {
+                if insert {
+                    self.sessions.add_ephemeral(owner, p);
+                } else {
+                    self.sessions.remove_ephemeral(owner, p);
+                }
+                return;
+            }
+        };
+        let changed = if insert { set.insert(p.to_string()) } else { set.remove(p) };
+        assert!(changed, "index of {p} ({kind:?}) out of step, insert={insert}");
+    }
+
+    /// Adds a node (its parent's child set is changed separately by `add_child`).
+    pub(crate) fn insert_node(&mut self, p: &str, node: Node) {
+        assert!(node.children.is_empty(), "new node {p} has no children");
+        let owner = node.meta.ephemeral_owner;
+        self.data_size_bytes += java_len(p) + node.data().len() as i64;
+        if p == "/" {
+            // The "" alias of the root counts in ZooKeeper's size total too.
+            self.data_size_bytes += node.data().len() as i64;
+        }
+        let previous = self.nodes.insert(p.to_string(), node);
+        assert!(previous.is_none(), "node {p} inserted twice");
+        self.rehash(p);
+        self.index_owner(p, owner, true);
+        self.undo.push(Undo::Inserted(p.to_string()));
+    }
+
+    pub(crate) fn remove_node(&mut self, p: &str) {
+        assert!(p != "/", "the root is never removed");
+        self.unhash(p);
+        let node = self.nodes.remove(p).expect("removed node exists");
+        assert!(node.children.is_empty(), "removed node {p} has no children");
+        self.data_size_bytes -= java_len(p) + node.data().len() as i64;
+        self.index_owner(p, node.meta.ephemeral_owner, false);
+        self.undo.push(Undo::Removed(p.to_string(), node));
+    }
+
+    pub(crate) fn set_meta(&mut self, p: &str, meta: Meta) {
+        self.unhash(p);
+        let node = self.nodes.get_mut(p).expect("node exists");
+        assert_eq!(
+            node.meta.ephemeral_owner, meta.ephemeral_owner,
+            "ephemeral_owner of {p} never changes"
+        );
+        let old = std::mem::replace(&mut node.meta, meta);
+        self.rehash(p);
+        self.undo.push(Undo::Meta(p.to_string(), old));
+    }
+
+    pub(crate) fn set_data(&mut self, p: &str, data: Vec<u8>) {
+        self.unhash(p);
+        let node = self.nodes.get_mut(p).expect("node exists");
+        let new_len = data.len() as i64;
+        let old = node.replace_data(data);
+        self.data_size_bytes += new_len - old.len() as i64;
+        if p == "/" {
+            self.data_size_bytes += new_len - old.len() as i64;
+        }
+        self.rehash(p);
+        self.undo.push(Undo::Data(p.to_string(), old));
+    }
+
+    pub(crate) fn set_acl(&mut self, p: &str, acl: Vec<Acl>) {
+        self.unhash(p);
+        let node = self.nodes.get_mut(p).expect("node exists");
+        let old = std::mem::replace(&mut node.acl, acl);
+        self.rehash(p);
+        self.undo.push(Undo::Acl(p.to_string(), old));
+    }
+
+    pub(crate) fn add_child(&mut self, parent: &str, name: &str) {
+        self.unhash(parent);
+        let node = self.nodes.get_mut(parent).expect("parent exists");
+        let inserted = node.children.insert(name.to_string());
+        assert!(inserted, "child {name} of {parent} added twice");
+        self.rehash(parent);
+        self.undo.push(Undo::ChildAdded(parent.to_string(), name.to_string()));
+    }
+
+    pub(crate) fn remove_child(&mut self, parent: &str, name: &str) {
+        self.unhash(parent);
+        let node = self.nodes.get_mut(parent).expect("parent exists");
+        let removed = node.children.remove(name);
+        assert!(removed, "child {name} of {parent} not present");
+        self.rehash(parent);
+        self.undo.push(Undo::ChildRemoved(parent.to_string(), name.to_string()));
+    }
+
+    /// Replays the undo log backwards. The primitives push new undo steps as they run; those
+    /// are discarded.
+    pub(crate) fn rollback(&mut self) {
+        let steps = std::mem::take(&mut self.undo);
+        for step in steps.into_iter().rev() {
+            match step {
+                Undo::Inserted(p) => self.remove_node(&p),
+                // Only childless nodes are removed, so the node goes back as it was.
+                Undo::Removed(p, node) => self.insert_node(&p, node),
+                Undo::Meta(p, meta) => self.set_meta(&p, meta),
+                Undo::Data(p, data) => self.set_data(&p, data),
+                Undo::Acl(p, acl) => self.set_acl(&p, acl),
+                Undo::ChildAdded(parent, name) => self.remove_child(&parent, &name),
+                Undo::ChildRemoved(parent, name) => self.add_child(&parent, &name),
+            }
+        }
+        self.undo.clear();
+    }
+
+    /// Overwrites a node's persisted stat fields outside any txn (tests only: reaching
+    /// states such as a cversion near `i32::MAX` would otherwise take 2^31 creates).
+    #[cfg(test)]
+    pub(crate) fn force_meta(&mut self, p: &str, meta: Meta) {
+        self.set_meta(p, meta);
+        self.undo.clear();
+        self.check_invariants();
+    }
+
+    /// Cheap checks always; the O(n) structure walk under `debug_assert`.
+    pub fn check_invariants(&self) {
+        assert!(self.undo.is_empty(), "undo log empty after apply, has {}", self.undo.len());
+        assert!(self.nodes.contains_key("/"), "root exists");
+        assert!(self.data_size_bytes >= 0, "data size {} >= 0", self.data_size_bytes);
+        if cfg!(debug_assertions) {
+            self.check_structure();
+        }
+    }
+
+    fn check_structure(&self) {
+        let mut size = 0i64;
+        for (p, node) in &self.nodes {
+            size += java_len(p) + node.data().len() as i64;
+            if p == "/" {
+                size += node.data().len() as i64;
+                continue;
+            }
+            let parent = path::watch_path(path::parent_of(p).expect("node path has '/'"));
+            let parent_node = self.nodes.get(parent);
+            assert!(parent_node.is_some(), "parent {parent} of {p} exists");
+            let listed = parent_node.is_some_and(|n| n.children.contains(path::child_name(p)));
+            assert!(listed, "{p} listed in its parent's children");
+            for name in &node.children {
+                let child = format!("{p}/{name}");
+                assert!(self.nodes.contains_key(&child), "child {child} of {p} exists");
+            }
+            let owner = node.meta.ephemeral_owner;
+            match EphemeralType::of(owner, self.config.extended_types_enabled) {
+                EphemeralType::Void => {}
+                EphemeralType::Container => assert!(self.containers.contains(p), "{p} indexed"),
+                EphemeralType::Ttl => assert!(self.ttls.contains(p), "{p} indexed"),
+                EphemeralType::Normal => {
+                    let owned = self.sessions.get(owner).is_some_and(|s| s.ephemerals.contains(p));
+                    assert!(owned, "ephemeral {p} indexed under session {owner:#x}");
+                    assert!(node.children.is_empty(), "ephemeral {p} has no children");
+                }
+            }
+        }
+        assert_eq!(size, self.data_size_bytes, "data size counter matches the table");
+        let indexed: usize = self.sessions.iter().map(|(_, s)| s.ephemerals.len()).sum();
+        let indexed = indexed + self.containers.len() + self.ttls.len();
+        let marked = self
+            .nodes
+            .values()
+            .filter(|n| {
+                EphemeralType::of(n.meta.ephemeral_owner, self.config.extended_types_enabled)
+                    != EphemeralType::Void
+            })
+            .count();
+        assert_eq!(indexed, marked, "every indexed path is a marked node");
+        assert_eq!(self.digest, self.recompute_digest(), "rolling digest equals recomputed");
+    }
+}

@@ -1,0 +1,168 @@
+//! One znode: data, ACL, persisted stat fields and the set of child names, plus the
+//! ephemeral-owner encodings of `org.apache.zookeeper.server.EphemeralType`.
+//!
+//! As in ZooKeeper's `StatPersisted`, `cversion` here counts child *creations* only; the
+//! `Stat` a client sees reports `cversion * 2 - numChildren` (`DataNode.copyStat`), which
+//! counts creations plus deletions. That is why a fresh server shows cversion -1 on "/" and
+//! -2 on "/zookeeper", and why a sequential suffix (taken from the persisted value) does not
+//! advance on delete.
+
+use std::collections::BTreeSet;
+
+use wire::{Acl, Stat};
+
+use crate::digest;
+
+/// `EphemeralType.CONTAINER_EPHEMERAL_OWNER`.
+pub const CONTAINER_EPHEMERAL_OWNER: i64 = i64::MIN;
+/// High byte marking an extended ephemeral owner (TTL when the next two bytes are 0).
+const EXTENDED_MASK: i64 = 0xff00_0000_0000_0000_u64 as i64;
+const RESERVED_BITS_MASK: i64 = 0x00ff_ff00_0000_0000;
+/// `EphemeralType.TTL.maxValue()`: the low five bytes (about 34 years of milliseconds).
+pub const TTL_MAX_MS: i64 = !(EXTENDED_MASK | RESERVED_BITS_MASK);
+
+/// What a node's `ephemeral_owner` means (`EphemeralType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EphemeralType {
+    /// A plain persistent node (owner 0).
+    Void,
+    /// Owned by the session whose id is the owner.
+    Normal,
+    Container,
+    Ttl,
+}
+
+impl EphemeralType {
+    /// `EphemeralType.get`: the TTL encoding is only recognised when extended types are on.
+    pub fn of(owner: i64, extended_types_enabled: bool) -> EphemeralType {
+        if extended_types_enabled
+            && owner & EXTENDED_MASK == EXTENDED_MASK
+            && owner & RESERVED_BITS_MASK == 0
+        {
+            return EphemeralType::Ttl;
+        }
+        if owner == CONTAINER_EPHEMERAL_OWNER {
+            EphemeralType::Container
+        } else if owner == 0 {
+            EphemeralType::Void
+        } else {
+            EphemeralType::Normal
+        }
+    }
+}
+
+/// `EphemeralType.TTL.toEphemeralOwner`, or None when the ttl is out of 1..=TTL_MAX_MS.
+pub fn ttl_owner(ttl_ms: i64) -> Option<i64> {
+    if ttl_ms <= 0 || ttl_ms > TTL_MAX_MS {
+        return None;
+    }
+    Some(EXTENDED_MASK | ttl_ms)
+}
+
+/// The TTL of a TTL node's owner value.
+pub fn ttl_of_owner(owner: i64) -> i64 {
+    owner & TTL_MAX_MS
+}
+
+/// The persisted stat fields (`StatPersisted`); `num_children` and `data_length` derive
+/// from the node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Meta {
+    pub czxid: i64,
+    pub mzxid: i64,
+    pub ctime: i64,
+    pub mtime: i64,
+    pub version: i32,
+    /// Child creations (see the module doc); the sequential suffix source.
+    pub cversion: i32,
+    pub aversion: i32,
+    pub ephemeral_owner: i64,
+    pub pzxid: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    pub meta: Meta,
+    data: Vec<u8>,
+    /// `digest::hash_bytes(&data)`, kept so rehashing a parent does not rehash its data.
+    data_hash: u64,
+    pub acl: Vec<Acl>,
+    /// Child names (not paths); sorted, which is the order getChildren reports.
+    pub children: BTreeSet<String>,
+}
+
+impl Node {
+    pub fn new(meta: Meta, data: Vec<u8>, acl: Vec<Acl>) -> Node {
+        let data_hash = digest::hash_bytes(&data);
+        Node { meta, data, data_hash, acl, children: BTreeSet::new() }
+    }
+
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    pub fn data_hash(&self) -> u64 {
+        self.data_hash
+    }
+
+    /// Replaces the data, returning the old bytes.
+    pub fn replace_data(&mut self, data: Vec<u8>) -> Vec<u8> {
+        self.data_hash = digest::hash_bytes(&data);
+        std::mem::replace(&mut self.data, data)
+    }
+
+    /// The `Stat` a client sees (`DataNode.copyStat`).
+    pub fn stat(&self) -> Stat {
+        let num_children = i32::try_from(self.children.len()).expect("child count fits i32");
+        let data_length = i32::try_from(self.data.len()).expect("data length fits i32");
+        Stat {
+            czxid: self.meta.czxid,
+            mzxid: self.meta.mzxid,
+            ctime: self.meta.ctime,
+            mtime: self.meta.mtime,
+            version: self.meta.version,
+            cversion: self.meta.cversion.wrapping_mul(2).wrapping_sub(num_children),
+            aversion: self.meta.aversion,
+            ephemeral_owner: self.meta.ephemeral_owner,
+            data_length,
+            num_children,
+            pzxid: self.meta.pzxid,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_owner_encoding_and_bounds() {
+        assert_eq!(ttl_owner(1), Some(0xff00_0000_0000_0001_u64 as i64));
+        assert_eq!(ttl_owner(0), None);
+        assert_eq!(ttl_owner(-1), None);
+        assert_eq!(ttl_owner(TTL_MAX_MS), Some(EXTENDED_MASK | 0xff_ffff_ffff));
+        assert_eq!(ttl_owner(TTL_MAX_MS + 1), None);
+        assert_eq!(ttl_of_owner(ttl_owner(12345).unwrap()), 12345);
+    }
+
+    #[test]
+    fn ephemeral_type_depends_on_extended_types() {
+        let ttl = ttl_owner(5).unwrap();
+        assert_eq!(EphemeralType::of(ttl, true), EphemeralType::Ttl);
+        assert_eq!(EphemeralType::of(ttl, false), EphemeralType::Normal);
+        assert_eq!(EphemeralType::of(CONTAINER_EPHEMERAL_OWNER, false), EphemeralType::Container);
+        assert_eq!(EphemeralType::of(0, true), EphemeralType::Void);
+        assert_eq!(EphemeralType::of(0x1234, true), EphemeralType::Normal);
+    }
+
+    #[test]
+    fn reported_cversion_counts_creations_and_deletions() {
+        let mut node = Node::new(Meta::default(), vec![1, 2], Acl::open_unsafe());
+        node.meta.cversion = 3;
+        node.children.insert("a".to_string());
+        let stat = node.stat();
+        assert_eq!(stat.cversion, 5, "3 creates, 2 deletes");
+        assert_eq!(stat.num_children, 1);
+        assert_eq!(stat.data_length, 2);
+    }
+}
