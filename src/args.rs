@@ -7,7 +7,7 @@
 //!
 //! Flags take their value as the next argument or after `=` (`--config FILE`,
 //! `--config=FILE`). An unknown flag or subcommand is an [`ArgError`] naming it and carrying
-//! the relevant usage; the process should exit with [`ArgError::EXIT_CODE`] (2).
+//! the relevant usage; the process should print it and exit with status 2.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -21,7 +21,7 @@ pub enum Command {
     FourLw { server: String, word: String },
     /// Print this text to stdout and exit 0.
     Help(String),
-    /// Print [`version_text`] to stdout and exit 0.
+    /// Print `ferrokeeper <CARGO_PKG_VERSION>` to stdout and exit 0.
     Version,
 }
 
@@ -35,9 +35,6 @@ pub struct ArgError {
 }
 
 impl ArgError {
-    /// The exit status for a usage error (as with BSD `EX_USAGE`-style tools and clap).
-    pub const EXIT_CODE: i32 = 2;
-
     fn new(message: String, usage: &str) -> ArgError {
         ArgError {
             message,
@@ -97,11 +94,6 @@ Options:
         parse: parse_four_lw,
     },
 ];
-
-/// `ferrokeeper <version>`.
-pub fn version_text() -> String {
-    format!("ferrokeeper {}", env!("CARGO_PKG_VERSION"))
-}
 
 /// The top-level help, listing every subcommand from the table.
 pub fn usage() -> String {
@@ -374,7 +366,6 @@ mod tests {
         let err = run(&["4lw", "-x", "ruok"]).expect_err("bad flag");
         assert_eq!(err.message, "4lw: unknown option '-x'");
         assert!(err.usage.starts_with("Usage: ferrokeeper 4lw"));
-        assert_eq!(ArgError::EXIT_CODE, 2);
         assert!(err
             .to_string()
             .starts_with("4lw: unknown option '-x'\n\nUsage:"));

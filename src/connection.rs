@@ -59,7 +59,8 @@ pub struct ConnStats {
     pub packets_received: u64,
     pub packets_sent: u64,
     pub last_op: Option<OpCode>,
-    pub last_xid: i32,
+    /// The last xid of a real request (pings and other negative xids do not count).
+    pub last_xid: Option<i32>,
     pub last_zxid: i64,
     pub last_response_ms: i64,
     pub latency_last_ms: u64,

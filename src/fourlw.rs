@@ -24,11 +24,11 @@ mod format;
 mod host;
 
 pub use client::send_four_letter_word;
+pub use format::java_double;
 use format::{
     format_cons, format_digests, format_dump, format_environment, format_mntr, format_stat,
     format_wchc, format_wchp, format_wchs,
 };
-pub use format::{java_date, java_double};
 pub use host::{
     collect_environment, dir_size_bytes, max_file_descriptor_count, open_file_descriptor_count,
 };
@@ -161,7 +161,9 @@ impl Answer {
 }
 
 /// Latency statistics in milliseconds, kept the way ZooKeeper keeps them (`AvgMinMaxCounter`
-/// for the server, the `ServerCnxn` fields per connection): both print 0 when empty.
+/// for the server, the `ServerCnxn` fields per connection): both print 0 when empty. To
+/// record a latency: count += 1, total += it, min = it if count was 0 else min(min, it),
+/// max = max(max, it). A reset (crst/srst) sets everything to 0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LatencyStats {
     pub count: u64,
@@ -172,27 +174,6 @@ pub struct LatencyStats {
 }
 
 impl LatencyStats {
-    pub fn record(&mut self, latency_ms: u64) {
-        self.min_ms = if self.count == 0 {
-            latency_ms
-        } else {
-            self.min_ms.min(latency_ms)
-        };
-        self.max_ms = self.max_ms.max(latency_ms);
-        self.count += 1;
-        self.total_ms = self.total_ms.saturating_add(latency_ms);
-        assert!(
-            self.min_ms <= self.max_ms,
-            "min {} > max {}",
-            self.min_ms,
-            self.max_ms
-        );
-    }
-
-    pub fn reset(&mut self) {
-        *self = LatencyStats::default();
-    }
-
     pub fn min(&self) -> u64 {
         if self.count == 0 {
             0
@@ -216,7 +197,8 @@ impl LatencyStats {
     }
 }
 
-/// Sizes of client responses, or -1 when there were none (`BufferStats`).
+/// Sizes of client responses, or -1 when there were none (`BufferStats`). To record a size:
+/// last = it; min = it if min is -1 or it < min; max = max(max, it). srst resets to -1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BufferSizes {
     pub last: i64,
@@ -231,16 +213,6 @@ impl Default for BufferSizes {
             min: -1,
             max: -1,
         }
-    }
-}
-
-impl BufferSizes {
-    pub fn record(&mut self, size: i64) {
-        self.last = size;
-        if self.min == -1 || size < self.min {
-            self.min = size;
-        }
-        self.max = self.max.max(size);
     }
 }
 

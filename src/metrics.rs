@@ -60,7 +60,7 @@ fn conn_views(server: &Server, asking: ConnKey) -> Vec<ConnView> {
                 last_operation: s.last_op.map(|op| fourlw::last_operation_name(op.code())).unwrap_or("NA"),
                 established_ms: epoch_ms_of(server, c.established),
                 session_timeout_ms: c.timeout_ms.max(0) as u32,
-                last_cxid: if s.packets_received > 0 { Some(s.last_xid as u32) } else { None },
+                last_cxid: s.last_xid.map(|x| x as u32),
                 last_zxid: if s.latency_count > 0 { s.last_zxid } else { -1 },
                 last_response_ms: s.last_response_ms.max(0) as u64,
                 last_latency_ms: s.latency_last_ms,

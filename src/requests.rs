@@ -207,7 +207,9 @@ impl Server {
         }
         let conn = self.conn_mut(key).expect("caller checked the connection");
         conn.stats.last_op = Some(op);
-        conn.stats.last_xid = header.xid;
+        if header.xid >= 0 {
+            conn.stats.last_xid = Some(header.xid);
+        }
         match request {
             Request::CloseSession => {
                 let zxid = self.submit_close_session(session_id, Some(key));

@@ -27,6 +27,11 @@ use crate::workers::{LogWorker, MemoryLog};
 const READ_BUDGET_BYTES: usize = 256 * 1024;
 /// How often, at most, the loop wakes with nothing to do.
 const IDLE_WAKE_MS: u64 = 500;
+/// A connection that has not sent its ConnectRequest by then is closed
+/// (`zookeeper.nio.sessionlessCnxnTimeout`, 10 s in ZooKeeper).
+const SESSIONLESS_CNXN_TIMEOUT_MS: u64 = 10_000;
+/// How often connections are checked against that timeout.
+const CNXN_SWEEP_INTERVAL_MS: u64 = 1_000;
 
 /// What the server needs from the configuration.
 #[derive(Clone, Debug)]
@@ -101,6 +106,7 @@ pub struct Server {
     pub stalled: BTreeSet<ConnKey>,
     pub stats: ServerStats,
     next_container_sweep: Instant,
+    next_cnxn_sweep: Instant,
 }
 
 impl Server {
@@ -130,6 +136,7 @@ impl Server {
             stalled: BTreeSet::new(),
             stats: ServerStats::default(),
             next_container_sweep: clock.after_ms(sweep_ms),
+            next_cnxn_sweep: clock.after_ms(CNXN_SWEEP_INTERVAL_MS),
         })
     }
 
@@ -141,7 +148,11 @@ impl Server {
         if !self.stalled.is_empty() {
             return Some(Duration::ZERO);
         }
-        let deadline = [self.sessions.next_deadline(), Some(self.next_container_sweep)]
+        let deadline = [
+            self.sessions.next_deadline(),
+            Some(self.next_container_sweep),
+            Some(self.next_cnxn_sweep),
+        ]
             .into_iter()
             .flatten()
             .min();
@@ -330,6 +341,7 @@ impl Server {
     pub fn end_turn(&mut self, registry: &mio::Registry) {
         self.expire_sessions();
         self.sweep_containers();
+        self.sweep_sessionless_connections();
         // Revisit connections cut short earlier; bounded by the number of connections.
         let stalled: Vec<ConnKey> = std::mem::take(&mut self.stalled).into_iter().collect();
         for key in stalled {
@@ -389,6 +401,25 @@ impl Server {
         for session_id in self.sessions.expired(self.clock.now) {
             log::info!("Expiring session {session_id:#x}, timeout exceeded");
             self.submit_close_session(session_id, None);
+        }
+    }
+
+    /// Closes connections that never completed a handshake (idle sockets, slow clients).
+    fn sweep_sessionless_connections(&mut self) {
+        if self.clock.now < self.next_cnxn_sweep {
+            return;
+        }
+        self.next_cnxn_sweep = self.clock.after_ms(CNXN_SWEEP_INTERVAL_MS);
+        let limit = std::time::Duration::from_millis(SESSIONLESS_CNXN_TIMEOUT_MS);
+        let now = self.clock.now;
+        let stale: Vec<ConnKey> = self
+            .connections()
+            .filter(|(_, c)| c.phase == Phase::Fresh && now.duration_since(c.established) >= limit)
+            .map(|(key, _)| key)
+            .collect();
+        for key in stale {
+            log::debug!("closing a connection that sent no ConnectRequest in time");
+            self.close(key);
         }
     }
 

@@ -11,70 +11,26 @@ use std::path::PathBuf;
 use super::properties::Entry;
 use super::{Config, ConfigError, PeerRole, ServerEntry, Whitelist};
 
-/// Keys ZooKeeper 3.8 understands that ferrokeeper does not use. They are warned about, not
-/// rejected, so a real `zoo.cfg` loads.
-const KNOWN_UNUSED_KEYS: &[&str] = &[
-    "localSessionsEnabled",
-    "localSessionsUpgradingEnabled",
-    "secureClientPort",
-    "secureClientPortAddress",
-    "observerMasterPort",
-    "connectToLearnerMasterLimit",
-    "quorumListenOnAllIPs",
-    "syncEnabled",
-    "dynamicConfigFile",
-    "sslQuorum",
-    "portUnification",
-    "sslQuorumReloadCertFiles",
-    "oraclePath",
-    "readonlymode.enabled",
-    "electionPortBindRetry",
-    "serverCnxnFactory",
-    "skipACL",
-    "fsync.warningthresholdms",
-    "snapSizeLimitInKb",
-    "txnLogSizeLimitInKb",
-    "commitLogCount",
-    "snapshot.trust.empty",
-    "snapshot.compression.method",
-    "maxCnxns",
-    "maxBatchSize",
-    "requestThrottleLimit",
-    "requestThrottleStallTime",
-    "requestThrottleDropStale",
-    "learnerHandlerQuorumCnxnSocketBufferSize",
-    "flushDelay",
-    "maxWriteQueuePollTime",
-    "nettyServerCnxnFactory",
-    "clientCnxnSocket",
-    "enforceQuota",
-    "digest.enabled",
-    "audit.enable",
-    "closeSessionTxn.enabled",
-    "cnxTimeout",
-    "tcpKeepAlive",
-    "clientTcpKeepAlive",
-    "leaderServes",
-    "sessionRequireClientSASLAuth",
-    "standaloneEnabled.deprecated",
-];
+/// Keys ZooKeeper 3.8 understands that ferrokeeper does not use (whitespace separated). They
+/// are warned about, not rejected, so a real `zoo.cfg` loads.
+const KNOWN_UNUSED_KEYS: &str = "localSessionsEnabled localSessionsUpgradingEnabled \
+    secureClientPort secureClientPortAddress observerMasterPort connectToLearnerMasterLimit \
+    quorumListenOnAllIPs syncEnabled dynamicConfigFile sslQuorum portUnification \
+    sslQuorumReloadCertFiles oraclePath readonlymode.enabled electionPortBindRetry \
+    serverCnxnFactory skipACL fsync.warningthresholdms snapSizeLimitInKb txnLogSizeLimitInKb \
+    commitLogCount snapshot.trust.empty snapshot.compression.method maxCnxns maxBatchSize \
+    requestThrottleLimit requestThrottleStallTime requestThrottleDropStale \
+    learnerHandlerQuorumCnxnSocketBufferSize flushDelay maxWriteQueuePollTime \
+    nettyServerCnxnFactory clientCnxnSocket enforceQuota digest.enabled audit.enable \
+    closeSessionTxn.enabled cnxTimeout tcpKeepAlive clientTcpKeepAlive leaderServes \
+    sessionRequireClientSASLAuth watchManagerName watcherCleanThreshold \
+    watcherCleanIntervalInSeconds watcherCleanThreadsNum maxInProcessingDeadWatchers fips-mode \
+    ensembleAuthName forceSnapshotSync emulate353TTLNodes superUser requireClientAuthScheme";
 
-/// Key prefixes of ZooKeeper settings that ferrokeeper does not use.
-const KNOWN_UNUSED_PREFIXES: &[&str] = &[
-    "admin.",
-    "ssl.",
-    "quorum.",
-    "metricsProvider.",
-    "multiAddress.",
-    "authProvider.",
-    "group.",
-    "weight.",
-    "netty.",
-    "kerberos.",
-    "jvm.",
-    "connection_throttle_",
-    "zookeeper.",
-];
+/// Key prefixes of ZooKeeper settings that ferrokeeper does not use (whitespace separated).
+const KNOWN_UNUSED_PREFIXES: &str = "admin. ssl. quorum. metricsProvider. multiAddress. \
+    authProvider. group. weight. netty. kerberos. jvm. connection_throttle_ zookeeper. learner. \
+    leader. follower. observer. jute. fastleader. messageTracker. client.";
 
 /// Accumulates entries in file order (a repeated key's last value wins, as in Properties).
 pub(super) struct Builder {
@@ -282,9 +238,11 @@ impl Builder {
     /// Records a key we do not use, with a warning saying whether ZooKeeper knows it.
     fn ignore(&mut self, entry: &Entry) {
         let key = entry.key.as_str();
-        let known = KNOWN_UNUSED_KEYS.contains(&key)
+        let known = KNOWN_UNUSED_KEYS
+            .split_whitespace()
+            .any(|known| known == key)
             || KNOWN_UNUSED_PREFIXES
-                .iter()
+                .split_whitespace()
                 .any(|prefix| key.starts_with(prefix));
         let message = if known {
             format!("ZooKeeper key '{key}' is not used by ferrokeeper, ignored")
