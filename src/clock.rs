@@ -20,7 +20,10 @@ impl Clock {
             .duration_since(UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or(0);
-        Clock { now: Instant::now(), wall_ms }
+        Clock {
+            now: Instant::now(),
+            wall_ms,
+        }
     }
 
     /// Milliseconds from now until `deadline`, 0 if it has passed.

@@ -46,11 +46,25 @@ pub enum Phase {
 #[derive(Debug)]
 pub enum Pending {
     /// A write in the log, answered when the txn with this zxid is applied.
-    Write { xid: i32, op: OpCode, zxid: i64, received: Instant },
+    Write {
+        xid: i32,
+        op: OpCode,
+        zxid: i64,
+        received: Instant,
+    },
     /// A read (or ping, sync, setWatches…) behind an unanswered write of this connection.
-    Read { xid: i32, request: Request, received: Instant },
+    Read {
+        xid: i32,
+        request: Request,
+        received: Instant,
+    },
     /// A request already known to fail (undecodable body), answered in its turn.
-    Error { xid: i32, op: OpCode, code: wire::ErrorCode, received: Instant },
+    Error {
+        xid: i32,
+        op: OpCode,
+        code: wire::ErrorCode,
+        received: Instant,
+    },
 }
 
 /// Figures `cons` prints for a connection.
@@ -206,7 +220,12 @@ impl Connection {
             if self.prelude.len() < 4 {
                 return;
             }
-            let word = [self.prelude[0], self.prelude[1], self.prelude[2], self.prelude[3]];
+            let word = [
+                self.prelude[0],
+                self.prelude[1],
+                self.prelude[2],
+                self.prelude[3],
+            ];
             if crate::fourlw::is_four_letter_word(&word) {
                 self.word = Some(word);
                 return;
@@ -260,7 +279,10 @@ impl Connection {
             self.out.drain(..self.out_sent);
             self.out_sent = 0;
         }
-        assert!(self.out_sent <= self.out.len(), "sent past the end of the output");
+        assert!(
+            self.out_sent <= self.out.len(),
+            "sent past the end of the output"
+        );
         Ok(total)
     }
 

@@ -40,7 +40,10 @@ impl ConnKey {
 
     pub fn from_token(token: Token) -> Option<ConnKey> {
         let packed = (token.0 as u64).checked_sub(FIRST_CONN_TOKEN as u64)?;
-        Some(ConnKey { index: packed as u32, generation: (packed >> 32) as u32 })
+        Some(ConnKey {
+            index: packed as u32,
+            generation: (packed >> 32) as u32,
+        })
     }
 }
 
@@ -48,7 +51,8 @@ impl ConnKey {
 pub fn run(settings: Settings, listen: SocketAddr) -> io::Result<()> {
     let mut poll = Poll::new()?;
     let mut listener = TcpListener::bind(listen)?;
-    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let mut server = Server::new(settings, waker, Clock::read())?;
     log::info!("serving ZooKeeper clients on {}", listener.local_addr()?);
@@ -66,7 +70,9 @@ pub fn run(settings: Settings, listen: SocketAddr) -> io::Result<()> {
                 LISTENER => accept_all(&listener, &mut server),
                 WAKER => server.on_wake(),
                 token => {
-                    let Some(key) = ConnKey::from_token(token) else { continue };
+                    let Some(key) = ConnKey::from_token(token) else {
+                        continue;
+                    };
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
                         server.on_readable(key);
                     }
@@ -97,7 +103,10 @@ fn accept_all(listener: &TcpListener, server: &mut Server) {
 
 /// Poll timeout from the next deadline: at least 1 ms, at most `max_ms`.
 pub fn timeout_until(clock: &Clock, deadline: Option<std::time::Instant>, max_ms: u64) -> Duration {
-    let ms = deadline.map(|d| clock.ms_until(d)).unwrap_or(max_ms).clamp(1, max_ms);
+    let ms = deadline
+        .map(|d| clock.ms_until(d))
+        .unwrap_or(max_ms)
+        .clamp(1, max_ms);
     Duration::from_millis(ms)
 }
 
@@ -107,11 +116,17 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_with_their_generation() {
-        let key = ConnKey { index: 17, generation: 3 };
+        let key = ConnKey {
+            index: 17,
+            generation: 3,
+        };
         assert_eq!(ConnKey::from_token(key.token()), Some(key));
         assert_eq!(ConnKey::from_token(LISTENER), None);
         assert_eq!(ConnKey::from_token(WAKER), None);
-        let other = ConnKey { index: 17, generation: 4 };
+        let other = ConnKey {
+            index: 17,
+            generation: 4,
+        };
         assert_ne!(key.token(), other.token());
     }
 }

@@ -11,7 +11,10 @@ use crate::server::Server;
 
 /// ZooKeeper 3.8's version string shape: kazoo's `server_version()` parses the leading X.Y.Z.
 pub fn version_string() -> String {
-    format!("3.8.0-ferrokeeper-{}, built on unknown", env!("CARGO_PKG_VERSION"))
+    format!(
+        "3.8.0-ferrokeeper-{}, built on unknown",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// Answers a four-letter word that opened connection `key`.
@@ -36,7 +39,12 @@ pub fn respond(server: &mut Server, key: ConnKey, word: &[u8; 4]) -> String {
 }
 
 fn latency(min_ms: u64, max_ms: u64, total_ms: u64, count: u64) -> LatencyStats {
-    LatencyStats { count, total_ms, min_ms, max_ms }
+    LatencyStats {
+        count,
+        total_ms,
+        min_ms,
+        max_ms,
+    }
 }
 
 fn epoch_ms_of(server: &Server, at: Instant) -> u64 {
@@ -52,19 +60,31 @@ fn conn_views(server: &Server, asking: ConnKey) -> Vec<ConnView> {
             let session = server.sessions.get(c.session_id);
             ConnView {
                 remote: c.peer,
-                interest_ops: if key == asking { 0 } else { 1 | if c.has_output() { 4 } else { 0 } },
+                interest_ops: if key == asking {
+                    0
+                } else {
+                    1 | if c.has_output() { 4 } else { 0 }
+                },
                 queued: c.pending.len() as u64,
                 packets_received: s.packets_received,
                 packets_sent: s.packets_sent,
                 session_id: c.session_id as u64,
-                last_operation: s.last_op.map(|op| fourlw::last_operation_name(op.code())).unwrap_or("NA"),
+                last_operation: s
+                    .last_op
+                    .map(|op| fourlw::last_operation_name(op.code()))
+                    .unwrap_or("NA"),
                 established_ms: epoch_ms_of(server, c.established),
                 session_timeout_ms: c.timeout_ms.max(0) as u32,
                 last_cxid: s.last_xid.map(|x| x as u32),
                 last_zxid: if s.latency_count > 0 { s.last_zxid } else { -1 },
                 last_response_ms: s.last_response_ms.max(0) as u64,
                 last_latency_ms: s.latency_last_ms,
-                latency: latency(s.latency_min_ms, s.latency_max_ms, s.latency_total_ms, s.latency_count),
+                latency: latency(
+                    s.latency_min_ms,
+                    s.latency_max_ms,
+                    s.latency_total_ms,
+                    s.latency_count,
+                ),
                 expires_at_ms: session.map(|x| epoch_ms_of_future(server, x.deadline)),
             }
         })
@@ -77,7 +97,16 @@ fn epoch_ms_of_future(server: &Server, at: Instant) -> u64 {
 }
 
 fn minimal_view(server: &Server) -> ServerView<'_> {
-    view_with(server, Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0, 0)
+    view_with(
+        server,
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        0,
+        0,
+    )
 }
 
 fn build_view(server: &Server, asking: ConnKey) -> ServerView<'_> {
@@ -103,7 +132,16 @@ fn build_view(server: &Server, asking: ConnKey) -> ServerView<'_> {
     let data_dir = fourlw::dir_size_bytes(&config.data_dir);
     let log_dir = fourlw::dir_size_bytes(&config.data_log_dir);
     let env = fourlw::collect_environment(&version_string());
-    view_with(server, connections, data_watches, ephemerals, sessions, env, data_dir, log_dir)
+    view_with(
+        server,
+        connections,
+        data_watches,
+        ephemerals,
+        sessions,
+        env,
+        data_dir,
+        log_dir,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -126,7 +164,12 @@ fn view_with(
         mode: "standalone",
         last_processed_zxid: server.tree.last_zxid() as u64,
         node_count: server.tree.node_count() as u64,
-        latency: latency(st.latency_min_ms, st.latency_max_ms, st.latency_total_ms, st.latency_count),
+        latency: latency(
+            st.latency_min_ms,
+            st.latency_max_ms,
+            st.latency_total_ms,
+            st.latency_count,
+        ),
         packets_received: st.packets_received,
         packets_sent: st.packets_sent,
         outstanding_requests: server.inflight.len() as u64,
@@ -139,7 +182,11 @@ fn view_with(
         data_dir_size_bytes,
         data_log_dir_size_bytes,
         environment,
-        uptime_ms: server.clock.now.saturating_duration_since(server.started).as_millis() as u64,
+        uptime_ms: server
+            .clock
+            .now
+            .saturating_duration_since(server.started)
+            .as_millis() as u64,
         open_file_descriptor_count: fourlw::open_file_descriptor_count(),
         max_file_descriptor_count: fourlw::max_file_descriptor_count(),
         client_response_sizes: Default::default(),

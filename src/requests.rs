@@ -30,7 +30,9 @@ impl Server {
             return;
         }
         loop {
-            let Some(conn) = self.conn_mut(key) else { return };
+            let Some(conn) = self.conn_mut(key) else {
+                return;
+            };
             if !conn.may_decode() {
                 self.stalled.insert(key);
                 return;
@@ -75,8 +77,10 @@ impl Server {
     fn on_connect_frame(&mut self, key: ConnKey, frame: &[u8]) -> Result<(), String> {
         let req = wire::ConnectRequest::decode(frame).map_err(|e| e.to_string())?;
         let last_zxid = self.tree.last_zxid();
-        let (timeout_min, timeout_max) =
-            (self.settings.min_session_timeout_ms, self.settings.max_session_timeout_ms);
+        let (timeout_min, timeout_max) = (
+            self.settings.min_session_timeout_ms,
+            self.settings.max_session_timeout_ms,
+        );
         let conn = self.conn_mut(key).expect("caller checked the connection");
         conn.is_old_client = !req.read_only_present;
         if req.last_zxid_seen > last_zxid {
@@ -96,9 +100,19 @@ impl Server {
             let deadline = self.clock.after_ms(timeout_ms as u64);
             self.sessions.insert(
                 session_id,
-                LocalSession { timeout_ms, deadline, conn: Some(key), closing: false },
+                LocalSession {
+                    timeout_ms,
+                    deadline,
+                    conn: Some(key),
+                    closing: false,
+                },
             );
-            self.submit_txn(session_id, Vec::new(), TxnOp::CreateSession { timeout_ms }, Some(key));
+            self.submit_txn(
+                session_id,
+                Vec::new(),
+                TxnOp::CreateSession { timeout_ms },
+                Some(key),
+            );
         } else {
             self.reopen_session(key, req.session_id, &req.passwd, timeout_ms);
         }
@@ -108,7 +122,11 @@ impl Server {
     /// A client reconnecting with a session id: valid if the session lives and the
     /// password matches; the previous connection of the session is closed.
     fn reopen_session(&mut self, key: ConnKey, session_id: i64, passwd: &[u8], timeout_ms: i32) {
-        let valid = self.sessions.get(session_id).map(|s| !s.closing).unwrap_or(false)
+        let valid = self
+            .sessions
+            .get(session_id)
+            .map(|s| !s.closing)
+            .unwrap_or(false)
             && self.sessions.password_matches(session_id, passwd);
         if !valid {
             log::info!("Invalid session {session_id:#x} for client, probably expired");
@@ -122,7 +140,10 @@ impl Server {
             }
         }
         let deadline = self.clock.after_ms(timeout_ms as u64);
-        let s = self.sessions.get_mut(session_id).expect("validity checked above");
+        let s = self
+            .sessions
+            .get_mut(session_id)
+            .expect("validity checked above");
         s.conn = Some(key);
         s.timeout_ms = timeout_ms;
         s.deadline = deadline;
@@ -139,7 +160,11 @@ impl Server {
             protocol_version: 0,
             time_out: if valid { conn.timeout_ms } else { 0 },
             session_id: if valid { session_id } else { 0 },
-            passwd: if valid { self.sessions.password(session_id).to_vec() } else { vec![0; 16] },
+            passwd: if valid {
+                self.sessions.password(session_id).to_vec()
+            } else {
+                vec![0; 16]
+            },
             read_only: false,
             read_only_present: !conn.is_old_client,
         };
@@ -201,7 +226,12 @@ impl Server {
                 return Ok(());
             }
         };
-        if self.sessions.get(session_id).map(|s| s.closing).unwrap_or(true) {
+        if self
+            .sessions
+            .get(session_id)
+            .map(|s| s.closing)
+            .unwrap_or(true)
+        {
             // The session is being closed or expired: nothing more is accepted on it.
             return Err(format!("request on closing session {session_id:#x}"));
         }
@@ -225,7 +255,11 @@ impl Server {
                 if conn.pending.is_empty() {
                     self.answer_read(key, header.xid, request, now);
                 } else {
-                    conn.pending.push_back(Pending::Read { xid: header.xid, request, received: now });
+                    conn.pending.push_back(Pending::Read {
+                        xid: header.xid,
+                        request,
+                        received: now,
+                    });
                 }
             }
         }
@@ -240,13 +274,23 @@ impl Server {
             let zxid = self.tree.last_zxid();
             self.finish_request(key, xid, op, zxid, Err(code), now);
         } else {
-            conn.pending.push_back(Pending::Error { xid, op, code, received: now });
+            conn.pending.push_back(Pending::Error {
+                xid,
+                op,
+                code,
+                received: now,
+            });
         }
     }
 
     fn push_pending_write(&mut self, key: ConnKey, xid: i32, op: OpCode, zxid: i64, now: Instant) {
         let conn = self.conn_mut(key).expect("caller checked the connection");
-        conn.pending.push_back(Pending::Write { xid, op, zxid, received: now });
+        conn.pending.push_back(Pending::Write {
+            xid,
+            op,
+            zxid,
+            received: now,
+        });
     }
 
     /// Queues a `CloseSession` txn unless one is already on its way.
@@ -264,9 +308,16 @@ impl Server {
             other => return Err(format!("auth decoded as {other:?}")),
         };
         let super_digest = self.settings.super_digest.clone();
-        let remote_ip = self.conn(key).map(|c| c.peer.ip().to_string()).unwrap_or_default();
-        match tree::auth_ids_for(&packet.scheme, &packet.auth, super_digest.as_deref(), &remote_ip)
-        {
+        let remote_ip = self
+            .conn(key)
+            .map(|c| c.peer.ip().to_string())
+            .unwrap_or_default();
+        match tree::auth_ids_for(
+            &packet.scheme,
+            &packet.auth,
+            super_digest.as_deref(),
+            &remote_ip,
+        ) {
             Ok(ids) => {
                 let conn = self.conn_mut(key).expect("caller checked the connection");
                 for id in ids {
@@ -324,7 +375,11 @@ impl Server {
         result: Result<Response, ErrorCode>,
         received: Instant,
     ) {
-        let elapsed_ms = self.clock.now.saturating_duration_since(received).as_millis() as u64;
+        let elapsed_ms = self
+            .clock
+            .now
+            .saturating_duration_since(received)
+            .as_millis() as u64;
         self.stats.record_latency(elapsed_ms);
         let wall_ms = self.clock.wall_ms;
         if let Some(conn) = self.conn_mut(key) {
@@ -356,7 +411,12 @@ impl Server {
     ) {
         let mut out = Vec::new();
         wire::write_frame(&mut out, |w: &mut Writer| {
-            wire::ReplyHeader { xid, zxid, err: err.code() }.write(w);
+            wire::ReplyHeader {
+                xid,
+                zxid,
+                err: err.code(),
+            }
+            .write(w);
             if let Some(rsp) = rsp {
                 rsp.encode(w);
             }
@@ -371,11 +431,22 @@ impl Server {
     pub fn send_notification(&mut self, key: ConnKey, event_type: i32, path: &str) {
         let mut out = Vec::new();
         wire::write_frame(&mut out, |w: &mut Writer| {
-            wire::ReplyHeader { xid: XID_NOTIFICATION, zxid: -1, err: 0 }.write(w);
-            wire::WatcherEvent { event_type, state: STATE_SYNC_CONNECTED, path: path.to_string() }
-                .write(w);
+            wire::ReplyHeader {
+                xid: XID_NOTIFICATION,
+                zxid: -1,
+                err: 0,
+            }
+            .write(w);
+            wire::WatcherEvent {
+                event_type,
+                state: STATE_SYNC_CONNECTED,
+                path: path.to_string(),
+            }
+            .write(w);
         });
-        let Some(conn) = self.conn_mut(key) else { return };
+        let Some(conn) = self.conn_mut(key) else {
+            return;
+        };
         conn.queue_frame(&out);
         let overflowing = conn.out_len() > crate::connection::OUT_BYTES_HARD_MAX;
         let peer = conn.peer;
@@ -391,8 +462,14 @@ impl Server {
 
     /// Applies one durable txn, fires its watches, and answers whoever waits for it.
     pub fn apply_durable(&mut self, txn: Txn) {
-        let inflight = self.inflight.pop_front().expect("every durable txn was inflight");
-        assert_eq!(inflight.zxid, txn.zxid, "txns come back from the log in zxid order");
+        let inflight = self
+            .inflight
+            .pop_front()
+            .expect("every durable txn was inflight");
+        assert_eq!(
+            inflight.zxid, txn.zxid,
+            "txns come back from the log in zxid order"
+        );
         let outcome = self.tree.apply(&txn);
         self.fire_watches(&outcome);
         match &txn.op {
@@ -437,12 +514,23 @@ impl Server {
     /// Replies to the write at the front of the connection's queue, then answers the reads
     /// queued behind it.
     fn answer_write(&mut self, key: ConnKey, zxid: i64, outcome: ApplyOutcome) {
-        let Some(conn) = self.conn_mut(key) else { return };
+        let Some(conn) = self.conn_mut(key) else {
+            return;
+        };
         let front = conn.pending.pop_front();
-        let Some(Pending::Write { xid, op, zxid: pending_zxid, received }) = front else {
+        let Some(Pending::Write {
+            xid,
+            op,
+            zxid: pending_zxid,
+            received,
+        }) = front
+        else {
             panic!("the applied txn {zxid:#x} is not at the front of its connection's queue");
         };
-        assert_eq!(pending_zxid, zxid, "writes of one connection apply in arrival order");
+        assert_eq!(
+            pending_zxid, zxid,
+            "writes of one connection apply in arrival order"
+        );
         self.finish_request(key, xid, op, zxid, outcome.result, received);
         self.drain_reads(key);
     }
@@ -450,16 +538,25 @@ impl Server {
     /// Answers queued reads until the next unanswered write.
     fn drain_reads(&mut self, key: ConnKey) {
         loop {
-            let Some(conn) = self.conn_mut(key) else { return };
+            let Some(conn) = self.conn_mut(key) else {
+                return;
+            };
             match conn.pending.front() {
                 Some(Pending::Read { .. }) | Some(Pending::Error { .. }) => {}
                 _ => break,
             }
             match conn.pending.pop_front() {
-                Some(Pending::Read { xid, request, received }) => {
-                    self.answer_read(key, xid, request, received)
-                }
-                Some(Pending::Error { xid, op, code, received }) => {
+                Some(Pending::Read {
+                    xid,
+                    request,
+                    received,
+                }) => self.answer_read(key, xid, request, received),
+                Some(Pending::Error {
+                    xid,
+                    op,
+                    code,
+                    received,
+                }) => {
                     let zxid = self.tree.last_zxid();
                     self.finish_request(key, xid, op, zxid, Err(code), received);
                 }

@@ -153,9 +153,9 @@ impl Server {
             Some(self.next_container_sweep),
             Some(self.next_cnxn_sweep),
         ]
-            .into_iter()
-            .flatten()
-            .min();
+        .into_iter()
+        .flatten()
+        .min();
         Some(timeout_until(&Clock::read(), deadline, IDLE_WAKE_MS))
     }
 
@@ -179,7 +179,10 @@ impl Server {
 
     pub fn connections(&self) -> impl Iterator<Item = (ConnKey, &Connection)> {
         self.slots.iter().enumerate().filter_map(|(i, s)| {
-            let key = ConnKey { index: i as u32, generation: s.generation };
+            let key = ConnKey {
+                index: i as u32,
+                generation: s.generation,
+            };
             s.conn.as_ref().map(|c| (key, c))
         })
     }
@@ -213,7 +216,11 @@ impl Server {
         let index = match self.free_slots.pop() {
             Some(i) => i,
             None => {
-                self.slots.push(Slot { generation: 0, conn: None, registered: None });
+                self.slots.push(Slot {
+                    generation: 0,
+                    conn: None,
+                    registered: None,
+                });
                 (self.slots.len() - 1) as u32
             }
         };
@@ -223,7 +230,10 @@ impl Server {
         slot.conn = Some(conn);
         slot.registered = None;
         *self.per_ip.entry(ip).or_insert(0) += 1;
-        let key = ConnKey { index, generation: slot.generation };
+        let key = ConnKey {
+            index,
+            generation: slot.generation,
+        };
         self.dirty.insert(key);
         // A new socket may already hold bytes; mio reports edges only for later arrivals
         // after registration, so read it once registered (end of turn) via `stalled`.
@@ -231,7 +241,9 @@ impl Server {
     }
 
     pub fn on_readable(&mut self, key: ConnKey) {
-        let Some(conn) = self.conn_mut(key) else { return };
+        let Some(conn) = self.conn_mut(key) else {
+            return;
+        };
         if !conn.wants_read() {
             // Nothing is read while the connection is backpressured; it goes on `stalled`
             // so the bytes are fetched once it drains.
@@ -260,7 +272,9 @@ impl Server {
     }
 
     fn flush(&mut self, key: ConnKey) {
-        let Some(conn) = self.conn_mut(key) else { return };
+        let Some(conn) = self.conn_mut(key) else {
+            return;
+        };
         if !conn.has_output() {
             return;
         }
@@ -283,7 +297,9 @@ impl Server {
     /// Drops the connection now. Its session lives on until it expires or the client
     /// reconnects; its watches go, as in ZooKeeper (`removeCnxn`).
     pub fn close(&mut self, key: ConnKey) {
-        let Some(slot) = self.slots.get_mut(key.index as usize) else { return };
+        let Some(slot) = self.slots.get_mut(key.index as usize) else {
+            return;
+        };
         if slot.generation != key.generation {
             return;
         }
@@ -308,7 +324,11 @@ impl Server {
         }
         self.stalled.remove(&key);
         self.dirty.remove(&key);
-        log::debug!("closed connection from {} (session {:#x})", conn.peer, conn.session_id);
+        log::debug!(
+            "closed connection from {} (session {:#x})",
+            conn.peer,
+            conn.session_id
+        );
         // Dropping the stream deregisters it from the poll and closes the socket.
         drop(conn);
     }
@@ -384,7 +404,9 @@ impl Server {
         let want = conn.interest();
         let result = match (slot.registered, want) {
             (None, Some(i)) => registry.register(&mut conn.stream, key.token(), i),
-            (Some(old), Some(i)) if old != i => registry.reregister(&mut conn.stream, key.token(), i),
+            (Some(old), Some(i)) if old != i => {
+                registry.reregister(&mut conn.stream, key.token(), i)
+            }
             (Some(_), None) => registry.deregister(&mut conn.stream),
             _ => Ok(()),
         };
@@ -427,7 +449,9 @@ impl Server {
         if self.clock.now < self.next_container_sweep {
             return;
         }
-        self.next_container_sweep = self.clock.after_ms(self.settings.container_check_interval_ms);
+        self.next_container_sweep = self
+            .clock
+            .after_ms(self.settings.container_check_interval_ms);
         for path in self.tree.expired_candidates(self.clock.wall_ms) {
             let req = wire::Request::DeleteContainer(wire::PathRequest { path });
             self.submit_txn(0, Vec::new(), tree::TxnOp::Request(req), None);
@@ -444,7 +468,13 @@ impl Server {
     ) -> i64 {
         let zxid = self.next_zxid;
         self.next_zxid += 1;
-        self.batch.push(Txn { zxid, time_ms: self.clock.wall_ms, session_id, auth, op });
+        self.batch.push(Txn {
+            zxid,
+            time_ms: self.clock.wall_ms,
+            session_id,
+            auth,
+            op,
+        });
         self.inflight.push_back(Inflight { zxid, conn });
         zxid
     }

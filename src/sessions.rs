@@ -48,13 +48,20 @@ impl Sessions {
     pub fn new(server_id: u8, wall_ms: i64, secret: u64) -> Sessions {
         let clock_part = ((wall_ms as u64) << 24) >> 8;
         let next_id = (clock_part | (u64::from(server_id) << 56)) as i64;
-        Sessions { by_id: BTreeMap::new(), next_id, secret }
+        Sessions {
+            by_id: BTreeMap::new(),
+            next_id,
+            secret,
+        }
     }
 
     pub fn allocate_id(&mut self) -> i64 {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
-        assert!(!self.by_id.contains_key(&id), "session id {id:#x} allocated twice");
+        assert!(
+            !self.by_id.contains_key(&id),
+            "session id {id:#x} allocated twice"
+        );
         id
     }
 
@@ -73,7 +80,11 @@ impl Sessions {
         if given.len() != expected.len() {
             return false;
         }
-        expected.iter().zip(given).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        expected
+            .iter()
+            .zip(given)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
     }
 
     pub fn insert(&mut self, id: i64, session: LocalSession) {
@@ -115,7 +126,11 @@ impl Sessions {
 
     /// The earliest deadline of a session that is not closing.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.by_id.values().filter(|s| !s.closing).map(|s| s.deadline).min()
+        self.by_id
+            .values()
+            .filter(|s| !s.closing)
+            .map(|s| s.deadline)
+            .min()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&i64, &LocalSession)> {

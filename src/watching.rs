@@ -75,6 +75,9 @@ impl Server {
 /// `AuthUtil.getClientInfos`: one entry per identity the connection holds.
 pub fn client_infos(auth: &[Id]) -> Vec<ClientInfo> {
     auth.iter()
-        .map(|id| ClientInfo { auth_scheme: id.scheme.clone(), user: id.id.clone() })
+        .map(|id| ClientInfo {
+            auth_scheme: id.scheme.clone(),
+            user: id.id.clone(),
+        })
         .collect()
 }

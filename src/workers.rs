@@ -35,7 +35,12 @@ pub struct MemoryLog {
 impl MemoryLog {
     pub fn new(tail_entries_max: usize) -> MemoryLog {
         assert!(tail_entries_max > 0, "the tail keeps at least one entry");
-        MemoryLog { tail: VecDeque::new(), tail_entries_max, entries_total: 0, bytes_total: 0 }
+        MemoryLog {
+            tail: VecDeque::new(),
+            tail_entries_max,
+            entries_total: 0,
+            bytes_total: 0,
+        }
     }
 }
 
@@ -57,7 +62,10 @@ impl TxnLog for MemoryLog {
             }
             self.tail.push_back(bytes);
         }
-        assert!(self.tail.len() <= self.tail_entries_max, "memory log tail is bounded");
+        assert!(
+            self.tail.len() <= self.tail_entries_max,
+            "memory log tail is bounded"
+        );
     }
 }
 
@@ -76,18 +84,24 @@ impl LogWorker {
     pub fn start(mut log: Box<dyn TxnLog>, waker: Arc<mio::Waker>) -> std::io::Result<LogWorker> {
         let (jobs_tx, jobs_rx) = sync_channel::<Vec<Txn>>(LOG_QUEUE_BATCHES_MAX);
         let (done_tx, done_rx) = sync_channel::<DurableBatch>(LOG_QUEUE_BATCHES_MAX);
-        let thread = std::thread::Builder::new().name("fk-log".to_string()).spawn(move || {
-            while let Ok(txns) = jobs_rx.recv() {
-                log.append(&txns);
-                if done_tx.send(DurableBatch { txns }).is_err() {
-                    return;
+        let thread = std::thread::Builder::new()
+            .name("fk-log".to_string())
+            .spawn(move || {
+                while let Ok(txns) = jobs_rx.recv() {
+                    log.append(&txns);
+                    if done_tx.send(DurableBatch { txns }).is_err() {
+                        return;
+                    }
+                    if let Err(e) = waker.wake() {
+                        log::error!("log worker cannot wake the event loop: {e}");
+                    }
                 }
-                if let Err(e) = waker.wake() {
-                    log::error!("log worker cannot wake the event loop: {e}");
-                }
-            }
-        })?;
-        Ok(LogWorker { jobs: Some(jobs_tx), done: done_rx, thread: Some(thread) })
+            })?;
+        Ok(LogWorker {
+            jobs: Some(jobs_tx),
+            done: done_rx,
+            thread: Some(thread),
+        })
     }
 
     /// Queues a batch; blocks only if `LOG_QUEUE_BATCHES_MAX` batches are already waiting.
@@ -95,7 +109,8 @@ impl LogWorker {
         assert!(!txns.is_empty(), "empty batches are not submitted");
         let jobs = self.jobs.as_ref().expect("jobs channel lives until drop");
         // The worker only exits when this sender is dropped, so a send error means it died.
-        jobs.send(txns).expect("the log worker is alive while the loop runs");
+        jobs.send(txns)
+            .expect("the log worker is alive while the loop runs");
     }
 
     /// The next batch that became durable, if any.

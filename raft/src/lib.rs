@@ -1,1 +1,120 @@
-//! `raft`: Raft consensus as a pure state machine.
+//! `raft`: Raft consensus as a pure, deterministic state machine.
+//!
+//! The crate follows Ongaro & Ousterhout, "In Search of an Understandable Consensus Algorithm"
+//! (the *paper*, §5) and Ongaro's dissertation "Consensus: Bridging Theory and Practice" (the
+//! *thesis*). Its shape is etcd-raft's: a single-threaded core with two inputs and one output.
+//!
+//! * Inputs: [`Node::tick`] (one logical clock tick) and [`Node::step`] (one peer message), plus
+//!   the client-facing calls [`Node::propose`], [`Node::read_index`],
+//!   [`Node::transfer_leadership`], [`Node::change_membership`] and [`Node::compact`].
+//! * Output: [`Node::ready`] hands back one [`Ready`] batch; [`Node::advance`] takes it back by
+//!   value, so a batch cannot be acknowledged twice.
+//!
+//! The node touches no sockets, files, clocks or OS randomness. Time is counted in ticks and
+//! randomness comes from [`Prng`], seeded from [`Config::seed`], so a run is a function of its
+//! inputs and can be replayed exactly.
+//!
+//! # The `Ready` contract
+//!
+//! The driver (the server's event loop, or the simulator) handles each `Ready` in this order:
+//!
+//! 1. **Persist.** Write `hard_state` (if `Some`), then `snapshot` (if `Some`; it replaces the
+//!    whole log up to its index), then `entries`. `entries[0].index` may be at or below the last
+//!    stored index: the stored log is then truncated from `entries[0].index` before the append
+//!    (a follower resolving a conflict, paper §5.3). If `must_sync`, fsync before step 2.
+//! 2. **Send** `messages`. Votes and acknowledgements among them promise that step 1 is durable
+//!    (paper Figure 2: "respond to RPCs only after updating stable storage"), so they must never
+//!    leave before the fsync. If a worker thread does the fsync, the messages wait for its "done".
+//! 3. **Apply** `snapshot` (restore the state machine from it), then `committed` entries in index
+//!    order. Release each [`ReadState`] in `read_states` once the applied index reaches its
+//!    `index`.
+//! 4. **Advance**: call [`Node::advance`] with the same `Ready`.
+//!
+//! Between `ready()` and `advance()` the driver may keep stepping the node; `ready()` returns
+//! `None` until the outstanding batch is advanced. One `Ready` per event-loop turn costs one WAL
+//! write and one fsync.
+//!
+//! # Restart
+//!
+//! After a crash, rebuild the node with [`Node::new`] from what was persisted ([`Storage`]). The
+//! state machine restarts from `storage.snapshot` (or empty); the first `Ready` re-delivers the
+//! committed entries after it.
+
+mod codec;
+mod election;
+mod error;
+mod log;
+mod membership;
+mod message;
+mod node;
+mod prng;
+mod progress;
+mod quorum;
+mod read_index;
+mod replication;
+mod snapshot;
+mod transfer;
+
+pub use codec::{decode_message, encode_message, CODEC_VERSION};
+pub use error::{
+    CodecError, CompactError, MembershipError, ProposeError, ReadIndexError, StepError,
+    TransferError,
+};
+pub use membership::{ConfChange, Membership};
+pub use message::{
+    Entry, EntryKind, Event, HardState, Message, MessageBody, ReadState, Ready, Role, Snapshot,
+    SnapshotMeta,
+};
+pub use node::{Config, Node, Storage};
+pub use prng::Prng;
+
+use std::fmt;
+
+/// A Raft term (paper §5.1): a logical clock that only grows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Term(pub u64);
+
+/// A position in the replicated log. Index 0 is the empty prefix; the first entry is 1.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LogIndex(pub u64);
+
+/// A server's identity in the cluster. 0 is never a valid id.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub u64);
+
+impl fmt::Display for Term {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Display for LogIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl LogIndex {
+    /// The next index. Log indexes never approach `u64::MAX`.
+    pub fn next(self) -> LogIndex {
+        LogIndex(self.0 + 1)
+    }
+
+    /// The previous index, saturating at 0 (the empty prefix).
+    pub fn prev(self) -> LogIndex {
+        LogIndex(self.0.saturating_sub(1))
+    }
+}
+
+impl Term {
+    /// The next term, used by a candidate (paper §5.2).
+    pub fn next(self) -> Term {
+        Term(self.0 + 1)
+    }
+}

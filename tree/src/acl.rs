@@ -107,7 +107,10 @@ pub fn fixup_acl(acl: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
             let mut any = false;
             for caller in auth.iter().filter(|caller| caller.scheme == "digest") {
                 any = true;
-                out.push(Acl { perms: entry.perms, id: caller.clone() });
+                out.push(Acl {
+                    perms: entry.perms,
+                    id: caller.clone(),
+                });
             }
             if !any {
                 return Err(ErrorCode::InvalidAcl);
@@ -176,7 +179,9 @@ fn parse_ip_acl(id: &str) -> Option<([u8; 4], u32)> {
     let addr = parse_ipv4(addr)?;
     let bits = match bits {
         None => 32,
-        Some(text) => u32::try_from(java_parse_int(text)?).ok().filter(|b| *b <= 32)?,
+        Some(text) => u32::try_from(java_parse_int(text)?)
+            .ok()
+            .filter(|b| *b <= 32)?,
     };
     Some((addr, bits))
 }
@@ -213,7 +218,13 @@ pub fn redact_digests(acl: &[Acl]) -> Vec<Acl> {
                     Some(i) => format!("{}:x", &entry.id.id[..i]),
                     None => entry.id.id.clone(),
                 };
-                Acl { perms: entry.perms, id: Id { scheme: "digest".to_string(), id } }
+                Acl {
+                    perms: entry.perms,
+                    id: Id {
+                        scheme: "digest".to_string(),
+                        id,
+                    },
+                }
             } else {
                 entry.clone()
             }
@@ -227,14 +238,23 @@ mod tests {
     use wire::perms;
 
     fn acl(perms: i32, scheme: &str, id: &str) -> Acl {
-        Acl { perms, id: Id::new(scheme, id) }
+        Acl {
+            perms,
+            id: Id::new(scheme, id),
+        }
     }
 
     #[test]
     fn digest_matches_zookeeper_generate_digest() {
         // The first from the ZooKeeper admin guide; the second computed independently.
-        assert_eq!(generate_digest("super:test"), "super:D/InIHSb7yEEbrWz8b9l71RjZJU=");
-        assert_eq!(generate_digest("user:pass"), "user:smGaoVKd/cQkjm7b88GyorAUz20=");
+        assert_eq!(
+            generate_digest("super:test"),
+            "super:D/InIHSb7yEEbrWz8b9l71RjZJU="
+        );
+        assert_eq!(
+            generate_digest("user:pass"),
+            "user:smGaoVKd/cQkjm7b88GyorAUz20="
+        );
     }
 
     #[test]
@@ -244,9 +264,18 @@ mod tests {
         assert_eq!(ids, vec![Id::new("super", ""), Id::new("digest", sup)]);
         let ids = auth_ids_for("digest", b"super:wrong", Some(sup), "127.0.0.1").unwrap();
         assert_eq!(ids.len(), 1);
-        assert_eq!(auth_ids_for("ip", b"", None, "10.1.2.3").unwrap(), vec![Id::new("ip", "10.1.2.3")]);
-        assert_eq!(auth_ids_for("world", b"anyone", None, "1.2.3.4"), Err(ErrorCode::AuthFailed));
-        assert_eq!(auth_ids_for("super", b"x", None, "1.2.3.4"), Err(ErrorCode::AuthFailed));
+        assert_eq!(
+            auth_ids_for("ip", b"", None, "10.1.2.3").unwrap(),
+            vec![Id::new("ip", "10.1.2.3")]
+        );
+        assert_eq!(
+            auth_ids_for("world", b"anyone", None, "1.2.3.4"),
+            Err(ErrorCode::AuthFailed)
+        );
+        assert_eq!(
+            auth_ids_for("super", b"x", None, "1.2.3.4"),
+            Err(ErrorCode::AuthFailed)
+        );
     }
 
     #[test]
@@ -264,32 +293,78 @@ mod tests {
 
     #[test]
     fn check_acl_needs_a_matching_entry_with_the_bit() {
-        let node = vec![acl(perms::READ, "world", "anyone"), acl(perms::ALL, "digest", "u:h")];
+        let node = vec![
+            acl(perms::READ, "world", "anyone"),
+            acl(perms::ALL, "digest", "u:h"),
+        ];
         assert_eq!(check_acl(&node, perms::READ, &[]), Ok(()));
         assert_eq!(check_acl(&node, perms::WRITE, &[]), Err(ErrorCode::NoAuth));
-        assert_eq!(check_acl(&node, perms::WRITE, &[Id::new("digest", "u:h")]), Ok(()));
-        assert_eq!(check_acl(&node, perms::WRITE, &[Id::new("digest", "u:x")]), Err(ErrorCode::NoAuth));
-        assert_eq!(check_acl(&node, perms::WRITE, &[Id::new("super", "")]), Ok(()));
+        assert_eq!(
+            check_acl(&node, perms::WRITE, &[Id::new("digest", "u:h")]),
+            Ok(())
+        );
+        assert_eq!(
+            check_acl(&node, perms::WRITE, &[Id::new("digest", "u:x")]),
+            Err(ErrorCode::NoAuth)
+        );
+        assert_eq!(
+            check_acl(&node, perms::WRITE, &[Id::new("super", "")]),
+            Ok(())
+        );
         let ip = vec![acl(perms::ALL, "ip", "10.0.0.0/8")];
-        assert_eq!(check_acl(&ip, perms::DELETE, &[Id::new("ip", "10.9.9.9")]), Ok(()));
-        assert_eq!(check_acl(&ip, perms::DELETE, &[Id::new("ip", "9.9.9.9")]), Err(ErrorCode::NoAuth));
+        assert_eq!(
+            check_acl(&ip, perms::DELETE, &[Id::new("ip", "10.9.9.9")]),
+            Ok(())
+        );
+        assert_eq!(
+            check_acl(&ip, perms::DELETE, &[Id::new("ip", "9.9.9.9")]),
+            Err(ErrorCode::NoAuth)
+        );
     }
 
     #[test]
     fn fixup_acl_rejects_bad_entries_and_expands_auth() {
         assert_eq!(fixup_acl(&[], &[]), Err(ErrorCode::InvalidAcl));
-        assert_eq!(fixup_acl(&[acl(31, "world", "nobody")], &[]), Err(ErrorCode::InvalidAcl));
-        assert_eq!(fixup_acl(&[acl(31, "foo", "bar")], &[]), Err(ErrorCode::InvalidAcl));
-        assert_eq!(fixup_acl(&[acl(31, "digest", "nocolon")], &[]), Err(ErrorCode::InvalidAcl));
-        assert_eq!(fixup_acl(&[acl(31, "digest", "a:b:c")], &[]), Err(ErrorCode::InvalidAcl));
+        assert_eq!(
+            fixup_acl(&[acl(31, "world", "nobody")], &[]),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(
+            fixup_acl(&[acl(31, "foo", "bar")], &[]),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(
+            fixup_acl(&[acl(31, "digest", "nocolon")], &[]),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(
+            fixup_acl(&[acl(31, "digest", "a:b:c")], &[]),
+            Err(ErrorCode::InvalidAcl)
+        );
         assert!(fixup_acl(&[acl(31, "digest", "a:b:")], &[]).is_ok());
-        assert_eq!(fixup_acl(&[acl(31, "ip", "10.0.0/8")], &[]), Err(ErrorCode::InvalidAcl));
-        assert_eq!(fixup_acl(&[acl(31, "ip", "10.0.0.0/x")], &[]), Err(ErrorCode::InvalidAcl));
+        assert_eq!(
+            fixup_acl(&[acl(31, "ip", "10.0.0/8")], &[]),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(
+            fixup_acl(&[acl(31, "ip", "10.0.0.0/x")], &[]),
+            Err(ErrorCode::InvalidAcl)
+        );
         assert!(fixup_acl(&[acl(31, "ip", "10.0.0.0/8")], &[]).is_ok());
         let ip_only = [Id::new("ip", "127.0.0.1")];
-        assert_eq!(fixup_acl(&[acl(31, "auth", "")], &ip_only), Err(ErrorCode::InvalidAcl));
-        let with_digest = [Id::new("ip", "127.0.0.1"), Id::new("super", ""), Id::new("digest", "u:h")];
-        assert_eq!(fixup_acl(&[acl(7, "auth", "")], &with_digest), Ok(vec![acl(7, "digest", "u:h")]));
+        assert_eq!(
+            fixup_acl(&[acl(31, "auth", "")], &ip_only),
+            Err(ErrorCode::InvalidAcl)
+        );
+        let with_digest = [
+            Id::new("ip", "127.0.0.1"),
+            Id::new("super", ""),
+            Id::new("digest", "u:h"),
+        ];
+        assert_eq!(
+            fixup_acl(&[acl(7, "auth", "")], &with_digest),
+            Ok(vec![acl(7, "digest", "u:h")])
+        );
         let dup = [acl(31, "world", "anyone"), acl(31, "world", "anyone")];
         assert_eq!(fixup_acl(&dup, &[]), Ok(vec![acl(31, "world", "anyone")]));
     }
@@ -297,6 +372,9 @@ mod tests {
     #[test]
     fn redaction_keeps_user_and_hides_hash() {
         let redacted = redact_digests(&[acl(31, "digest", "u:abc:def"), acl(1, "ip", "1.2.3.4")]);
-        assert_eq!(redacted, vec![acl(31, "digest", "u:x"), acl(1, "ip", "1.2.3.4")]);
+        assert_eq!(
+            redacted,
+            vec![acl(31, "digest", "u:x"), acl(1, "ip", "1.2.3.4")]
+        );
     }
 }

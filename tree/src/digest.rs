@@ -57,10 +57,23 @@ pub fn node_hash(path: &str, node: &Node) -> u64 {
     let stat = node.stat();
     let mut h = Fnv::new();
     h.field(path.as_bytes());
-    for v in [stat.czxid, stat.mzxid, stat.ctime, stat.mtime, stat.ephemeral_owner, stat.pzxid] {
+    for v in [
+        stat.czxid,
+        stat.mzxid,
+        stat.ctime,
+        stat.mtime,
+        stat.ephemeral_owner,
+        stat.pzxid,
+    ] {
         h.i64(v);
     }
-    for v in [stat.version, stat.cversion, stat.aversion, stat.data_length, stat.num_children] {
+    for v in [
+        stat.version,
+        stat.cversion,
+        stat.aversion,
+        stat.data_length,
+        stat.num_children,
+    ] {
         h.i64(i64::from(v));
     }
     h.i64(node.data_hash() as i64);
@@ -90,7 +103,7 @@ mod tests {
 
     #[test]
     fn node_hash_changes_with_every_field() {
-        let base = Node::new(Meta::default(), b"x".to_vec(), Acl::open_unsafe());
+        let base = Node::new(Meta::default(), b"x".to_vec(), Acl::open_unsafe(), false);
         let h = node_hash("/a", &base);
         assert_ne!(h, node_hash("/b", &base));
         let mut other = base.clone();

@@ -117,7 +117,17 @@ mod tests {
 
     #[test]
     fn valid_paths_pass() {
-        for p in ["/", "/a", "/a/b", "/a.b", "/...", "/a/.b", "/a/b..", "/zookeeper", "/\u{e9}"] {
+        for p in [
+            "/",
+            "/a",
+            "/a/b",
+            "/a.b",
+            "/...",
+            "/a/.b",
+            "/a/b..",
+            "/zookeeper",
+            "/\u{e9}",
+        ] {
             assert_eq!(validate_path(p), Ok(()), "path {p:?}");
         }
     }

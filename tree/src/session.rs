@@ -29,7 +29,10 @@ impl SessionTable {
     /// CreateSession keeps its ephemerals).
     pub fn create(&mut self, session_id: i64, timeout_ms: i32) {
         self.sessions.entry(session_id).or_default().timeout_ms = timeout_ms;
-        assert!(self.sessions.contains_key(&session_id), "session {session_id:#x} registered");
+        assert!(
+            self.sessions.contains_key(&session_id),
+            "session {session_id:#x} registered"
+        );
     }
 
     /// Forgets a session; its ephemerals must already be gone.
@@ -76,7 +79,10 @@ impl SessionTable {
             .get_mut(&session_id)
             .expect("an ephemeral is only created for a session in the table");
         let inserted = session.ephemerals.insert(path.to_string());
-        assert!(inserted, "ephemeral {path} already listed for session {session_id:#x}");
+        assert!(
+            inserted,
+            "ephemeral {path} already listed for session {session_id:#x}"
+        );
     }
 
     pub(crate) fn remove_ephemeral(&mut self, session_id: i64, path: &str) {
@@ -85,7 +91,10 @@ impl SessionTable {
             .get_mut(&session_id)
             .expect("an ephemeral's owner stays in the table until its ephemerals are gone");
         let removed = session.ephemerals.remove(path);
-        assert!(removed, "ephemeral {path} not listed for session {session_id:#x}");
+        assert!(
+            removed,
+            "ephemeral {path} not listed for session {session_id:#x}"
+        );
     }
 }
 

@@ -85,12 +85,15 @@ impl DataTree {
             data_size_bytes: 0,
             undo: Vec::new(),
         };
-        let open = Acl::open_unsafe;
-        tree.insert_node("/", Node::new(Meta::default(), Vec::new(), open()));
-        tree.insert_node("/zookeeper", Node::new(Meta::default(), Vec::new(), open()));
-        tree.insert_node("/zookeeper/quota", Node::new(Meta::default(), Vec::new(), open()));
-        let config_meta = Meta { aversion: -1, ..Meta::default() };
-        let config_node = Node::new(config_meta, Vec::new(), Acl::read_unsafe());
+        let open = || Node::new(Meta::default(), Vec::new(), Acl::open_unsafe(), false);
+        tree.insert_node("/", open());
+        tree.insert_node("/zookeeper", open());
+        tree.insert_node("/zookeeper/quota", open());
+        let config_meta = Meta {
+            aversion: -1,
+            ..Meta::default()
+        };
+        let config_node = Node::new(config_meta, Vec::new(), Acl::read_unsafe(), false);
         tree.insert_node("/zookeeper/config", config_node);
         tree.add_child("/", "zookeeper");
         tree.add_child("/zookeeper", "quota");
@@ -127,7 +130,9 @@ impl DataTree {
 
     /// The digest computed from scratch; equal to `digest()` unless something is broken.
     pub fn recompute_digest(&self) -> u64 {
-        self.nodes.iter().fold(0u64, |acc, (p, n)| acc.wrapping_add(digest::node_hash(p, n)))
+        self.nodes.iter().fold(0u64, |acc, (p, n)| {
+            acc.wrapping_add(digest::node_hash(p, n))
+        })
     }
 
     /// The session table (id → timeout and ephemerals).
@@ -164,15 +169,28 @@ impl DataTree {
         self.nodes.iter()
     }
 
-    /// `ContainerManager.getCandidates`: containers that are empty and have had a child
-    /// (reported cversion > 0), and childless TTL nodes whose mtime is more than ttl ago.
-    /// Sorted by path. The server proposes a DeleteContainer txn for each; one that no
-    /// longer qualifies fails harmlessly at apply time (NoNode/NotEmpty).
+    /// `ContainerManager.getCandidates` with ZooKeeper's default settings: containers that
+    /// are empty and have had a child (persisted cversion > 0), and childless TTL nodes
+    /// whose mtime is more than ttl ago. Sorted by path. The server proposes a
+    /// DeleteContainer txn (session 0) for each; one that no longer qualifies fails
+    /// harmlessly at apply time (NoNode/NotEmpty).
     pub fn expired_candidates(&self, now_ms: i64) -> Vec<String> {
+        self.expired_candidates_with(now_ms, 0)
+    }
+
+    /// As `expired_candidates`, plus empty containers that never had a child once their
+    /// mtime is more than `max_never_used_ms` ago (`znode.container.maxNeverUsedIntervalMs`;
+    /// 0 disables this, the default).
+    pub fn expired_candidates_with(&self, now_ms: i64, max_never_used_ms: i64) -> Vec<String> {
         let mut out = Vec::new();
         for p in &self.containers {
             let node = self.node(p).expect("indexed container exists");
-            if node.children.is_empty() && node.stat().cversion > 0 {
+            if !node.children.is_empty() {
+                continue;
+            }
+            let never_used_limit = max_never_used_ms;
+            let elapsed = now_ms.saturating_sub(node.meta.mtime);
+            if node.meta.cversion > 0 || (never_used_limit != 0 && elapsed > never_used_limit) {
                 out.push(p.clone());
             }
         }
@@ -200,7 +218,11 @@ impl DataTree {
             txn.zxid,
             self.last_zxid
         );
-        assert!(self.undo.is_empty(), "undo log empty between txns, has {}", self.undo.len());
+        assert!(
+            self.undo.is_empty(),
+            "undo log empty between txns, has {}",
+            self.undo.len()
+        );
         let digest_before = self.digest;
         let mut changes = Vec::new();
         let result = match &txn.op {
@@ -251,7 +273,10 @@ impl DataTree {
             self.delete_node(p, txn.zxid, changes);
         }
         self.sessions.remove(txn.session_id);
-        assert!(!self.sessions.contains(txn.session_id), "closed session is gone");
+        assert!(
+            !self.sessions.contains(txn.session_id),
+            "closed session is gone"
+        );
         Ok(Response::Empty)
     }
 
@@ -261,7 +286,11 @@ impl DataTree {
         let parent = path::watch_path(path::parent_of(p).expect("a node path has a '/'"));
         let parent = parent.to_string();
         let node = self.node(p).expect("deleted node exists");
-        assert!(node.children.is_empty(), "deleting {p} with {} children", node.children.len());
+        assert!(
+            node.children.is_empty(),
+            "deleting {p} with {} children",
+            node.children.len()
+        );
         self.remove_child(&parent, path::child_name(p));
         let mut meta = self.node(&parent).expect("parent of a node exists").meta;
         // ZooKeeper only moves pzxid forward.
@@ -270,7 +299,10 @@ impl DataTree {
             self.set_meta(&parent, meta);
         }
         self.remove_node(p);
-        changes.push(Change { path: p.to_string(), kind: crate::txn::ChangeKind::NodeDeleted });
+        changes.push(Change {
+            path: p.to_string(),
+            kind: crate::txn::ChangeKind::NodeDeleted,
+        });
         changes.push(Change {
             path: parent,
             kind: crate::txn::ChangeKind::NodeChildrenChanged,
@@ -289,8 +321,7 @@ impl DataTree {
         self.digest = self.digest.wrapping_add(digest::node_hash(p, node));
     }
 
-    fn index_owner(&mut self, p: &str, owner: i64, insert: bool) {
-        let kind = EphemeralType::of(owner, self.config.extended_types_enabled);
+    fn index_owner(&mut self, p: &str, kind: EphemeralType, owner: i64, insert: bool) {
         let set = match kind {
             EphemeralType::Void => return,
             EphemeralType::Container => &mut self.containers,
@@ -304,14 +335,22 @@ impl DataTree {
                 return;
             }
         };
-        let changed = if insert { set.insert(p.to_string()) } else { set.remove(p) };
-        assert!(changed, "index of {p} ({kind:?}) out of step, insert={insert}");
+        let changed = if insert {
+            set.insert(p.to_string())
+        } else {
+            set.remove(p)
+        };
+        assert!(
+            changed,
+            "index of {p} ({kind:?}) out of step, insert={insert}"
+        );
     }
 
     /// Adds a node (its parent's child set is changed separately by `add_child`).
     pub(crate) fn insert_node(&mut self, p: &str, node: Node) {
         assert!(node.children.is_empty(), "new node {p} has no children");
         let owner = node.meta.ephemeral_owner;
+        let kind = node.ephemeral_type();
         self.data_size_bytes += java_len(p) + node.data().len() as i64;
         if p == "/" {
             // The "" alias of the root counts in ZooKeeper's size total too.
@@ -320,7 +359,7 @@ impl DataTree {
         let previous = self.nodes.insert(p.to_string(), node);
         assert!(previous.is_none(), "node {p} inserted twice");
         self.rehash(p);
-        self.index_owner(p, owner, true);
+        self.index_owner(p, kind, owner, true);
         self.undo.push(Undo::Inserted(p.to_string()));
     }
 
@@ -330,7 +369,7 @@ impl DataTree {
         let node = self.nodes.remove(p).expect("removed node exists");
         assert!(node.children.is_empty(), "removed node {p} has no children");
         self.data_size_bytes -= java_len(p) + node.data().len() as i64;
-        self.index_owner(p, node.meta.ephemeral_owner, false);
+        self.index_owner(p, node.ephemeral_type(), node.meta.ephemeral_owner, false);
         self.undo.push(Undo::Removed(p.to_string(), node));
     }
 
@@ -373,7 +412,8 @@ impl DataTree {
         let inserted = node.children.insert(name.to_string());
         assert!(inserted, "child {name} of {parent} added twice");
         self.rehash(parent);
-        self.undo.push(Undo::ChildAdded(parent.to_string(), name.to_string()));
+        self.undo
+            .push(Undo::ChildAdded(parent.to_string(), name.to_string()));
     }
 
     pub(crate) fn remove_child(&mut self, parent: &str, name: &str) {
@@ -382,7 +422,8 @@ impl DataTree {
         let removed = node.children.remove(name);
         assert!(removed, "child {name} of {parent} not present");
         self.rehash(parent);
-        self.undo.push(Undo::ChildRemoved(parent.to_string(), name.to_string()));
+        self.undo
+            .push(Undo::ChildRemoved(parent.to_string(), name.to_string()));
     }
 
     /// Replays the undo log backwards. The primitives push new undo steps as they run; those
@@ -415,9 +456,17 @@ impl DataTree {
 
     /// Cheap checks always; the O(n) structure walk under `debug_assert`.
     pub fn check_invariants(&self) {
-        assert!(self.undo.is_empty(), "undo log empty after apply, has {}", self.undo.len());
+        assert!(
+            self.undo.is_empty(),
+            "undo log empty after apply, has {}",
+            self.undo.len()
+        );
         assert!(self.nodes.contains_key("/"), "root exists");
-        assert!(self.data_size_bytes >= 0, "data size {} >= 0", self.data_size_bytes);
+        assert!(
+            self.data_size_bytes >= 0,
+            "data size {} >= 0",
+            self.data_size_bytes
+        );
         if cfg!(debug_assertions) {
             self.check_structure();
         }
@@ -438,21 +487,32 @@ impl DataTree {
             assert!(listed, "{p} listed in its parent's children");
             for name in &node.children {
                 let child = format!("{p}/{name}");
-                assert!(self.nodes.contains_key(&child), "child {child} of {p} exists");
+                assert!(
+                    self.nodes.contains_key(&child),
+                    "child {child} of {p} exists"
+                );
             }
             let owner = node.meta.ephemeral_owner;
-            match EphemeralType::of(owner, self.config.extended_types_enabled) {
+            let kind = EphemeralType::of(owner, self.config.extended_types_enabled);
+            assert_eq!(kind, node.ephemeral_type(), "type of {p} matches its owner");
+            match kind {
                 EphemeralType::Void => {}
                 EphemeralType::Container => assert!(self.containers.contains(p), "{p} indexed"),
                 EphemeralType::Ttl => assert!(self.ttls.contains(p), "{p} indexed"),
                 EphemeralType::Normal => {
-                    let owned = self.sessions.get(owner).is_some_and(|s| s.ephemerals.contains(p));
+                    let owned = self
+                        .sessions
+                        .get(owner)
+                        .is_some_and(|s| s.ephemerals.contains(p));
                     assert!(owned, "ephemeral {p} indexed under session {owner:#x}");
                     assert!(node.children.is_empty(), "ephemeral {p} has no children");
                 }
             }
         }
-        assert_eq!(size, self.data_size_bytes, "data size counter matches the table");
+        assert_eq!(
+            size, self.data_size_bytes,
+            "data size counter matches the table"
+        );
         let indexed: usize = self.sessions.iter().map(|(_, s)| s.ephemerals.len()).sum();
         let indexed = indexed + self.containers.len() + self.ttls.len();
         let marked = self
@@ -464,6 +524,10 @@ impl DataTree {
             })
             .count();
         assert_eq!(indexed, marked, "every indexed path is a marked node");
-        assert_eq!(self.digest, self.recompute_digest(), "rolling digest equals recomputed");
+        assert_eq!(
+            self.digest,
+            self.recompute_digest(),
+            "rolling digest equals recomputed"
+        );
     }
 }

@@ -112,7 +112,10 @@ impl Txn {
             }
             TxnOp::CloseSession => w.write_i32(KIND_CLOSE_SESSION),
         }
-        assert!(w.bytes.len() - start >= 36, "a txn encodes to at least its fixed fields");
+        assert!(
+            w.bytes.len() - start >= 36,
+            "a txn encodes to at least its fixed fields"
+        );
     }
 
     /// Decodes `Txn::encode`'s output; any other input is an `Err`, never a panic.
@@ -137,12 +140,20 @@ impl Txn {
                 body_reader.finish("txn request body")?;
                 TxnOp::Request(request)
             }
-            KIND_CREATE_SESSION => TxnOp::CreateSession { timeout_ms: r.read_i32()? },
+            KIND_CREATE_SESSION => TxnOp::CreateSession {
+                timeout_ms: r.read_i32()?,
+            },
             KIND_CLOSE_SESSION => TxnOp::CloseSession,
             kind => return Err(r.error(format!("unknown txn kind {kind}"))),
         };
         r.finish("Txn")?;
-        Ok(Txn { zxid, time_ms, session_id, auth, op })
+        Ok(Txn {
+            zxid,
+            time_ms,
+            session_id,
+            auth,
+            op,
+        })
     }
 }
 
@@ -160,12 +171,23 @@ mod tests {
             flags: 3,
             ttl: -1,
         };
-        let ttl = CreateRequest { ttl: 500, flags: 5, ..create.clone() };
+        let ttl = CreateRequest {
+            ttl: 500,
+            flags: 5,
+            ..create.clone()
+        };
         let ops = vec![
             Request::Create(create.clone()),
-            Request::Delete(DeleteRequest { path: "/a".to_string(), version: -1 }),
+            Request::Delete(DeleteRequest {
+                path: "/a".to_string(),
+                version: -1,
+            }),
         ];
-        let set = SetDataRequest { path: "/b".to_string(), data: vec![0, 255], version: 3 };
+        let set = SetDataRequest {
+            path: "/b".to_string(),
+            data: vec![0, 255],
+            version: 3,
+        };
         [
             TxnOp::Request(Request::Create2(create)),
             TxnOp::Request(Request::CreateTtl(ttl)),
@@ -201,7 +223,10 @@ mod tests {
             let mut w = Writer::new();
             txn.encode(&mut w);
             for cut in 0..w.bytes.len() {
-                assert!(Txn::decode(&w.bytes[..cut]).is_err(), "cut at {cut} of {txn:?}");
+                assert!(
+                    Txn::decode(&w.bytes[..cut]).is_err(),
+                    "cut at {cut} of {txn:?}"
+                );
             }
             let mut longer = w.bytes.clone();
             longer.push(0);

@@ -96,14 +96,21 @@ struct Table {
 
 impl Table {
     fn add(&mut self, p: &str, session: i64, mode: Mode) {
-        let previous = self.by_path.entry(p.to_string()).or_default().insert(session, mode);
+        let previous = self
+            .by_path
+            .entry(p.to_string())
+            .or_default()
+            .insert(session, mode);
         if previous == Some(Mode::PersistentRecursive) {
             self.recursive_count -= 1;
         }
         if mode == Mode::PersistentRecursive {
             self.recursive_count += 1;
         }
-        self.by_session.entry(session).or_default().insert(p.to_string());
+        self.by_session
+            .entry(session)
+            .or_default()
+            .insert(p.to_string());
     }
 
     fn remove(&mut self, p: &str, session: i64) -> bool {
@@ -117,7 +124,9 @@ impl Table {
             self.by_session.remove(&session);
         }
         let watchers = self.by_path.get_mut(p).expect("by_path mirrors by_session");
-        let mode = watchers.remove(&session).expect("by_path mirrors by_session");
+        let mode = watchers
+            .remove(&session)
+            .expect("by_path mirrors by_session");
         if watchers.is_empty() {
             self.by_path.remove(p);
         }
@@ -136,7 +145,10 @@ impl Table {
             let removed = self.remove(&p, session);
             assert!(removed, "watch of session {session:#x} on {p} was listed");
         }
-        assert!(!self.by_session.contains_key(&session), "session {session:#x} has no watches left");
+        assert!(
+            !self.by_session.contains_key(&session),
+            "session {session:#x} has no watches left"
+        );
     }
 
     /// `WatchManager.triggerWatch`: the sessions notified, sorted.
@@ -159,7 +171,10 @@ impl Table {
         }
         for session in one_shot {
             let removed = self.remove(p, session);
-            assert!(removed, "one-shot watch of {session:#x} on {p} removed once");
+            assert!(
+                removed,
+                "one-shot watch of {session:#x} on {p} removed once"
+            );
         }
         if self.recursive_count > 0 && kind != ChangeKind::NodeChildrenChanged {
             for ancestor in path::ancestors(p) {
@@ -220,14 +235,21 @@ impl WatchManager {
     pub fn trigger(&mut self, changes: &[Change]) -> Vec<(i64, WatchEvent)> {
         let mut out = Vec::new();
         for change in changes {
-            let event = WatchEvent { event_type: change.kind, path: change.path.clone() };
+            let event = WatchEvent {
+                event_type: change.kind,
+                path: change.path.clone(),
+            };
             let sessions: Vec<i64> = match change.kind {
-                ChangeKind::NodeCreated | ChangeKind::NodeDataChanged => {
-                    self.data.trigger(&change.path, change.kind).into_iter().collect()
-                }
-                ChangeKind::NodeChildrenChanged => {
-                    self.child.trigger(&change.path, change.kind).into_iter().collect()
-                }
+                ChangeKind::NodeCreated | ChangeKind::NodeDataChanged => self
+                    .data
+                    .trigger(&change.path, change.kind)
+                    .into_iter()
+                    .collect(),
+                ChangeKind::NodeChildrenChanged => self
+                    .child
+                    .trigger(&change.path, change.kind)
+                    .into_iter()
+                    .collect(),
                 ChangeKind::NodeDeleted => {
                     let from_data = self.data.trigger(&change.path, change.kind);
                     let from_child = self.child.trigger(&change.path, change.kind);
@@ -275,9 +297,17 @@ impl WatchManager {
     /// setWatches/setWatches2 after a reconnect (`DataTree.setWatches`): returns the events
     /// to send at once for changes the client missed since `relative_zxid`, and registers
     /// the rest. Order: data, exist, child lists, each in the client's order.
-    pub fn set_watches(&mut self, session: i64, sw: &SetWatches, tree: &DataTree) -> Vec<WatchEvent> {
+    pub fn set_watches(
+        &mut self,
+        session: i64,
+        sw: &SetWatches,
+        tree: &DataTree,
+    ) -> Vec<WatchEvent> {
         let mut events = Vec::new();
-        let event = |kind, p: &String| WatchEvent { event_type: kind, path: p.clone() };
+        let event = |kind, p: &String| WatchEvent {
+            event_type: kind,
+            path: p.clone(),
+        };
         for p in &sw.data_watches {
             match tree.node(p) {
                 None => events.push(event(ChangeKind::NodeDeleted, p)),
@@ -320,12 +350,20 @@ impl WatchManager {
 
     /// wchc: data-table watches by session, sorted.
     pub fn watches_by_session(&self) -> BTreeMap<i64, Vec<String>> {
-        self.data.by_session.iter().map(|(s, ps)| (*s, ps.iter().cloned().collect())).collect()
+        self.data
+            .by_session
+            .iter()
+            .map(|(s, ps)| (*s, ps.iter().cloned().collect()))
+            .collect()
     }
 
     /// wchp: data-table watches by path, sorted.
     pub fn watches_by_path(&self) -> BTreeMap<String, Vec<i64>> {
-        self.data.by_path.iter().map(|(p, ws)| (p.clone(), ws.keys().copied().collect())).collect()
+        self.data
+            .by_path
+            .iter()
+            .map(|(p, ws)| (p.clone(), ws.keys().copied().collect()))
+            .collect()
     }
 
     /// wchs: (sessions watching, paths watched, total watches) of the data table.
@@ -341,13 +379,20 @@ impl WatchManager {
             for (p, watchers) in &table.by_path {
                 assert!(!watchers.is_empty(), "no empty watcher set for {p}");
                 for (session, mode) in watchers {
-                    let listed = table.by_session.get(session).is_some_and(|ps| ps.contains(p));
+                    let listed = table
+                        .by_session
+                        .get(session)
+                        .is_some_and(|ps| ps.contains(p));
                     assert!(listed, "watch {session:#x} on {p} listed by session");
                     recursive += usize::from(*mode == Mode::PersistentRecursive);
                 }
             }
             let by_session: usize = table.by_session.values().map(BTreeSet::len).sum();
-            assert_eq!(by_session, table.size(), "both indexes hold the same watches");
+            assert_eq!(
+                by_session,
+                table.size(),
+                "both indexes hold the same watches"
+            );
             assert_eq!(recursive, table.recursive_count, "recursive count in step");
         }
     }

@@ -83,6 +83,8 @@ pub struct Meta {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {
     pub meta: Meta,
+    /// What `meta.ephemeral_owner` encodes, fixed at creation (the owner never changes).
+    ephemeral_type: EphemeralType,
     data: Vec<u8>,
     /// `digest::hash_bytes(&data)`, kept so rehashing a parent does not rehash its data.
     data_hash: u64,
@@ -92,9 +94,22 @@ pub struct Node {
 }
 
 impl Node {
-    pub fn new(meta: Meta, data: Vec<u8>, acl: Vec<Acl>) -> Node {
+    /// A childless node; `extended_types_enabled` decides how its owner is read.
+    pub fn new(meta: Meta, data: Vec<u8>, acl: Vec<Acl>, extended_types_enabled: bool) -> Node {
         let data_hash = digest::hash_bytes(&data);
-        Node { meta, data, data_hash, acl, children: BTreeSet::new() }
+        let ephemeral_type = EphemeralType::of(meta.ephemeral_owner, extended_types_enabled);
+        Node {
+            meta,
+            ephemeral_type,
+            data,
+            data_hash,
+            acl,
+            children: BTreeSet::new(),
+        }
+    }
+
+    pub fn ephemeral_type(&self) -> EphemeralType {
+        self.ephemeral_type
     }
 
     pub fn data(&self) -> &[u8] {
@@ -111,7 +126,8 @@ impl Node {
         std::mem::replace(&mut self.data, data)
     }
 
-    /// The `Stat` a client sees (`DataNode.copyStat`).
+    /// The `Stat` a client sees (`DataNode.copyStat`): containers and TTL nodes report
+    /// ephemeralOwner 0 (checked on 3.8), only session-owned nodes show their owner.
     pub fn stat(&self) -> Stat {
         let num_children = i32::try_from(self.children.len()).expect("child count fits i32");
         let data_length = i32::try_from(self.data.len()).expect("data length fits i32");
@@ -121,9 +137,16 @@ impl Node {
             ctime: self.meta.ctime,
             mtime: self.meta.mtime,
             version: self.meta.version,
-            cversion: self.meta.cversion.wrapping_mul(2).wrapping_sub(num_children),
+            cversion: self
+                .meta
+                .cversion
+                .wrapping_mul(2)
+                .wrapping_sub(num_children),
             aversion: self.meta.aversion,
-            ephemeral_owner: self.meta.ephemeral_owner,
+            ephemeral_owner: match self.ephemeral_type {
+                EphemeralType::Normal => self.meta.ephemeral_owner,
+                EphemeralType::Void | EphemeralType::Container | EphemeralType::Ttl => 0,
+            },
             data_length,
             num_children,
             pzxid: self.meta.pzxid,
@@ -150,14 +173,34 @@ mod tests {
         let ttl = ttl_owner(5).unwrap();
         assert_eq!(EphemeralType::of(ttl, true), EphemeralType::Ttl);
         assert_eq!(EphemeralType::of(ttl, false), EphemeralType::Normal);
-        assert_eq!(EphemeralType::of(CONTAINER_EPHEMERAL_OWNER, false), EphemeralType::Container);
+        assert_eq!(
+            EphemeralType::of(CONTAINER_EPHEMERAL_OWNER, false),
+            EphemeralType::Container
+        );
         assert_eq!(EphemeralType::of(0, true), EphemeralType::Void);
         assert_eq!(EphemeralType::of(0x1234, true), EphemeralType::Normal);
     }
 
     #[test]
+    fn clients_see_owner_zero_for_containers_and_ttl_nodes() {
+        let node = |owner, extended| {
+            let meta = Meta {
+                ephemeral_owner: owner,
+                ..Meta::default()
+            };
+            Node::new(meta, vec![], Acl::open_unsafe(), extended)
+                .stat()
+                .ephemeral_owner
+        };
+        assert_eq!(node(CONTAINER_EPHEMERAL_OWNER, false), 0);
+        assert_eq!(node(ttl_owner(9).unwrap(), true), 0);
+        assert_eq!(node(ttl_owner(9).unwrap(), false), ttl_owner(9).unwrap());
+        assert_eq!(node(0x42, true), 0x42);
+    }
+
+    #[test]
     fn reported_cversion_counts_creations_and_deletions() {
-        let mut node = Node::new(Meta::default(), vec![1, 2], Acl::open_unsafe());
+        let mut node = Node::new(Meta::default(), vec![1, 2], Acl::open_unsafe(), false);
         node.meta.cversion = 3;
         node.children.insert("a".to_string());
         let stat = node.stat();

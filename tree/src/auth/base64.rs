@@ -13,10 +13,23 @@ pub fn encode(bytes: &[u8]) -> String {
         let v = (b0 << 16) | (b1 << 8) | b2;
         out.push(ALPHABET[(v >> 18) as usize & 0x3f] as char);
         out.push(ALPHABET[(v >> 12) as usize & 0x3f] as char);
-        out.push(if chunk.len() > 1 { ALPHABET[(v >> 6) as usize & 0x3f] as char } else { '=' });
-        out.push(if chunk.len() > 2 { ALPHABET[v as usize & 0x3f] as char } else { '=' });
+        out.push(if chunk.len() > 1 {
+            ALPHABET[(v >> 6) as usize & 0x3f] as char
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            ALPHABET[v as usize & 0x3f] as char
+        } else {
+            '='
+        });
     }
-    assert_eq!(out.len() % 4, 0, "padded base64 is a multiple of 4 long, got {}", out.len());
+    assert_eq!(
+        out.len() % 4,
+        0,
+        "padded base64 is a multiple of 4 long, got {}",
+        out.len()
+    );
     out
 }
 

@@ -3,7 +3,13 @@
 
 /// The 20-byte SHA-1 digest of `message`.
 pub fn sha1(message: &[u8]) -> [u8; 20] {
-    let mut h: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
+    let mut h: [u32; 5] = [
+        0x6745_2301,
+        0xEFCD_AB89,
+        0x98BA_DCFE,
+        0x1032_5476,
+        0xC3D2_E1F0,
+    ];
     let bit_len = (message.len() as u64).wrapping_mul(8);
     let mut chunks = message.chunks_exact(64);
     for block in &mut chunks {
@@ -43,7 +49,12 @@ fn compress(h: &mut [u32; 5], block: &[u8]) {
             40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
             _ => (b ^ c ^ d, 0xCA62_C1D6),
         };
-        let temp = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*word);
+        let temp = a
+            .rotate_left(5)
+            .wrapping_add(f)
+            .wrapping_add(e)
+            .wrapping_add(k)
+            .wrapping_add(*word);
         e = d;
         d = c;
         c = b.rotate_left(30);
@@ -67,10 +78,15 @@ mod tests {
 
     #[test]
     fn fips_180_vectors() {
-        assert_eq!(hex(&sha1(b"abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            hex(&sha1(b"abc")),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
         assert_eq!(hex(&sha1(b"")), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
         assert_eq!(
-            hex(&sha1(b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
+            hex(&sha1(
+                b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
+            )),
             "84983e441c3bd26ebaae4aa1f95129e5e54670f1"
         );
         assert_eq!(
@@ -82,8 +98,17 @@ mod tests {
     #[test]
     fn lengths_around_the_padding_boundary() {
         // 55 bytes fit one padded block, 56 need two; 64 is exactly one full block.
-        assert_eq!(hex(&sha1(&[b'a'; 55])), "c1c8bbdc22796e28c0e15163d20899b65621d65a");
-        assert_eq!(hex(&sha1(&[b'a'; 56])), "c2db330f6083854c99d4b5bfb6e8f29f201be699");
-        assert_eq!(hex(&sha1(&[b'a'; 64])), "0098ba824b5c16427bd7a1122a5a442a25ec644d");
+        assert_eq!(
+            hex(&sha1(&[b'a'; 55])),
+            "c1c8bbdc22796e28c0e15163d20899b65621d65a"
+        );
+        assert_eq!(
+            hex(&sha1(&[b'a'; 56])),
+            "c2db330f6083854c99d4b5bfb6e8f29f201be699"
+        );
+        assert_eq!(
+            hex(&sha1(&[b'a'; 64])),
+            "0098ba824b5c16427bd7a1122a5a442a25ec644d"
+        );
     }
 }

@@ -44,6 +44,7 @@ impl DataTree {
         let parent = self.node(parent_key).ok_or(ErrorCode::NoNode)?;
         acl::check_acl(&parent.acl, perms::CREATE, &txn.auth)?;
         let parent_meta = parent.meta;
+        let parent_type = parent.ephemeral_type();
         let full_path = if mode.is_sequential() {
             // `String.format("%010d", cversion)`: a negative value keeps its sign inside
             // the ten characters, as Rust's `{:010}` does.
@@ -55,8 +56,7 @@ impl DataTree {
         if self.node(&full_path).is_some() {
             return Err(ErrorCode::NodeExists);
         }
-        let extended = self.config.extended_types_enabled;
-        if EphemeralType::of(parent_meta.ephemeral_owner, extended) == EphemeralType::Normal {
+        if parent_type == EphemeralType::Normal {
             return Err(ErrorCode::NoChildrenForEphemerals);
         }
         let owner = match opcode {
@@ -72,7 +72,12 @@ impl DataTree {
     }
 
     /// `validateCreateRequest`: TTL availability and bounds, then the session.
-    fn validate_create_request(&self, txn: &Txn, mode: CreateMode, ttl: i64) -> Result<(), ErrorCode> {
+    fn validate_create_request(
+        &self,
+        txn: &Txn,
+        mode: CreateMode,
+        ttl: i64,
+    ) -> Result<(), ErrorCode> {
         if mode.is_ttl() && !self.config.extended_types_enabled {
             return Err(ErrorCode::Unimplemented);
         }
@@ -122,10 +127,22 @@ impl DataTree {
             ephemeral_owner: owner,
             pzxid: txn.zxid,
         };
-        self.insert_node(p, Node::new(meta, data, acl));
-        changes.push(Change { path: p.to_string(), kind: ChangeKind::NodeCreated });
-        changes.push(Change { path: parent, kind: ChangeKind::NodeChildrenChanged });
-        let stat = self.node(p).expect("node just created").stat();
+        let extended = self.config.extended_types_enabled;
+        self.insert_node(p, Node::new(meta, data, acl, extended));
+        changes.push(Change {
+            path: p.to_string(),
+            kind: ChangeKind::NodeCreated,
+        });
+        changes.push(Change {
+            path: parent,
+            kind: ChangeKind::NodeChildrenChanged,
+        });
+        let node = self.node(p).expect("node just created");
+        assert_eq!(
+            node.meta.ephemeral_owner, owner,
+            "new node {p} has its owner"
+        );
+        let stat = node.stat();
         assert_eq!(stat.czxid, txn.zxid, "new node czxid is the txn zxid");
         stat
     }

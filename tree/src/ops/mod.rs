@@ -63,7 +63,8 @@ impl DataTree {
         request: &Request,
         changes: &mut Vec<Change>,
     ) -> Result<Response, ErrorCode> {
-        self.apply_op(txn, request, changes).map(OpOutput::into_response)
+        self.apply_op(txn, request, changes)
+            .map(OpOutput::into_response)
     }
 
     pub(crate) fn apply_op(
@@ -103,6 +104,9 @@ impl DataTree {
                 self.check_version(txn, req)?;
                 Ok(OpOutput::Checked)
             }
+            // Reconfig is disabled by default in 3.8 (`reconfigEnabled=false`), and the check
+            // comes before anything else; the failed txn still uses its zxid there too.
+            Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
             // Reads, session ops and the like never travel as txns.
             _ => Err(ErrorCode::Unimplemented),
         }

@@ -45,7 +45,11 @@ impl DataTree {
                 Err(code) => {
                     self.rollback();
                     changes.clear();
-                    assert_eq!(self.digest(), digest_before, "failed multi leaves the digest");
+                    assert_eq!(
+                        self.digest(),
+                        digest_before,
+                        "failed multi leaves the digest"
+                    );
                     let mut failed = vec![OpResult::Error(ErrorCode::Ok); index];
                     failed.push(OpResult::Error(code));
                     failed.resize(ops.len(), OpResult::Error(ErrorCode::RuntimeInconsistency));

@@ -29,16 +29,24 @@ impl DataTree {
             }
             Request::GetData(r) => {
                 let node = self.readable(&r.path, auth)?;
-                Ok(Response::GetData { data: node.data().to_vec(), stat: node.stat() })
+                Ok(Response::GetData {
+                    data: node.data().to_vec(),
+                    stat: node.stat(),
+                })
             }
             Request::GetChildren(r) => {
                 let node = self.readable(&r.path, auth)?;
-                Ok(Response::GetChildren { children: node.children.iter().cloned().collect() })
+                Ok(Response::GetChildren {
+                    children: node.children.iter().cloned().collect(),
+                })
             }
             Request::GetChildren2(r) => {
                 let node = self.readable(&r.path, auth)?;
                 let children = node.children.iter().cloned().collect();
-                Ok(Response::GetChildren2 { children, stat: node.stat() })
+                Ok(Response::GetChildren2 {
+                    children,
+                    stat: node.stat(),
+                })
             }
             Request::GetAcl(r) => {
                 let node = self.node(&r.path).ok_or(ErrorCode::NoNode)?;
@@ -47,15 +55,24 @@ impl DataTree {
                     Ok(()) => node.acl.clone(),
                     Err(_) => acl::redact_digests(&node.acl),
                 };
-                Ok(Response::GetAcl { acl, stat: node.stat() })
+                Ok(Response::GetAcl {
+                    acl,
+                    stat: node.stat(),
+                })
             }
             Request::GetAllChildrenNumber(r) => {
                 self.readable(&r.path, auth)?;
-                Ok(Response::AllChildrenNumber(self.all_children_number(&r.path)))
+                Ok(Response::AllChildrenNumber(
+                    self.all_children_number(&r.path),
+                ))
             }
-            Request::GetEphemerals(r) => Ok(Response::Ephemerals(self.ephemerals_of(session_id, &r.path))),
+            Request::GetEphemerals(r) => Ok(Response::Ephemerals(
+                self.ephemerals_of(session_id, &r.path),
+            )),
             Request::MultiRead(ops) => self.multi_read(ops, auth),
-            Request::Sync(r) => Ok(Response::Sync { path: r.path.clone() }),
+            Request::Sync(r) => Ok(Response::Sync {
+                path: r.path.clone(),
+            }),
             _ => Err(ErrorCode::Unimplemented),
         }
     }
@@ -99,11 +116,16 @@ impl DataTree {
         for op in ops {
             let result = match op {
                 Request::GetData(r) => match self.readable(&r.path, auth) {
-                    Ok(node) => OpResult::GetData { data: node.data().to_vec(), stat: node.stat() },
+                    Ok(node) => OpResult::GetData {
+                        data: node.data().to_vec(),
+                        stat: node.stat(),
+                    },
                     Err(code) => OpResult::Error(code),
                 },
                 Request::GetChildren(r) => match self.readable(&r.path, auth) {
-                    Ok(node) => OpResult::GetChildren { children: node.children.iter().cloned().collect() },
+                    Ok(node) => OpResult::GetChildren {
+                        children: node.children.iter().cloned().collect(),
+                    },
                     Err(code) => OpResult::Error(code),
                 },
                 _ => return Err(ErrorCode::MarshallingError),

@@ -5,14 +5,17 @@
 //! - delete: session; parent path split, NUL, special path (BadArguments); parent
 //!   (NoNode); DELETE on parent (NoAuth); node (NoNode); version (BadVersion); children
 //!   (NotEmpty).
-//! - deleteContainer: split/special (BadArguments); node (NoNode); children (NotEmpty);
-//!   a session-owned ephemeral (BadVersion). No session or ACL check.
+//! - deleteContainer: from a client (session != 0) always BadArguments — ZooKeeper reads
+//!   the path as the raw request bytes, jute length prefix included, so the NUL in the
+//!   prefix fails the check (observed on 3.8). From the server's own sweeper (session 0):
+//!   split/special (BadArguments); node (NoNode); children (NotEmpty); a session-owned
+//!   ephemeral (BadVersion). No session or ACL check.
 //! - setData: session; path (BadArguments); node (NoNode); WRITE (NoAuth); version.
 //! - setACL: session; path; ACL list (InvalidAcl); node (NoNode); ADMIN (NoAuth); aversion.
 //! - check: session; path; node (NoNode); READ (NoAuth); version.
 
-use wire::{perms, CheckVersionRequest, DeleteRequest, ErrorCode, SetAclRequest, SetDataRequest};
 use wire::Stat;
+use wire::{perms, CheckVersionRequest, DeleteRequest, ErrorCode, SetAclRequest, SetDataRequest};
 
 use crate::acl;
 use crate::path;
@@ -22,7 +25,10 @@ use crate::znode::EphemeralType;
 
 /// `DataTree.isSpecialPath`: nodes ZooKeeper owns and never lets a client delete.
 fn is_special_path(p: &str) -> bool {
-    matches!(p, "/" | "/zookeeper" | "/zookeeper/quota" | "/zookeeper/config")
+    matches!(
+        p,
+        "/" | "/zookeeper" | "/zookeeper/quota" | "/zookeeper/config"
+    )
 }
 
 /// `checkAndIncVersion`: -1 matches any version.
@@ -68,13 +74,15 @@ impl DataTree {
         p: &str,
         changes: &mut Vec<Change>,
     ) -> Result<(), ErrorCode> {
+        if txn.session_id != 0 {
+            return Err(ErrorCode::BadArguments);
+        }
         let parent_key = parent_for_delete(p)?;
         let node = self.node(p).ok_or(ErrorCode::NoNode)?;
         if !node.children.is_empty() {
             return Err(ErrorCode::NotEmpty);
         }
-        let extended = self.config.extended_types_enabled;
-        if EphemeralType::of(node.meta.ephemeral_owner, extended) == EphemeralType::Normal {
+        if node.ephemeral_type() == EphemeralType::Normal {
             return Err(ErrorCode::BadVersion);
         }
         if self.node(parent_key).is_none() {
@@ -101,7 +109,10 @@ impl DataTree {
         meta.mzxid = txn.zxid;
         self.set_meta(&req.path, meta);
         self.set_data(&req.path, req.data.clone());
-        changes.push(Change { path: req.path.clone(), kind: ChangeKind::NodeDataChanged });
+        changes.push(Change {
+            path: req.path.clone(),
+            kind: ChangeKind::NodeDataChanged,
+        });
         let stat = self.node(&req.path).expect("node still exists").stat();
         assert_eq!(stat.mzxid, txn.zxid, "setData moves mzxid to the txn zxid");
         Ok(stat)
@@ -123,7 +134,11 @@ impl DataTree {
         Ok(self.node(&key).expect("node still exists").stat())
     }
 
-    pub(crate) fn check_version(&self, txn: &Txn, req: &CheckVersionRequest) -> Result<(), ErrorCode> {
+    pub(crate) fn check_version(
+        &self,
+        txn: &Txn,
+        req: &CheckVersionRequest,
+    ) -> Result<(), ErrorCode> {
         self.check_session(txn)?;
         path::validate_path(&req.path).map_err(|_| ErrorCode::BadArguments)?;
         let node = self.node(&req.path).ok_or(ErrorCode::NoNode)?;

@@ -2,8 +2,8 @@
 //! trees fed the same log end with equal digests. Seeded SplitMix64; a failure prints the
 //! seed (`SEED=n` reruns just that seed).
 
-use wire::{Acl, CheckVersionRequest, DeleteRequest, Request, SetAclRequest, SetDataRequest};
 use wire::{perms, Id, PathRequest, Writer};
+use wire::{Acl, CheckVersionRequest, DeleteRequest, Request, SetAclRequest, SetDataRequest};
 
 use crate::tree::{DataTree, TreeConfig};
 use crate::txn::{Txn, TxnOp};
@@ -49,9 +49,16 @@ fn random_request(rng: &mut SplitMix64) -> Request {
         0 | 1 => Request::Create(create(rng.below(4) as i32)),
         2 => Request::CreateContainer(create(4)),
         3 => Request::Delete(DeleteRequest { path, version }),
-        4 => Request::SetData(SetDataRequest { path, data, version }),
+        4 => Request::SetData(SetDataRequest {
+            path,
+            data,
+            version,
+        }),
         5 => {
-            let acl = vec![Acl { perms: perms::ALL, id: Id::new("world", "anyone") }];
+            let acl = vec![Acl {
+                perms: perms::ALL,
+                id: Id::new("world", "anyone"),
+            }];
             Request::SetAcl(SetAclRequest { path, acl, version })
         }
         6 => Request::DeleteContainer(PathRequest { path }),
@@ -60,8 +67,13 @@ fn random_request(rng: &mut SplitMix64) -> Request {
             let mut ops: Vec<Request> = Vec::new();
             for _ in 0..n {
                 match random_request(rng) {
-                    r @ (Request::Create(_) | Request::Delete(_) | Request::SetData(_)) => ops.push(r),
-                    _ => ops.push(Request::Check(CheckVersionRequest { path: path.clone(), version })),
+                    r @ (Request::Create(_) | Request::Delete(_) | Request::SetData(_)) => {
+                        ops.push(r)
+                    }
+                    _ => ops.push(Request::Check(CheckVersionRequest {
+                        path: path.clone(),
+                        version,
+                    })),
                 }
             }
             Request::Multi(ops)
@@ -71,17 +83,24 @@ fn random_request(rng: &mut SplitMix64) -> Request {
 
 fn random_log(seed: u64, len: usize) -> Vec<Txn> {
     let mut rng = SplitMix64(seed);
-    let sessions = [0x10, 0x20, 0x30];
+    // Session 0 stands for the server's own txns (container sweeps).
+    let sessions = [0x10, 0x20, 0x30, 0];
     let mut log = Vec::with_capacity(len);
     for i in 0..len {
-        let session_id = sessions[rng.below(3) as usize];
+        let session_id = sessions[rng.below(4) as usize];
         let op = match rng.below(20) {
             0 => TxnOp::CreateSession { timeout_ms: 5000 },
             1 => TxnOp::CloseSession,
             _ => TxnOp::Request(random_request(&mut rng)),
         };
         let zxid = i as i64 + 1;
-        log.push(Txn { zxid, time_ms: 1000 + zxid, session_id, auth: vec![], op });
+        log.push(Txn {
+            zxid,
+            time_ms: 1000 + zxid,
+            session_id,
+            auth: vec![],
+            op,
+        });
     }
     log
 }
@@ -99,7 +118,11 @@ fn rolling_digest_equals_recomputed_after_random_ops() {
         let mut tree = DataTree::new(TreeConfig::default());
         for txn in random_log(seed, 300) {
             tree.apply(&txn);
-            assert_eq!(tree.digest(), tree.recompute_digest(), "SEED={seed} after {txn:?}");
+            assert_eq!(
+                tree.digest(),
+                tree.recompute_digest(),
+                "SEED={seed} after {txn:?}"
+            );
         }
     }
 }
@@ -115,7 +138,11 @@ fn same_log_gives_same_digest_and_replies_on_two_trees() {
             let mut w = Writer::new();
             txn.encode(&mut w);
             let decoded = Txn::decode(&w.bytes).expect("own encoding decodes");
-            assert_eq!(a.apply(txn), b.apply(&decoded), "SEED={seed} replies differ at {txn:?}");
+            assert_eq!(
+                a.apply(txn),
+                b.apply(&decoded),
+                "SEED={seed} replies differ at {txn:?}"
+            );
         }
         assert_eq!(a.digest(), b.digest(), "SEED={seed}");
         assert_eq!(a.ephemerals(), b.ephemerals(), "SEED={seed}");
@@ -137,7 +164,13 @@ fn different_histories_with_the_same_final_state_share_a_digest() {
     // tree against a recomputation instead: the digest depends only on the state.
     let mut t = DataTree::new(TreeConfig::default());
     let empty = t.digest();
-    let txn = |zxid: i64, op| Txn { zxid, time_ms: 5, session_id: 0, auth: vec![], op };
+    let txn = |zxid: i64, op| Txn {
+        zxid,
+        time_ms: 5,
+        session_id: 0,
+        auth: vec![],
+        op,
+    };
     t.apply(&txn(1, TxnOp::Request(Request::Create(mk("/z")))));
     assert_ne!(t.digest(), empty);
     assert_eq!(t.digest(), t.recompute_digest());

@@ -1,5 +1,5 @@
-use wire::{CheckVersionRequest, DeleteRequest, ErrorCode, OpResult, Request, Response};
 use wire::SetDataRequest;
+use wire::{CheckVersionRequest, DeleteRequest, ErrorCode, OpResult, Request, Response};
 
 use super::support::*;
 use crate::txn::ChangeKind;
@@ -11,15 +11,34 @@ fn successful_multi_returns_per_op_results_and_all_changes() {
     let ops = vec![
         Request::Create(create_req("/a/x", b"", 2)),
         Request::Create2(create_req("/a/y", b"d", 0)),
-        Request::SetData(SetDataRequest { path: "/a".into(), data: b"z".to_vec(), version: 0 }),
-        Request::Check(CheckVersionRequest { path: "/a".into(), version: 1 }),
-        Request::Delete(DeleteRequest { path: "/a/x0000000000".into(), version: -1 }),
+        Request::SetData(SetDataRequest {
+            path: "/a".into(),
+            data: b"z".to_vec(),
+            version: 0,
+        }),
+        Request::Check(CheckVersionRequest {
+            path: "/a".into(),
+            version: 1,
+        }),
+        Request::Delete(DeleteRequest {
+            path: "/a/x0000000000".into(),
+            version: -1,
+        }),
     ];
     let out = h.apply_as(SESSION, &[], Request::Multi(ops));
     let zxid = h.zxid;
-    let Ok(Response::Multi(results)) = out.result else { panic!("{out:?}") };
-    assert_eq!(results[0], OpResult::Create { path: "/a/x0000000000".into() });
-    let OpResult::Create2 { path, stat } = &results[1] else { panic!("{results:?}") };
+    let Ok(Response::Multi(results)) = out.result else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        results[0],
+        OpResult::Create {
+            path: "/a/x0000000000".into()
+        }
+    );
+    let OpResult::Create2 { path, stat } = &results[1] else {
+        panic!("{results:?}")
+    };
     assert_eq!(path, "/a/y");
     assert_eq!(stat.czxid, zxid, "every op of a multi shares its zxid");
     assert!(matches!(results[2], OpResult::SetData { stat } if stat.version == 1));
@@ -53,8 +72,15 @@ fn failed_multi_rolls_back_tree_and_digest() {
     let stat_a = h.stat("/a");
     let ops = vec![
         Request::Create(create_req("/a/m1", b"data", 1)),
-        Request::Delete(DeleteRequest { path: "/a/old".into(), version: -1 }),
-        Request::SetData(SetDataRequest { path: "/a".into(), data: b"z".to_vec(), version: -1 }),
+        Request::Delete(DeleteRequest {
+            path: "/a/old".into(),
+            version: -1,
+        }),
+        Request::SetData(SetDataRequest {
+            path: "/a".into(),
+            data: b"z".to_vec(),
+            version: -1,
+        }),
         Request::Create(create_req("/nonexist/a", b"", 0)),
         Request::Create(create_req("/a/m2", b"", 0)),
     ];
@@ -75,8 +101,15 @@ fn failed_multi_rolls_back_tree_and_digest() {
     assert_eq!(h.stat("/a"), stat_a);
     assert!(h.tree.node("/a/old").is_some());
     assert!(h.tree.node("/a/m1").is_none());
-    assert!(h.tree.ephemerals().is_empty(), "the rolled-back ephemeral is unindexed");
-    assert_eq!(h.tree.last_zxid(), h.zxid, "the failed multi still used its zxid");
+    assert!(
+        h.tree.ephemerals().is_empty(),
+        "the rolled-back ephemeral is unindexed"
+    );
+    assert_eq!(
+        h.tree.last_zxid(),
+        h.zxid,
+        "the failed multi still used its zxid"
+    );
 }
 
 #[test]
@@ -85,7 +118,10 @@ fn multi_ops_see_earlier_ops_of_the_same_multi() {
     let ops = vec![
         Request::Create(create_req("/p", b"", 0)),
         Request::Create(create_req("/p/c", b"", 0)),
-        Request::Delete(DeleteRequest { path: "/p".into(), version: -1 }),
+        Request::Delete(DeleteRequest {
+            path: "/p".into(),
+            version: -1,
+        }),
     ];
     let out = h.apply(Request::Multi(ops));
     assert_eq!(
@@ -104,6 +140,9 @@ fn empty_multi_succeeds_and_foreign_ops_are_marshalling_errors() {
     let mut h = Harness::new();
     assert_eq!(h.apply(Request::Multi(vec![])), Ok(Response::Multi(vec![])));
     let ops = vec![Request::Create(create_req("/a", b"", 0)), Request::Ping];
-    assert_eq!(h.apply(Request::Multi(ops)), Err(ErrorCode::MarshallingError));
+    assert_eq!(
+        h.apply(Request::Multi(ops)),
+        Err(ErrorCode::MarshallingError)
+    );
     assert!(h.tree.node("/a").is_none());
 }

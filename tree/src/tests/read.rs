@@ -3,11 +3,16 @@ use wire::{perms, Acl, ErrorCode, Id, OpResult, PathRequest, PathWatchRequest, R
 use super::support::*;
 
 fn pw(path: &str) -> PathWatchRequest {
-    PathWatchRequest { path: path.to_string(), watch: false }
+    PathWatchRequest {
+        path: path.to_string(),
+        watch: false,
+    }
 }
 
 fn pr(path: &str) -> PathRequest {
-    PathRequest { path: path.to_string() }
+    PathRequest {
+        path: path.to_string(),
+    }
 }
 
 #[test]
@@ -19,23 +24,40 @@ fn reads_return_data_stat_and_sorted_children() {
     }
     let t = &h.tree;
     let stat = h.stat("/a");
-    assert_eq!(t.read(&Request::Exists(pw("/a")), &[], SESSION), Ok(Response::Stat(stat)));
-    assert_eq!(t.read(&Request::Exists(pw("/q")), &[], SESSION), Err(ErrorCode::NoNode));
-    assert_eq!(t.read(&Request::Exists(pw("/a\0")), &[], SESSION), Err(ErrorCode::BadArguments));
+    assert_eq!(
+        t.read(&Request::Exists(pw("/a")), &[], SESSION),
+        Ok(Response::Stat(stat))
+    );
+    assert_eq!(
+        t.read(&Request::Exists(pw("/q")), &[], SESSION),
+        Err(ErrorCode::NoNode)
+    );
+    assert_eq!(
+        t.read(&Request::Exists(pw("/a\0")), &[], SESSION),
+        Err(ErrorCode::BadArguments)
+    );
     assert_eq!(
         t.read(&Request::GetData(pw("/a")), &[], SESSION),
-        Ok(Response::GetData { data: b"v".to_vec(), stat })
+        Ok(Response::GetData {
+            data: b"v".to_vec(),
+            stat
+        })
     );
     let children: Vec<String> = ["b", "m", "z"].iter().map(|s| s.to_string()).collect();
     assert_eq!(
         t.read(&Request::GetChildren(pw("/a")), &[], SESSION),
-        Ok(Response::GetChildren { children: children.clone() })
+        Ok(Response::GetChildren {
+            children: children.clone()
+        })
     );
     assert_eq!(
         t.read(&Request::GetChildren2(pw("/a")), &[], SESSION),
         Ok(Response::GetChildren2 { children, stat })
     );
-    assert_eq!(t.read(&Request::GetData(pw("/a/")), &[], SESSION), Err(ErrorCode::NoNode));
+    assert_eq!(
+        t.read(&Request::GetData(pw("/a/")), &[], SESSION),
+        Err(ErrorCode::NoNode)
+    );
     assert_eq!(
         t.read(&Request::GetAllChildrenNumber(pr("/a")), &[], SESSION),
         Ok(Response::AllChildrenNumber(3))
@@ -53,21 +75,46 @@ fn read_permissions_per_op() {
     let user = digest_id("u:p");
     let mut req = create_req("/s", b"secret", 0);
     req.acl = vec![
-        Acl { perms: perms::READ, id: Id::new("world", "anyone") },
-        Acl { perms: perms::ALL, id: user.clone() },
+        Acl {
+            perms: perms::READ,
+            id: Id::new("world", "anyone"),
+        },
+        Acl {
+            perms: perms::ALL,
+            id: user.clone(),
+        },
     ];
     h.apply(Request::Create(req)).unwrap();
     let mut req = create_req("/none", b"", 0);
-    req.acl = vec![Acl { perms: perms::ADMIN, id: user.clone() }];
+    req.acl = vec![Acl {
+        perms: perms::ADMIN,
+        id: user.clone(),
+    }];
     h.apply(Request::Create(req)).unwrap();
     let t = &h.tree;
     assert!(t.read(&Request::GetData(pw("/s")), &[], SESSION).is_ok());
-    assert_eq!(t.read(&Request::GetData(pw("/none")), &[], SESSION), Err(ErrorCode::NoAuth));
-    assert!(t.read(&Request::Exists(pw("/none")), &[], SESSION).is_ok(), "exists needs nothing");
-    assert_eq!(t.read(&Request::GetChildren(pw("/none")), &[], SESSION), Err(ErrorCode::NoAuth));
-    assert_eq!(t.read(&Request::GetAcl(pr("/none")), &[], SESSION), Err(ErrorCode::NoAuth));
+    assert_eq!(
+        t.read(&Request::GetData(pw("/none")), &[], SESSION),
+        Err(ErrorCode::NoAuth)
+    );
+    assert!(
+        t.read(&Request::Exists(pw("/none")), &[], SESSION).is_ok(),
+        "exists needs nothing"
+    );
+    assert_eq!(
+        t.read(&Request::GetChildren(pw("/none")), &[], SESSION),
+        Err(ErrorCode::NoAuth)
+    );
+    assert_eq!(
+        t.read(&Request::GetAcl(pr("/none")), &[], SESSION),
+        Err(ErrorCode::NoAuth)
+    );
     // ADMIN alone is enough for getACL.
-    let Ok(Response::GetAcl { acl, .. }) = t.read(&Request::GetAcl(pr("/none")), &[user.clone()], SESSION) else {
+    let Ok(Response::GetAcl { acl, .. }) = t.read(
+        &Request::GetAcl(pr("/none")),
+        std::slice::from_ref(&user),
+        SESSION,
+    ) else {
         panic!("getACL with ADMIN")
     };
     assert_eq!(acl[0].id, user);
@@ -85,11 +132,24 @@ fn get_ephemerals_filters_by_prefix() {
     for p in ["/app/e2", "/app/e1", "/other"] {
         h.create(p, 1).unwrap();
     }
-    let get = |prefix: &str| h.tree.read(&Request::GetEphemerals(pr(prefix)), &[], SESSION);
-    let all = vec!["/app/e1".to_string(), "/app/e2".to_string(), "/other".to_string()];
+    let get = |prefix: &str| {
+        h.tree
+            .read(&Request::GetEphemerals(pr(prefix)), &[], SESSION)
+    };
+    let all = vec![
+        "/app/e1".to_string(),
+        "/app/e2".to_string(),
+        "/other".to_string(),
+    ];
     assert_eq!(get("/"), Ok(Response::Ephemerals(all.clone())));
     assert_eq!(get(" "), Ok(Response::Ephemerals(all)));
-    assert_eq!(get("/app"), Ok(Response::Ephemerals(vec!["/app/e1".into(), "/app/e2".into()])));
+    assert_eq!(
+        get("/app"),
+        Ok(Response::Ephemerals(vec![
+            "/app/e1".into(),
+            "/app/e2".into()
+        ]))
+    );
     assert_eq!(get("/ot"), Ok(Response::Ephemerals(vec!["/other".into()])));
     let other = h.tree.read(&Request::GetEphemerals(pr("/")), &[], 0x777);
     assert_eq!(other, Ok(Response::Ephemerals(vec![])));
@@ -108,7 +168,10 @@ fn multi_read_reports_per_op_errors() {
     assert_eq!(
         h.tree.read(&req, &[], SESSION),
         Ok(Response::MultiRead(vec![
-            OpResult::GetData { data: b"x".to_vec(), stat },
+            OpResult::GetData {
+                data: b"x".to_vec(),
+                stat
+            },
             OpResult::Error(ErrorCode::NoNode),
             OpResult::GetChildren { children: vec![] },
         ]))
@@ -118,5 +181,8 @@ fn multi_read_reports_per_op_errors() {
 #[test]
 fn the_empty_path_reads_the_root_as_zookeeper_does() {
     let h = Harness::new();
-    assert_eq!(h.tree.read(&Request::Exists(pw("")), &[], SESSION), Ok(Response::Stat(h.stat("/"))));
+    assert_eq!(
+        h.tree.read(&Request::Exists(pw("")), &[], SESSION),
+        Ok(Response::Stat(h.stat("/")))
+    );
 }

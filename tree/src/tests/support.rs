@@ -20,19 +20,32 @@ impl Harness {
     }
 
     pub fn with_config(config: TreeConfig) -> Harness {
-        let mut h = Harness { tree: DataTree::new(config), zxid: 0, time_ms: T0 };
+        let mut h = Harness {
+            tree: DataTree::new(config),
+            zxid: 0,
+            time_ms: T0,
+        };
         h.session_op(SESSION, TxnOp::CreateSession { timeout_ms: 30_000 });
         h
     }
 
     pub fn extended() -> Harness {
-        Harness::with_config(TreeConfig { extended_types_enabled: true, super_digest: None })
+        Harness::with_config(TreeConfig {
+            extended_types_enabled: true,
+            ..TreeConfig::default()
+        })
     }
 
     pub fn txn(&mut self, session_id: i64, auth: &[Id], op: TxnOp) -> Txn {
         self.zxid += 1;
         self.time_ms += 10;
-        Txn { zxid: self.zxid, time_ms: self.time_ms, session_id, auth: auth.to_vec(), op }
+        Txn {
+            zxid: self.zxid,
+            time_ms: self.time_ms,
+            session_id,
+            auth: auth.to_vec(),
+            op,
+        }
     }
 
     pub fn session_op(&mut self, session_id: i64, op: TxnOp) -> ApplyOutcome {
@@ -43,7 +56,11 @@ impl Harness {
     pub fn apply_as(&mut self, session_id: i64, auth: &[Id], req: Request) -> ApplyOutcome {
         let txn = self.txn(session_id, auth, TxnOp::Request(req));
         let outcome = self.tree.apply(&txn);
-        assert_eq!(self.tree.digest(), self.tree.recompute_digest(), "digest after {txn:?}");
+        assert_eq!(
+            self.tree.digest(),
+            self.tree.recompute_digest(),
+            "digest after {txn:?}"
+        );
         outcome
     }
 
@@ -63,7 +80,10 @@ impl Harness {
     }
 
     pub fn stat(&self, path: &str) -> Stat {
-        self.tree.node(path).unwrap_or_else(|| panic!("{path} exists")).stat()
+        self.tree
+            .node(path)
+            .unwrap_or_else(|| panic!("{path} exists"))
+            .stat()
     }
 }
 

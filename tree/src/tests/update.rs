@@ -5,15 +5,26 @@ use super::support::*;
 use crate::txn::{Change, ChangeKind};
 
 fn delete(path: &str, version: i32) -> Request {
-    Request::Delete(DeleteRequest { path: path.to_string(), version })
+    Request::Delete(DeleteRequest {
+        path: path.to_string(),
+        version,
+    })
 }
 
 fn set_data(path: &str, data: &[u8], version: i32) -> Request {
-    Request::SetData(SetDataRequest { path: path.to_string(), data: data.to_vec(), version })
+    Request::SetData(SetDataRequest {
+        path: path.to_string(),
+        data: data.to_vec(),
+        version,
+    })
 }
 
 fn set_acl(path: &str, acl: Vec<Acl>, version: i32) -> Request {
-    Request::SetAcl(SetAclRequest { path: path.to_string(), acl, version })
+    Request::SetAcl(SetAclRequest {
+        path: path.to_string(),
+        acl,
+        version,
+    })
 }
 
 #[test]
@@ -29,8 +40,14 @@ fn delete_updates_parent_pzxid_and_reported_cversion() {
     assert_eq!(
         out.changes,
         vec![
-            Change { path: "/a/b".into(), kind: ChangeKind::NodeDeleted },
-            Change { path: "/a".into(), kind: ChangeKind::NodeChildrenChanged },
+            Change {
+                path: "/a/b".into(),
+                kind: ChangeKind::NodeDeleted
+            },
+            Change {
+                path: "/a".into(),
+                kind: ChangeKind::NodeChildrenChanged
+            },
         ]
     );
     let after = h.stat("/a");
@@ -45,7 +62,11 @@ fn delete_checks_version_then_children() {
     let mut h = Harness::new();
     h.create_ok("/a");
     h.create_ok("/a/b");
-    assert_eq!(h.apply(delete("/a", 5)), Err(ErrorCode::BadVersion), "version before NotEmpty");
+    assert_eq!(
+        h.apply(delete("/a", 5)),
+        Err(ErrorCode::BadVersion),
+        "version before NotEmpty"
+    );
     assert_eq!(h.apply(delete("/a", 0)), Err(ErrorCode::NotEmpty));
     assert_eq!(h.apply(delete("/a/b", 0)), Ok(Response::Empty));
     assert_eq!(h.apply(delete("/a/b", -1)), Err(ErrorCode::NoNode));
@@ -55,14 +76,29 @@ fn delete_checks_version_then_children() {
 fn delete_error_precedence() {
     let mut h = Harness::new();
     for special in ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"] {
-        assert_eq!(h.apply(delete(special, -1)), Err(ErrorCode::BadArguments), "{special}");
+        assert_eq!(
+            h.apply(delete(special, -1)),
+            Err(ErrorCode::BadArguments),
+            "{special}"
+        );
     }
     assert_eq!(h.apply(delete("nope", -1)), Err(ErrorCode::BadArguments));
-    assert_eq!(h.apply(delete("/x/y", -1)), Err(ErrorCode::NoNode), "missing parent");
+    assert_eq!(
+        h.apply(delete("/x/y", -1)),
+        Err(ErrorCode::NoNode),
+        "missing parent"
+    );
     let mut locked = create_req("/l", b"", 0);
-    locked.acl = vec![Acl { perms: perms::ALL & !perms::DELETE, id: Id::new("world", "anyone") }];
+    locked.acl = vec![Acl {
+        perms: perms::ALL & !perms::DELETE,
+        id: Id::new("world", "anyone"),
+    }];
     h.apply(Request::Create(locked)).unwrap();
-    assert_eq!(h.apply(delete("/l/missing", -1)), Err(ErrorCode::NoAuth), "ACL before node lookup");
+    assert_eq!(
+        h.apply(delete("/l/missing", -1)),
+        Err(ErrorCode::NoAuth),
+        "ACL before node lookup"
+    );
     assert_eq!(h.apply(delete("/l/", -1)), Err(ErrorCode::NoAuth));
     h.create_ok("/o");
     assert_eq!(h.apply(delete("/o/", -1)), Err(ErrorCode::NoNode));
@@ -74,18 +110,32 @@ fn set_data_bumps_version_and_mzxid() {
     h.create_ok("/a");
     let before = h.stat("/a");
     let out = h.apply_as(SESSION, &[], set_data("/a", b"abc", 0));
-    let Ok(Response::Stat(stat)) = out.result else { panic!("{out:?}") };
+    let Ok(Response::Stat(stat)) = out.result else {
+        panic!("{out:?}")
+    };
     assert_eq!(stat.version, 1);
     assert_eq!(stat.mzxid, h.zxid);
     assert_eq!(stat.mtime, h.time_ms);
     assert_eq!(stat.data_length, 3);
     assert_eq!(stat.czxid, before.czxid);
     assert_eq!(stat.pzxid, before.pzxid, "setData leaves pzxid");
-    assert_eq!(out.changes, vec![Change { path: "/a".into(), kind: ChangeKind::NodeDataChanged }]);
+    assert_eq!(
+        out.changes,
+        vec![Change {
+            path: "/a".into(),
+            kind: ChangeKind::NodeDataChanged
+        }]
+    );
     assert_eq!(h.apply(set_data("/a", b"x", 0)), Err(ErrorCode::BadVersion));
     assert_eq!(h.apply(set_data("/nope", b"x", -1)), Err(ErrorCode::NoNode));
-    assert_eq!(h.apply(set_data("/a/", b"x", -1)), Err(ErrorCode::BadArguments));
-    assert_eq!(h.apply(set_data("/zookeeper/config", b"x", -1)), Err(ErrorCode::NoAuth));
+    assert_eq!(
+        h.apply(set_data("/a/", b"x", -1)),
+        Err(ErrorCode::BadArguments)
+    );
+    assert_eq!(
+        h.apply(set_data("/zookeeper/config", b"x", -1)),
+        Err(ErrorCode::NoAuth)
+    );
     assert_eq!(h.tree.node("/a").unwrap().data(), b"abc");
 }
 
@@ -103,52 +153,135 @@ fn set_acl_bumps_aversion_and_needs_admin() {
     let mut h = Harness::new();
     h.create_ok("/a");
     let out = h.apply_as(SESSION, &[], set_acl("/a", Acl::read_unsafe(), 0));
-    let Ok(Response::Stat(stat)) = out.result else { panic!("{out:?}") };
+    let Ok(Response::Stat(stat)) = out.result else {
+        panic!("{out:?}")
+    };
     assert_eq!(stat.aversion, 1);
     assert_eq!(stat.version, 0);
     assert!(out.changes.is_empty(), "setACL fires no watch");
-    assert_eq!(h.apply(set_acl("/a", Acl::open_unsafe(), -1)), Err(ErrorCode::NoAuth));
-    assert_eq!(h.apply(set_acl("/nope", vec![], -1)), Err(ErrorCode::InvalidAcl), "before NoNode");
-    assert_eq!(h.apply(set_acl("/nope", Acl::open_unsafe(), -1)), Err(ErrorCode::NoNode));
+    assert_eq!(
+        h.apply(set_acl("/a", Acl::open_unsafe(), -1)),
+        Err(ErrorCode::NoAuth)
+    );
+    assert_eq!(
+        h.apply(set_acl("/nope", vec![], -1)),
+        Err(ErrorCode::InvalidAcl),
+        "before NoNode"
+    );
+    assert_eq!(
+        h.apply(set_acl("/nope", Acl::open_unsafe(), -1)),
+        Err(ErrorCode::NoNode)
+    );
     h.create_ok("/b");
-    assert_eq!(h.apply(set_acl("/b", Acl::open_unsafe(), 3)), Err(ErrorCode::BadVersion));
+    assert_eq!(
+        h.apply(set_acl("/b", Acl::open_unsafe(), 3)),
+        Err(ErrorCode::BadVersion)
+    );
 }
 
 #[test]
 fn delete_container_rules() {
     let mut h = Harness::new();
-    let dc = |p: &str| Request::DeleteContainer(PathRequest { path: p.to_string() });
-    h.apply(Request::CreateContainer(create_req("/c", b"", 4))).unwrap();
+    let dc = |p: &str| {
+        Request::DeleteContainer(PathRequest {
+            path: p.to_string(),
+        })
+    };
+    let sweep = |h: &mut Harness, p: &str| h.apply_as(0, &[], dc(p)).result;
+    h.apply(Request::CreateContainer(create_req("/c", b"", 4)))
+        .unwrap();
     h.create_ok("/c/x");
-    assert_eq!(h.apply(dc("/c")), Err(ErrorCode::NotEmpty));
-    assert_eq!(h.apply(dc("/missing")), Err(ErrorCode::NoNode));
-    assert_eq!(h.apply(dc("/zookeeper")), Err(ErrorCode::BadArguments));
+    assert_eq!(sweep(&mut h, "/c"), Err(ErrorCode::NotEmpty));
+    assert_eq!(sweep(&mut h, "/missing"), Err(ErrorCode::NoNode));
+    assert_eq!(sweep(&mut h, "/zookeeper"), Err(ErrorCode::BadArguments));
     h.create("/e", 1).unwrap();
-    assert_eq!(h.apply(dc("/e")), Err(ErrorCode::BadVersion), "session ephemerals refuse");
+    assert_eq!(
+        sweep(&mut h, "/e"),
+        Err(ErrorCode::BadVersion),
+        "session ephemerals refuse"
+    );
     h.apply(delete("/c/x", -1)).unwrap();
     assert_eq!(h.tree.expired_candidates(h.time_ms), vec!["/c".to_string()]);
-    assert_eq!(h.apply(dc("/c")), Ok(Response::Empty));
+    // 3.8 answers a client's deleteContainer with BadArguments whatever the node.
+    assert_eq!(h.apply(dc("/c")), Err(ErrorCode::BadArguments));
+    assert_eq!(sweep(&mut h, "/c"), Ok(Response::Empty));
     assert!(h.tree.expired_candidates(h.time_ms).is_empty());
+    h.create_ok("/plain");
+    assert_eq!(
+        sweep(&mut h, "/plain"),
+        Ok(Response::Empty),
+        "only session ephemerals refuse"
+    );
 }
 
 #[test]
 fn expired_candidates_lists_empty_used_containers_and_stale_ttls() {
     let mut h = Harness::extended();
-    h.apply(Request::CreateContainer(create_req("/never-used", b"", 4))).unwrap();
-    let ttl = wire::CreateRequest { ttl: 100, ..create_req("/t", b"", 5) };
+    h.apply(Request::CreateContainer(create_req("/never-used", b"", 4)))
+        .unwrap();
+    let ttl = wire::CreateRequest {
+        ttl: 100,
+        ..create_req("/t", b"", 5)
+    };
     h.apply(Request::CreateTtl(ttl)).unwrap();
     let mtime = h.stat("/t").mtime;
-    assert!(h.tree.expired_candidates(mtime + 100).is_empty(), "not past ttl yet");
-    assert_eq!(h.tree.expired_candidates(mtime + 101), vec!["/t".to_string()]);
+    assert!(
+        h.tree.expired_candidates(mtime + 100).is_empty(),
+        "not past ttl yet"
+    );
+    assert_eq!(
+        h.tree.expired_candidates(mtime + 101),
+        vec!["/t".to_string()]
+    );
     h.create_ok("/t/child");
-    assert!(h.tree.expired_candidates(mtime + 1000).is_empty(), "a TTL node with children stays");
+    assert!(
+        h.tree.expired_candidates(mtime + 1000).is_empty(),
+        "a TTL node with children stays"
+    );
+}
+
+#[test]
+fn never_used_containers_are_swept_only_when_configured() {
+    let mut h = Harness::new();
+    h.apply(Request::CreateContainer(create_req("/c", b"", 4)))
+        .unwrap();
+    let mtime = h.stat("/c").mtime;
+    assert!(h.tree.expired_candidates_with(mtime + 500, 500).is_empty());
+    assert_eq!(
+        h.tree.expired_candidates_with(mtime + 501, 500),
+        vec!["/c".to_string()]
+    );
+    assert!(
+        h.tree.expired_candidates(i64::MAX).is_empty(),
+        "default keeps unused containers"
+    );
+}
+
+#[test]
+fn reconfig_is_disabled() {
+    let mut h = Harness::new();
+    let req = wire::ReconfigRequest {
+        joining_servers: String::new(),
+        leaving_servers: String::new(),
+        new_members: String::new(),
+        cur_config_id: -1,
+    };
+    assert_eq!(
+        h.apply(Request::Reconfig(req)),
+        Err(ErrorCode::ReconfigDisabled)
+    );
 }
 
 #[test]
 fn check_validates_version_and_read_permission() {
     let mut h = Harness::new();
     h.create_ok("/a");
-    let check = |p: &str, v| Request::Check(CheckVersionRequest { path: p.to_string(), version: v });
+    let check = |p: &str, v| {
+        Request::Check(CheckVersionRequest {
+            path: p.to_string(),
+            version: v,
+        })
+    };
     assert_eq!(h.apply(check("/a", 0)), Ok(Response::Empty));
     assert_eq!(h.apply(check("/a", 1)), Err(ErrorCode::BadVersion));
     assert_eq!(h.apply(check("/b", 0)), Err(ErrorCode::NoNode));

@@ -5,11 +5,20 @@ use crate::txn::{Change, ChangeKind};
 use crate::watch::{WatchEvent, WatchKind, WatchManager, WatcherType};
 
 fn ch(path: &str, kind: ChangeKind) -> Change {
-    Change { path: path.to_string(), kind }
+    Change {
+        path: path.to_string(),
+        kind,
+    }
 }
 
 fn ev(session: i64, kind: ChangeKind, path: &str) -> (i64, WatchEvent) {
-    (session, WatchEvent { event_type: kind, path: path.to_string() })
+    (
+        session,
+        WatchEvent {
+            event_type: kind,
+            path: path.to_string(),
+        },
+    )
 }
 
 use ChangeKind::*;
@@ -20,7 +29,10 @@ fn one_shot_watches_fire_once() {
     w.add("/a", WatchKind::Data, 1);
     w.add("/a", WatchKind::Exist, 2);
     let fired = w.trigger(&[ch("/a", NodeDataChanged), ch("/a", NodeDataChanged)]);
-    assert_eq!(fired, vec![ev(1, NodeDataChanged, "/a"), ev(2, NodeDataChanged, "/a")]);
+    assert_eq!(
+        fired,
+        vec![ev(1, NodeDataChanged, "/a"), ev(2, NodeDataChanged, "/a")]
+    );
     assert_eq!(w.watch_count(), 0);
     w.check_invariants();
 }
@@ -31,7 +43,10 @@ fn create_fires_exist_watch_then_parent_child_watch() {
     w.add("/a", WatchKind::Exist, 1);
     w.add("/", WatchKind::Child, 1);
     let fired = w.trigger(&[ch("/a", NodeCreated), ch("/", NodeChildrenChanged)]);
-    assert_eq!(fired, vec![ev(1, NodeCreated, "/a"), ev(1, NodeChildrenChanged, "/")]);
+    assert_eq!(
+        fired,
+        vec![ev(1, NodeCreated, "/a"), ev(1, NodeChildrenChanged, "/")]
+    );
 }
 
 #[test]
@@ -44,7 +59,11 @@ fn delete_notifies_a_session_once_even_with_data_and_child_watches() {
     let fired = w.trigger(&[ch("/a", NodeDeleted), ch("/", NodeChildrenChanged)]);
     assert_eq!(
         fired,
-        vec![ev(1, NodeDeleted, "/a"), ev(2, NodeDeleted, "/a"), ev(3, NodeChildrenChanged, "/")]
+        vec![
+            ev(1, NodeDeleted, "/a"),
+            ev(2, NodeDeleted, "/a"),
+            ev(3, NodeChildrenChanged, "/")
+        ]
     );
     assert_eq!(w.watch_count(), 0, "all one-shot watches were consumed");
 }
@@ -53,7 +72,9 @@ fn delete_notifies_a_session_once_even_with_data_and_child_watches() {
 fn child_watch_does_not_see_data_changes() {
     let mut w = WatchManager::new();
     w.add("/a", WatchKind::Child, 1);
-    assert!(w.trigger(&[ch("/a", NodeDataChanged), ch("/a", NodeCreated)]).is_empty());
+    assert!(w
+        .trigger(&[ch("/a", NodeDataChanged), ch("/a", NodeCreated)])
+        .is_empty());
     assert_eq!(w.watch_count(), 1);
 }
 
@@ -94,7 +115,11 @@ fn recursive_watch_sees_descendants_but_not_children_changed() {
     ];
     assert_eq!(
         w.trigger(&changes),
-        vec![ev(1, NodeCreated, "/a/b"), ev(1, NodeDataChanged, "/a/b/c"), ev(1, NodeDeleted, "/a/b")]
+        vec![
+            ev(1, NodeCreated, "/a/b"),
+            ev(1, NodeDataChanged, "/a/b/c"),
+            ev(1, NodeDeleted, "/a/b")
+        ]
     );
 }
 
@@ -105,8 +130,15 @@ fn a_plain_watch_downgrades_a_persistent_one() {
     w.add("/a", WatchKind::Persistent, 1);
     w.add("/a", WatchKind::Data, 1);
     assert_eq!(w.trigger(&[ch("/a", NodeDataChanged)]).len(), 1);
-    assert!(w.trigger(&[ch("/a", NodeDataChanged)]).is_empty(), "now one-shot in the data table");
-    assert_eq!(w.trigger(&[ch("/a", NodeChildrenChanged)]).len(), 1, "child table still persistent");
+    assert!(
+        w.trigger(&[ch("/a", NodeDataChanged)]).is_empty(),
+        "now one-shot in the data table"
+    );
+    assert_eq!(
+        w.trigger(&[ch("/a", NodeChildrenChanged)]).len(),
+        1,
+        "child table still persistent"
+    );
     w.check_invariants();
 }
 
@@ -134,7 +166,10 @@ fn remove_session_drops_all_its_watches() {
     w.add("/a", WatchKind::Data, 2);
     w.remove_session(1);
     w.check_invariants();
-    assert_eq!(w.trigger(&[ch("/a", NodeDataChanged), ch("/b/c", NodeCreated)]), vec![ev(2, NodeDataChanged, "/a")]);
+    assert_eq!(
+        w.trigger(&[ch("/a", NodeDataChanged), ch("/b/c", NodeCreated)]),
+        vec![ev(2, NodeDataChanged, "/a")]
+    );
     assert_eq!(w.summary(), (0, 0, 0));
 }
 
@@ -159,11 +194,19 @@ fn set_watches_fires_missed_changes_and_registers_the_rest() {
     h.create_ok("/changed");
     h.create_ok("/kids");
     let rel = h.zxid;
-    h.apply(Request::SetData(SetDataRequest { path: "/changed".into(), data: vec![1], version: -1 }))
-        .unwrap();
+    h.apply(Request::SetData(SetDataRequest {
+        path: "/changed".into(),
+        data: vec![1],
+        version: -1,
+    }))
+    .unwrap();
     h.create_ok("/kids/k");
     h.create_ok("/gone");
-    h.apply(Request::Delete(DeleteRequest { path: "/gone".into(), version: -1 })).unwrap();
+    h.apply(Request::Delete(DeleteRequest {
+        path: "/gone".into(),
+        version: -1,
+    }))
+    .unwrap();
     h.create_ok("/born");
     let sw = SetWatches {
         relative_zxid: rel,
@@ -175,7 +218,10 @@ fn set_watches_fires_missed_changes_and_registers_the_rest() {
     };
     let mut w = WatchManager::new();
     let events = w.set_watches(7, &sw, &h.tree);
-    let e = |kind, p: &str| WatchEvent { event_type: kind, path: p.to_string() };
+    let e = |kind, p: &str| WatchEvent {
+        event_type: kind,
+        path: p.to_string(),
+    };
     assert_eq!(
         events,
         vec![
@@ -200,9 +246,29 @@ fn tree_changes_drive_watches_end_to_end() {
     w.add("/a", WatchKind::Child, 2);
     w.add("/a/b", WatchKind::Exist, 3);
     let out = h.apply_as(SESSION, &[], Request::Create(create_req("/a/b", b"", 0)));
-    assert_eq!(w.trigger(&out.changes), vec![ev(3, NodeCreated, "/a/b"), ev(2, NodeChildrenChanged, "/a")]);
-    let out = h.apply_as(SESSION, &[], Request::Delete(DeleteRequest { path: "/a/b".into(), version: -1 }));
-    assert!(w.trigger(&out.changes).is_empty(), "the one-shot watches were used up");
-    let out = h.apply_as(SESSION, &[], Request::Delete(DeleteRequest { path: "/a".into(), version: -1 }));
+    assert_eq!(
+        w.trigger(&out.changes),
+        vec![ev(3, NodeCreated, "/a/b"), ev(2, NodeChildrenChanged, "/a")]
+    );
+    let out = h.apply_as(
+        SESSION,
+        &[],
+        Request::Delete(DeleteRequest {
+            path: "/a/b".into(),
+            version: -1,
+        }),
+    );
+    assert!(
+        w.trigger(&out.changes).is_empty(),
+        "the one-shot watches were used up"
+    );
+    let out = h.apply_as(
+        SESSION,
+        &[],
+        Request::Delete(DeleteRequest {
+            path: "/a".into(),
+            version: -1,
+        }),
+    );
     assert_eq!(w.trigger(&out.changes), vec![ev(1, NodeDeleted, "/a")]);
 }
