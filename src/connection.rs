@@ -123,6 +123,8 @@ pub struct Connection {
     prelude_consumed: bool,
     /// The four-letter word the connection opened with.
     word: Option<[u8; 4]>,
+    /// The argument bytes after the word (`stmk` only), at most 8.
+    word_arg: Vec<u8>,
     frames: wire::FrameDecoder,
     out: Vec<u8>,
     out_sent: usize,
@@ -151,6 +153,7 @@ impl Connection {
             prelude: Vec::with_capacity(4),
             prelude_consumed: false,
             word: None,
+            word_arg: Vec::new(),
             frames: wire::FrameDecoder::new(frame_bytes_max),
             out: Vec::new(),
             out_sent: 0,
@@ -209,8 +212,14 @@ impl Connection {
     }
 
     fn accept_bytes(&mut self, mut bytes: &[u8]) {
-        if self.word.is_some() {
-            // A four-letter word connection: anything after the word is ignored.
+        if let Some(word) = self.word {
+            // A four-letter word connection: only `stmk` takes an argument (8 bytes); the
+            // rest is ignored.
+            if &word == b"stmk" {
+                let take =
+                    (crate::fourlw::STMK_ARGUMENT_BYTES - self.word_arg.len()).min(bytes.len());
+                self.word_arg.extend_from_slice(&bytes[..take]);
+            }
             return;
         }
         if !self.prelude_consumed {
@@ -237,9 +246,19 @@ impl Connection {
         self.frames.push(bytes);
     }
 
-    /// The four-letter word this connection opened with, if it did.
+    /// The four-letter word this connection opened with, once it and its argument (if it
+    /// takes one) have arrived.
     pub fn four_letter_word(&self) -> Option<[u8; 4]> {
-        self.word
+        let word = self.word?;
+        if &word == b"stmk" && self.word_arg.len() < crate::fourlw::STMK_ARGUMENT_BYTES {
+            return None;
+        }
+        Some(word)
+    }
+
+    /// The argument that followed the word (8 bytes for `stmk`, else empty).
+    pub fn four_letter_word_argument(&self) -> &[u8] {
+        &self.word_arg
     }
 
     /// The next complete frame in the input.

@@ -121,7 +121,6 @@ fn listen_address(config: &Config) -> Result<SocketAddr, String> {
 
 fn settings_from(config: Config) -> Settings {
     Settings {
-        tick_time_ms: config.tick_time_ms as i32,
         min_session_timeout_ms: config.session_timeout_ms_min as i32,
         max_session_timeout_ms: config.session_timeout_ms_max as i32,
         max_client_cnxns: config.max_client_cnxns as usize,

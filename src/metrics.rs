@@ -23,7 +23,16 @@ pub fn respond(server: &mut Server, key: ConnKey, word: &[u8; 4]) -> String {
         return String::new();
     };
     let whitelist = server.settings.four_letter_words.clone();
-    let answer = if fourlw::needs_view(word, &whitelist) {
+    let argument = server
+        .conn(key)
+        .map(|c| c.four_letter_word_argument().to_vec());
+    let answer = if word == Word::Stmk {
+        let mut mask = [0u8; fourlw::STMK_ARGUMENT_BYTES];
+        if let Some(arg) = argument.filter(|a| a.len() == mask.len()) {
+            mask.copy_from_slice(&arg);
+        }
+        fourlw::answer_set_trace_mask(mask, &whitelist)
+    } else if fourlw::needs_view(word, &whitelist) {
         let view = build_view(server, key);
         fourlw::answer(word, &whitelist, &view)
     } else {
@@ -31,7 +40,8 @@ pub fn respond(server: &mut Server, key: ConnKey, word: &[u8; 4]) -> String {
         fourlw::answer(word, &whitelist, &view)
     };
     match answer.action {
-        Action::None | Action::SetTraceMask(_) => {}
+        Action::None => {}
+        Action::SetTraceMask(mask) => server.trace_mask = mask,
         Action::ResetConnectionStats => server.reset_connection_stats(),
         Action::ResetServerStats => server.stats = Default::default(),
     }
@@ -192,7 +202,7 @@ fn view_with(
         client_response_sizes: Default::default(),
         auth_failed_count: 0,
         proposal_sizes: None,
-        trace_mask: 306,
+        trace_mask: server.trace_mask,
         digest_log: vec![(server.tree.last_zxid() as u64, server.tree.digest())],
         extra_metrics: Vec::new(),
     }

@@ -36,7 +36,6 @@ const CNXN_SWEEP_INTERVAL_MS: u64 = 1_000;
 /// What the server needs from the configuration.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub tick_time_ms: i32,
     pub min_session_timeout_ms: i32,
     pub max_session_timeout_ms: i32,
     /// 0 = unlimited.
@@ -107,6 +106,9 @@ pub struct Server {
     pub stats: ServerStats,
     next_container_sweep: Instant,
     next_cnxn_sweep: Instant,
+    /// `gtmk`/`stmk`: kept and reported as ZooKeeper does (306 by default); we trace nothing
+    /// by it.
+    pub trace_mask: i64,
 }
 
 impl Server {
@@ -137,6 +139,7 @@ impl Server {
             stats: ServerStats::default(),
             next_container_sweep: clock.after_ms(sweep_ms),
             next_cnxn_sweep: clock.after_ms(CNXN_SWEEP_INTERVAL_MS),
+            trace_mask: 306,
         })
     }
 
@@ -185,10 +188,6 @@ impl Server {
             };
             s.conn.as_ref().map(|c| (key, c))
         })
-    }
-
-    pub fn connection_count(&self) -> usize {
-        self.slots.iter().filter(|s| s.conn.is_some()).count()
     }
 
     /// `crst`: every connection's figures start over.
@@ -244,23 +243,20 @@ impl Server {
         let Some(conn) = self.conn_mut(key) else {
             return;
         };
-        if !conn.wants_read() {
-            // Nothing is read while the connection is backpressured; it goes on `stalled`
-            // so the bytes are fetched once it drains.
-            self.stalled.insert(key);
-            return;
-        }
-        let result = conn.read_into(READ_BUDGET_BYTES);
-        match result {
-            Ok(n) => {
-                if n >= READ_BUDGET_BYTES {
-                    self.stalled.insert(key);
+        // A backpressured connection is not read: the edge is lost, so whatever unblocks it
+        // (output drained, queue shrunk, session set up) puts it on `stalled`.
+        if conn.wants_read() {
+            match conn.read_into(READ_BUDGET_BYTES) {
+                Ok(n) => {
+                    if n >= READ_BUDGET_BYTES {
+                        self.stalled.insert(key);
+                    }
                 }
-            }
-            Err(e) => {
-                log::debug!("read from {} failed: {e}", conn.peer);
-                self.close(key);
-                return;
+                Err(e) => {
+                    log::debug!("read from {} failed: {e}", conn.peer);
+                    self.close(key);
+                    return;
+                }
             }
         }
         self.process_input(key);
@@ -333,13 +329,6 @@ impl Server {
         drop(conn);
     }
 
-    /// Closes the connection that holds `session_id`, if any.
-    pub fn close_session_connection(&mut self, session_id: i64) {
-        if let Some(key) = self.sessions.get(session_id).and_then(|s| s.conn) {
-            self.close(key);
-        }
-    }
-
     /// Marks a connection to be closed once its output is flushed.
     pub fn close_after_flush(&mut self, key: ConnKey) {
         if let Some(conn) = self.conn_mut(key) {
@@ -365,16 +354,8 @@ impl Server {
         // Revisit connections cut short earlier; bounded by the number of connections.
         let stalled: Vec<ConnKey> = std::mem::take(&mut self.stalled).into_iter().collect();
         for key in stalled {
-            let wants = self.conn(key).map(|c| c.wants_read());
-            match wants {
-                Some(true) => self.on_readable(key),
-                Some(false) => {
-                    // Still backpressured: decode nothing new, try again after output drains.
-                    if self.conn(key).map(|c| c.may_decode()) == Some(true) {
-                        self.process_input(key);
-                    }
-                }
-                None => {}
+            if self.conn(key).is_some() {
+                self.on_readable(key);
             }
         }
         if !self.batch.is_empty() {

@@ -104,10 +104,6 @@ impl Sessions {
         self.by_id.remove(&id)
     }
 
-    pub fn len(&self) -> usize {
-        self.by_id.len()
-    }
-
     /// Pushes the session's deadline out by its timeout from `now`.
     pub fn touch(&mut self, id: i64, now: Instant) {
         if let Some(s) = self.by_id.get_mut(&id) {
