@@ -237,6 +237,8 @@ impl Connection {
             ];
             if crate::fourlw::is_four_letter_word(&word) {
                 self.word = Some(word);
+                // The rest of this read may hold the word's argument.
+                self.accept_bytes(bytes);
                 return;
             }
             let prelude = std::mem::take(&mut self.prelude);
