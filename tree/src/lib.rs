@@ -15,6 +15,7 @@ pub mod digest;
 mod ops;
 pub mod path;
 pub mod session;
+pub mod snapshot;
 pub mod tree;
 pub mod txn;
 pub mod watch;

@@ -74,17 +74,7 @@ impl DataTree {
     /// "/zookeeper/config" with all-zero stats, open ACLs except config (world:anyone READ,
     /// aversion -1 because ZooKeeper sets its ACL with version -1).
     pub fn new(config: TreeConfig) -> DataTree {
-        let mut tree = DataTree {
-            config,
-            nodes: BTreeMap::new(),
-            sessions: SessionTable::new(),
-            containers: BTreeSet::new(),
-            ttls: BTreeSet::new(),
-            last_zxid: 0,
-            digest: 0,
-            data_size_bytes: 0,
-            undo: Vec::new(),
-        };
+        let mut tree = DataTree::empty(config);
         let open = || Node::new(Meta::default(), Vec::new(), Acl::open_unsafe(), false);
         tree.insert_node("/", open());
         tree.insert_node("/zookeeper", open());
@@ -101,6 +91,27 @@ impl DataTree {
         tree.undo.clear();
         tree.check_invariants();
         tree
+    }
+
+    /// A tree without even a root, for snapshot loading to fill.
+    pub(crate) fn empty(config: TreeConfig) -> DataTree {
+        DataTree {
+            config,
+            nodes: BTreeMap::new(),
+            sessions: SessionTable::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            last_zxid: 0,
+            digest: 0,
+            data_size_bytes: 0,
+            undo: Vec::new(),
+        }
+    }
+
+    /// Finishes a snapshot load: forgets the undo steps loading produced and sets the zxid.
+    pub(crate) fn finish_load(&mut self, last_zxid: i64) {
+        self.undo.clear();
+        self.last_zxid = last_zxid;
     }
 
     pub fn config(&self) -> &TreeConfig {
@@ -167,6 +178,27 @@ impl DataTree {
     /// Every (path, node), sorted by path (snapshots and dumps).
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Node)> {
         self.nodes.iter()
+    }
+
+    /// The number of nodes (root included; unlike `node_count`, without ZooKeeper's alias).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Never true: the root always exists.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// How many paths start with `prefix`, by a range scan over the sorted table.
+    pub(crate) fn count_with_prefix(&self, prefix: &str) -> usize {
+        self.nodes
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(p, _)| p.starts_with(prefix))
+            .count()
     }
 
     /// `ContainerManager.getCandidates` with ZooKeeper's default settings: containers that

@@ -121,7 +121,7 @@ impl Node {
     }
 
     /// Replaces the data, returning the old bytes.
-    pub fn replace_data(&mut self, data: Vec<u8>) -> Vec<u8> {
+    pub(crate) fn replace_data(&mut self, data: Vec<u8>) -> Vec<u8> {
         self.data_hash = digest::hash_bytes(&data);
         std::mem::replace(&mut self.data, data)
     }

@@ -88,10 +88,9 @@ impl DataTree {
     /// (so /zookeeper and its children count).
     fn all_children_number(&self, path: &str) -> i32 {
         let count = if path == "/" {
-            self.iter().count() - 1
+            self.len() - 1
         } else {
-            let prefix = format!("{path}/");
-            self.iter().filter(|(p, _)| p.starts_with(&prefix)).count()
+            self.count_with_prefix(&format!("{path}/"))
         };
         i32::try_from(count).unwrap_or(i32::MAX)
     }

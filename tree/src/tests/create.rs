@@ -1,3 +1,6 @@
+//! create/create2/createContainer/createTTL and sessions: Stat effects, sequential names,
+//! ephemerals, TTL/container markers, error precedence (`pRequest2TxnCreate`).
+
 use wire::{perms, Acl, ErrorCode, Id, Request, Response, Stat};
 
 use super::support::*;

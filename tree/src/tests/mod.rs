@@ -5,6 +5,6 @@ mod create;
 mod digest;
 mod multi;
 mod read;
-mod support;
+pub(crate) mod support;
 mod update;
 mod watch;

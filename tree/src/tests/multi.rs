@@ -1,3 +1,5 @@
+//! multi: per-op results, all-or-nothing rollback of tree and digest, reply shapes.
+
 use wire::SetDataRequest;
 use wire::{CheckVersionRequest, DeleteRequest, ErrorCode, OpResult, Request, Response};
 

@@ -1,3 +1,5 @@
+//! Reads: replies, per-op permissions, getEphemerals, multiRead.
+
 use wire::{perms, Acl, ErrorCode, Id, OpResult, PathRequest, PathWatchRequest, Request, Response};
 
 use super::support::*;

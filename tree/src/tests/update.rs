@@ -1,3 +1,5 @@
+//! delete, deleteContainer, setData, setACL, check: Stat effects, error precedence, ACLs.
+
 use wire::{perms, Acl, CheckVersionRequest, DeleteRequest, ErrorCode, Id, PathRequest, Request};
 use wire::{Response, SetAclRequest, SetDataRequest};
 
@@ -285,4 +287,67 @@ fn check_validates_version_and_read_permission() {
     assert_eq!(h.apply(check("/a", 0)), Ok(Response::Empty));
     assert_eq!(h.apply(check("/a", 1)), Err(ErrorCode::BadVersion));
     assert_eq!(h.apply(check("/b", 0)), Err(ErrorCode::NoNode));
+}
+
+#[test]
+fn ip_and_digest_acls_gate_writes() {
+    let mut h = Harness::new();
+    let mut req = create_req("/ip", b"", 0);
+    req.acl = vec![
+        Acl {
+            perms: perms::ALL,
+            id: Id::new("ip", "10.0.0.0/8"),
+        },
+        Acl {
+            perms: perms::READ,
+            id: Id::new("digest", &crate::acl::generate_digest("u:p")),
+        },
+    ];
+    h.apply(Request::Create(req)).unwrap();
+    let inside = [Id::new("ip", "10.2.3.4")];
+    let outside = [Id::new("ip", "192.168.0.1"), digest_id("u:p")];
+    let write = || set_data("/ip", b"x", -1);
+    assert!(h.apply_as(SESSION, &inside, write()).result.is_ok());
+    assert_eq!(
+        h.apply_as(SESSION, &outside, write()).result,
+        Err(ErrorCode::NoAuth)
+    );
+    let read = Request::GetData(wire::PathWatchRequest {
+        path: "/ip".into(),
+        watch: false,
+    });
+    assert!(
+        h.tree.read(&read, &outside, SESSION).is_ok(),
+        "digest u:p may READ"
+    );
+    assert_eq!(h.tree.read(&read, &[], SESSION), Err(ErrorCode::NoAuth));
+}
+
+#[test]
+fn super_digest_identity_bypasses_every_check() {
+    let sup = crate::acl::generate_digest("super:secret");
+    let ids = crate::acl::auth_ids_for("digest", b"super:secret", Some(&sup), "1.2.3.4").unwrap();
+    let mut h = Harness::new();
+    let out = h.apply_as(SESSION, &ids, set_data("/zookeeper/config", b"x", -1));
+    assert!(out.result.is_ok(), "{out:?}");
+    let mut req = create_req("/nobody", b"", 0);
+    req.acl = vec![Acl {
+        perms: perms::READ,
+        id: Id::new("digest", "x:y"),
+    }];
+    h.apply(Request::Create(req)).unwrap();
+    assert!(h
+        .apply_as(SESSION, &ids, delete("/nobody", -1))
+        .result
+        .is_ok());
+}
+
+#[test]
+fn closing_an_unknown_session_succeeds_and_changes_nothing() {
+    let mut h = Harness::new();
+    let digest = h.tree.digest();
+    let out = h.session_op(0x4242, crate::txn::TxnOp::CloseSession);
+    assert_eq!(out.result, Ok(Response::Empty));
+    assert!(out.changes.is_empty());
+    assert_eq!(h.tree.digest(), digest);
 }

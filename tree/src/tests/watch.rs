@@ -1,3 +1,6 @@
+//! WatchManager: firing order, one-shot vs persistent vs recursive, setWatches, removal.
+//! Expected sequences were checked against a 3.8 server with a raw-protocol client.
+
 use wire::{DeleteRequest, Request, SetDataRequest, SetWatches};
 
 use super::support::*;

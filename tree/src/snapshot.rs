@@ -1,0 +1,269 @@
+//! Tree snapshots: the whole replicated state (nodes, sessions, last zxid) as one byte
+//! string, and a loader that rebuilds the tree from it and checks it.
+//!
+//! Layout (jute primitives, big-endian), version 1:
+//! `int version=1; long last_zxid; long digest;`
+//! `vector<{long session_id; int timeout_ms}> sessions` (ascending ids);
+//! `vector<{ustring path; buffer data; vector<ACL> acl; long czxid; long mzxid; long ctime;
+//! long mtime; int version; int cversion; int aversion; long ephemeral_owner; long pzxid}>`
+//! nodes, in strictly ascending path order, so every parent (a prefix of its children)
+//! comes before them and "/" comes first. `cversion` is the persisted one (see znode.rs).
+//!
+//! The loader treats the bytes as untrusted: any malformed input (bad path, missing
+//! parent, duplicate, child of an ephemeral, ephemeral of an unknown session, trailing
+//! bytes, or a digest that does not match the rebuilt tree) is a `DecodeError`, never a
+//! panic. The session table's ephemeral sets are rebuilt from the nodes.
+
+use wire::{Acl, DecodeError, Reader, Writer};
+
+use crate::path;
+use crate::tree::{DataTree, TreeConfig};
+use crate::znode::{EphemeralType, Meta, Node};
+
+pub const SNAPSHOT_FORMAT_VERSION: i32 = 1;
+/// Smallest encoded session: a long and an int.
+const SESSION_MIN_BYTES: usize = 12;
+/// Smallest encoded node: empty path, data and ACL list, six longs and three ints.
+const NODE_MIN_BYTES: usize = 4 + 4 + 4 + 6 * 8 + 3 * 4;
+
+impl DataTree {
+    /// Appends the snapshot of this tree (see the module doc).
+    pub fn encode_snapshot(&self, w: &mut Writer) {
+        let start = w.bytes.len();
+        w.write_i32(SNAPSHOT_FORMAT_VERSION);
+        w.write_i64(self.last_zxid());
+        w.write_i64(self.digest() as i64);
+        let sessions: Vec<(i64, i32)> = self
+            .sessions()
+            .iter()
+            .map(|(id, s)| (id, s.timeout_ms))
+            .collect();
+        w.write_vec(&sessions, |w, (id, timeout_ms)| {
+            w.write_i64(*id);
+            w.write_i32(*timeout_ms);
+        });
+        let nodes: Vec<(&String, &Node)> = self.iter().collect();
+        w.write_vec(&nodes, |w, (p, node)| {
+            w.write_string(p);
+            w.write_buffer(node.data());
+            Acl::write_list(&node.acl, w);
+            let m = &node.meta;
+            for v in [m.czxid, m.mzxid, m.ctime, m.mtime] {
+                w.write_i64(v);
+            }
+            for v in [m.version, m.cversion, m.aversion] {
+                w.write_i32(v);
+            }
+            w.write_i64(m.ephemeral_owner);
+            w.write_i64(m.pzxid);
+        });
+        let written = w.bytes.len() - start;
+        assert!(
+            written >= 28 + NODE_MIN_BYTES,
+            "a snapshot holds at least the root, {written} bytes"
+        );
+    }
+
+    /// Rebuilds a tree from `encode_snapshot`'s output, checking it (see the module doc).
+    pub fn decode_snapshot(bytes: &[u8], config: TreeConfig) -> Result<DataTree, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let version = r.read_i32()?;
+        if version != SNAPSHOT_FORMAT_VERSION {
+            return Err(r.error(format!("snapshot format version {version}, expected 1")));
+        }
+        let last_zxid = r.read_i64()?;
+        let digest = r.read_i64()? as u64;
+        let mut tree = DataTree::empty(config);
+        let sessions = r.read_vec(SESSION_MIN_BYTES, |r| Ok((r.read_i64()?, r.read_i32()?)))?;
+        for (id, timeout_ms) in sessions {
+            if tree.sessions().contains(id) {
+                return Err(r.error(format!("session {id:#x} listed twice")));
+            }
+            tree.sessions.create(id, timeout_ms);
+        }
+        let count = r.read_i32()?;
+        if count < 1 || count as usize > r.remaining() / NODE_MIN_BYTES {
+            return Err(r.error(format!("node count {count} impossible here")));
+        }
+        let mut previous: Option<String> = None;
+        for _ in 0..count {
+            let (p, node) = read_node(&mut r, tree.config().extended_types_enabled)?;
+            if let Err(why) = tree.check_loadable(&p, &node, previous.as_deref()) {
+                return Err(r.error(format!("node {p:?}: {why}")));
+            }
+            tree.link_loaded(&p, node);
+            previous = Some(p);
+        }
+        r.finish("snapshot")?;
+        tree.finish_load(last_zxid);
+        if tree.digest() != digest {
+            return Err(r.error(format!(
+                "digest {digest:#x} recorded, {:#x} rebuilt",
+                tree.digest()
+            )));
+        }
+        tree.check_invariants();
+        Ok(tree)
+    }
+
+    /// Why `p` cannot be added next, if it cannot.
+    fn check_loadable(&self, p: &str, node: &Node, previous: Option<&str>) -> Result<(), String> {
+        path::validate_path(p).map_err(|e| format!("invalid path ({e:?})"))?;
+        match previous {
+            None if p != "/" => return Err("the first node is not the root".to_string()),
+            Some(prev) if prev >= p => return Err(format!("not after {prev:?}")),
+            _ => {}
+        }
+        if p != "/" {
+            let parent = path::watch_path(path::parent_of(p).unwrap_or("/"));
+            let parent_node = self
+                .node(parent)
+                .ok_or_else(|| format!("parent {parent} missing"))?;
+            if parent_node.ephemeral_type() == EphemeralType::Normal {
+                return Err(format!("parent {parent} is ephemeral"));
+            }
+        }
+        if node.ephemeral_type() == EphemeralType::Normal
+            && !self.sessions().contains(node.meta.ephemeral_owner)
+        {
+            return Err(format!(
+                "owner {:#x} is not a session",
+                node.meta.ephemeral_owner
+            ));
+        }
+        if p == "/" && node.ephemeral_type() != EphemeralType::Void {
+            return Err("the root is not persistent".to_string());
+        }
+        Ok(())
+    }
+
+    fn link_loaded(&mut self, p: &str, node: Node) {
+        self.insert_node(p, node);
+        if p != "/" {
+            let parent = path::watch_path(path::parent_of(p).expect("validated path has '/'"));
+            self.add_child(parent, path::child_name(p));
+        }
+    }
+}
+
+fn read_node(r: &mut Reader<'_>, extended: bool) -> Result<(String, Node), DecodeError> {
+    let p = r.read_string()?;
+    let data = r.read_buffer()?;
+    let acl = Acl::read_list(r)?;
+    let meta = Meta {
+        czxid: r.read_i64()?,
+        mzxid: r.read_i64()?,
+        ctime: r.read_i64()?,
+        mtime: r.read_i64()?,
+        version: r.read_i32()?,
+        cversion: r.read_i32()?,
+        aversion: r.read_i32()?,
+        ephemeral_owner: r.read_i64()?,
+        pzxid: r.read_i64()?,
+    };
+    Ok((p, Node::new(meta, data, acl, extended)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::support::{create_req, Harness};
+    use wire::{Request, SetDataRequest};
+
+    fn sample() -> Harness {
+        let mut h = Harness::extended();
+        h.create_ok("/a");
+        h.apply(Request::Create(create_req("/a/e", b"eph", 1)))
+            .unwrap();
+        h.apply(Request::CreateContainer(create_req("/c", b"", 4)))
+            .unwrap();
+        let ttl = wire::CreateRequest {
+            ttl: 60_000,
+            ..create_req("/t", b"x", 5)
+        };
+        h.apply(Request::CreateTtl(ttl)).unwrap();
+        let set = SetDataRequest {
+            path: "/".into(),
+            data: b"root".to_vec(),
+            version: -1,
+        };
+        h.apply(Request::SetData(set)).unwrap();
+        h
+    }
+
+    fn config() -> TreeConfig {
+        TreeConfig {
+            extended_types_enabled: true,
+            ..TreeConfig::default()
+        }
+    }
+
+    #[test]
+    fn snapshot_round_trips_nodes_sessions_and_digest() {
+        let h = sample();
+        let mut w = Writer::new();
+        h.tree.encode_snapshot(&mut w);
+        let loaded = DataTree::decode_snapshot(&w.bytes, config()).expect("own snapshot loads");
+        assert_eq!(loaded.digest(), h.tree.digest());
+        assert_eq!(loaded.last_zxid(), h.tree.last_zxid());
+        assert_eq!(loaded.sessions(), h.tree.sessions());
+        assert_eq!(loaded.containers(), h.tree.containers());
+        assert_eq!(loaded.ttls(), h.tree.ttls());
+        assert_eq!(
+            loaded.approximate_data_size(),
+            h.tree.approximate_data_size()
+        );
+        let a: Vec<_> = loaded.iter().collect();
+        let b: Vec<_> = h.tree.iter().collect();
+        assert_eq!(a, b);
+        let mut again = Writer::new();
+        loaded.encode_snapshot(&mut again);
+        assert_eq!(again.bytes, w.bytes, "re-encoding is byte-identical");
+    }
+
+    #[test]
+    fn every_truncation_is_rejected() {
+        let mut w = Writer::new();
+        sample().tree.encode_snapshot(&mut w);
+        for cut in 0..w.bytes.len() {
+            assert!(
+                DataTree::decode_snapshot(&w.bytes[..cut], config()).is_err(),
+                "cut {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_flipped_byte_is_rejected_or_loads_consistently() {
+        let mut w = Writer::new();
+        sample().tree.encode_snapshot(&mut w);
+        let mut rejected = 0;
+        for i in 0..w.bytes.len() {
+            let mut bytes = w.bytes.clone();
+            bytes[i] ^= 0x41;
+            match DataTree::decode_snapshot(&bytes, config()) {
+                Err(_) => rejected += 1,
+                // Only fields outside the digest (a session's timeout) can change unseen.
+                Ok(tree) => assert_eq!(tree.digest(), tree.recompute_digest(), "byte {i}"),
+            }
+        }
+        assert!(
+            rejected * 10 > w.bytes.len() * 9,
+            "{rejected} of {} rejected",
+            w.bytes.len()
+        );
+    }
+
+    #[test]
+    fn an_ephemeral_without_its_session_is_rejected() {
+        let h = sample();
+        let mut w = Writer::new();
+        h.tree.encode_snapshot(&mut w);
+        // Drop the session table: the ephemeral /a/e then has no owner.
+        let mut bytes = w.bytes[..20].to_vec();
+        bytes.extend_from_slice(&0i32.to_be_bytes());
+        bytes.extend_from_slice(&w.bytes[24 + SESSION_MIN_BYTES..]);
+        let err = DataTree::decode_snapshot(&bytes, config()).expect_err("orphan ephemeral");
+        assert!(err.what.contains("is not a session"), "{err}");
+    }
+}
