@@ -508,8 +508,20 @@ impl Server {
         if outcome.changes.is_empty() {
             return;
         }
-        for (session_id, event) in self.watches.trigger(&outcome.changes) {
-            if let Some(key) = self.sessions.get(session_id).and_then(|s| s.conn) {
+        for change in &outcome.changes {
+            for (session_id, event) in self.watches.trigger(std::slice::from_ref(change)) {
+                let Some(key) = self.sessions.get(session_id).and_then(|s| s.conn) else {
+                    continue;
+                };
+                // ZooKeeper (since ZOOKEEPER-4799) tells a watcher only of changes to nodes
+                // it may read; the watch is used up either way.
+                let readable = self.conn(key).map(|c| {
+                    tree::acl::check_acl(&change.acl, wire::perms::READ, &c.auth).is_ok()
+                });
+                if readable != Some(true) {
+                    log::trace!("not delivering {:?} {} to {session_id:#x}", event.event_type, event.path);
+                    continue;
+                }
                 self.send_notification(key, event.event_type.event_type(), &event.path);
             }
         }

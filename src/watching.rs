@@ -4,7 +4,9 @@
 //!
 //! Rules (ZooKeeper 3.8): exists registers its watch whether or not the node exists (a
 //! missing node gets an exist watch that fires NodeCreated); getData and getChildren
-//! register only on success; a failed ACL check registers nothing.
+//! register only on success; a failed ACL check registers nothing. An unknown watcher
+//! type or addWatch mode fails inside ZooKeeper's final processor and is answered
+//! MarshallingError.
 
 use tree::{WatchKind, WatcherType};
 use wire::{ClientInfo, ErrorCode, Id, Request, Response};
@@ -47,12 +49,12 @@ impl Server {
                 result
             }
             Request::AddWatch(r) => {
-                let kind = WatchKind::from_add_watch_mode(r.mode).ok_or(ErrorCode::BadArguments)?;
+                let kind = WatchKind::from_add_watch_mode(r.mode).ok_or(ErrorCode::MarshallingError)?;
                 self.watches.add(&r.path, kind, session_id);
                 Ok(Response::AddWatch)
             }
             Request::CheckWatches(r) => {
-                let kind = WatcherType::from_i32(r.watcher_type).ok_or(ErrorCode::BadArguments)?;
+                let kind = WatcherType::from_i32(r.watcher_type).ok_or(ErrorCode::MarshallingError)?;
                 if self.watches.check(&r.path, kind, session_id) {
                     Ok(Response::Empty)
                 } else {
@@ -60,7 +62,7 @@ impl Server {
                 }
             }
             Request::RemoveWatches(r) => {
-                let kind = WatcherType::from_i32(r.watcher_type).ok_or(ErrorCode::BadArguments)?;
+                let kind = WatcherType::from_i32(r.watcher_type).ok_or(ErrorCode::MarshallingError)?;
                 if self.watches.remove(&r.path, kind, session_id) {
                     Ok(Response::Empty)
                 } else {

@@ -103,14 +103,19 @@ mod tests {
 
     #[test]
     fn node_hash_changes_with_every_field() {
-        let base = Node::new(Meta::default(), b"x".to_vec(), Acl::open_unsafe(), false);
+        let base = Node::new(
+            Meta::default(),
+            Some(b"x".to_vec()),
+            Acl::open_unsafe(),
+            false,
+        );
         let h = node_hash("/a", &base);
         assert_ne!(h, node_hash("/b", &base));
         let mut other = base.clone();
         other.meta.version = 1;
         assert_ne!(h, node_hash("/a", &other));
         let mut other = base.clone();
-        other.replace_data(b"y".to_vec());
+        other.replace_data(Some(b"y".to_vec()));
         assert_ne!(h, node_hash("/a", &other));
         let mut other = base.clone();
         other.acl = Acl::read_unsafe();

@@ -45,7 +45,7 @@ impl DataTree {
         let nodes: Vec<(&String, &Node)> = self.iter().collect();
         w.write_vec(&nodes, |w, (p, node)| {
             w.write_string(p);
-            w.write_buffer(node.data());
+            w.write_optional_buffer(node.data_option());
             Acl::write_list(&node.acl, w);
             let m = &node.meta;
             for v in [m.czxid, m.mzxid, m.ctime, m.mtime] {
@@ -148,7 +148,7 @@ impl DataTree {
 
 fn read_node(r: &mut Reader<'_>, extended: bool) -> Result<(String, Node), DecodeError> {
     let p = r.read_string()?;
-    let data = r.read_buffer()?;
+    let data = r.read_optional_buffer()?;
     let acl = Acl::read_list(r)?;
     let meta = Meta {
         czxid: r.read_i64()?,
@@ -184,7 +184,7 @@ mod tests {
         h.apply(Request::CreateTtl(ttl)).unwrap();
         let set = SetDataRequest {
             path: "/".into(),
-            data: b"root".to_vec(),
+            data: Some(b"root".to_vec()),
             version: -1,
         };
         h.apply(Request::SetData(set)).unwrap();

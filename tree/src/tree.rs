@@ -40,7 +40,7 @@ pub(crate) enum Undo {
     Inserted(String),
     Removed(String, Node),
     Meta(String, Meta),
-    Data(String, Vec<u8>),
+    Data(String, Option<Vec<u8>>),
     Acl(String, Vec<Acl>),
     ChildAdded(String, String),
     ChildRemoved(String, String),
@@ -75,7 +75,7 @@ impl DataTree {
     /// aversion -1 because ZooKeeper sets its ACL with version -1).
     pub fn new(config: TreeConfig) -> DataTree {
         let mut tree = DataTree::empty(config);
-        let open = || Node::new(Meta::default(), Vec::new(), Acl::open_unsafe(), false);
+        let open = || Node::new(Meta::default(), Some(Vec::new()), Acl::open_unsafe(), false);
         tree.insert_node("/", open());
         tree.insert_node("/zookeeper", open());
         tree.insert_node("/zookeeper/quota", open());
@@ -83,7 +83,7 @@ impl DataTree {
             aversion: -1,
             ..Meta::default()
         };
-        let config_node = Node::new(config_meta, Vec::new(), Acl::read_unsafe(), false);
+        let config_node = Node::new(config_meta, Some(Vec::new()), Acl::read_unsafe(), false);
         tree.insert_node("/zookeeper/config", config_node);
         tree.add_child("/", "zookeeper");
         tree.add_child("/zookeeper", "quota");
@@ -330,14 +330,22 @@ impl DataTree {
             meta.pzxid = zxid;
             self.set_meta(&parent, meta);
         }
+        let acl = self.node(p).expect("deleted node exists").acl.clone();
+        let parent_acl = self
+            .node(&parent)
+            .expect("parent of a node exists")
+            .acl
+            .clone();
         self.remove_node(p);
         changes.push(Change {
             path: p.to_string(),
             kind: crate::txn::ChangeKind::NodeDeleted,
+            acl,
         });
         changes.push(Change {
             path: parent,
             kind: crate::txn::ChangeKind::NodeChildrenChanged,
+            acl: parent_acl,
         });
     }
 
@@ -417,14 +425,15 @@ impl DataTree {
         self.undo.push(Undo::Meta(p.to_string(), old));
     }
 
-    pub(crate) fn set_data(&mut self, p: &str, data: Vec<u8>) {
+    pub(crate) fn set_data(&mut self, p: &str, data: Option<Vec<u8>>) {
         self.unhash(p);
         let node = self.nodes.get_mut(p).expect("node exists");
-        let new_len = data.len() as i64;
+        let new_len = data.as_ref().map_or(0, Vec::len) as i64;
         let old = node.replace_data(data);
-        self.data_size_bytes += new_len - old.len() as i64;
+        let old_len = old.as_ref().map_or(0, Vec::len) as i64;
+        self.data_size_bytes += new_len - old_len;
         if p == "/" {
-            self.data_size_bytes += new_len - old.len() as i64;
+            self.data_size_bytes += new_len - old_len;
         }
         self.rehash(p);
         self.undo.push(Undo::Data(p.to_string(), old));

@@ -78,6 +78,11 @@ impl ChangeKind {
 pub struct Change {
     pub path: String,
     pub kind: ChangeKind,
+    /// The ACL that decides who may be told of this change: the node's for created,
+    /// changed and deleted nodes, the parent's for children-changed. A watcher without READ
+    /// on it loses the event (its one-shot watch is still used up), as ZooKeeper has done
+    /// since the CVE-2024-23944 fix (ZOOKEEPER-4799, in Debian's 3.8.0-11+deb12u2).
+    pub acl: Vec<wire::Acl>,
 }
 
 /// The result of applying one txn.
@@ -166,7 +171,7 @@ mod tests {
         let auth = vec![Id::new("ip", "127.0.0.1"), Id::new("digest", "u:h")];
         let create = CreateRequest {
             path: "/a".to_string(),
-            data: b"x".to_vec(),
+            data: Some(b"x".to_vec()),
             acl: Acl::open_unsafe(),
             flags: 3,
             ttl: -1,
@@ -185,7 +190,7 @@ mod tests {
         ];
         let set = SetDataRequest {
             path: "/b".to_string(),
-            data: vec![0, 255],
+            data: Some(vec![0, 255]),
             version: 3,
         };
         [

@@ -86,6 +86,9 @@ pub struct Node {
     /// What `meta.ephemeral_owner` encodes, fixed at creation (the owner never changes).
     ephemeral_type: EphemeralType,
     data: Vec<u8>,
+    /// The client created or set the data as jute's null buffer; ZooKeeper keeps a null
+    /// `byte[]` and returns it as null (length -1), which clients tell from empty.
+    data_is_null: bool,
     /// `digest::hash_bytes(&data)`, kept so rehashing a parent does not rehash its data.
     data_hash: u64,
     pub acl: Vec<Acl>,
@@ -95,13 +98,21 @@ pub struct Node {
 
 impl Node {
     /// A childless node; `extended_types_enabled` decides how its owner is read.
-    pub fn new(meta: Meta, data: Vec<u8>, acl: Vec<Acl>, extended_types_enabled: bool) -> Node {
+    pub fn new(
+        meta: Meta,
+        data: Option<Vec<u8>>,
+        acl: Vec<Acl>,
+        extended_types_enabled: bool,
+    ) -> Node {
+        let data_is_null = data.is_none();
+        let data = data.unwrap_or_default();
         let data_hash = digest::hash_bytes(&data);
         let ephemeral_type = EphemeralType::of(meta.ephemeral_owner, extended_types_enabled);
         Node {
             meta,
             ephemeral_type,
             data,
+            data_is_null,
             data_hash,
             acl,
             children: BTreeSet::new(),
@@ -116,14 +127,30 @@ impl Node {
         &self.data
     }
 
+    /// The data as the client gave it: `None` for jute's null buffer.
+    pub fn data_option(&self) -> Option<&[u8]> {
+        if self.data_is_null {
+            None
+        } else {
+            Some(&self.data)
+        }
+    }
+
     pub fn data_hash(&self) -> u64 {
         self.data_hash
     }
 
     /// Replaces the data, returning the old bytes.
-    pub(crate) fn replace_data(&mut self, data: Vec<u8>) -> Vec<u8> {
+    pub(crate) fn replace_data(&mut self, data: Option<Vec<u8>>) -> Option<Vec<u8>> {
+        let was_null = std::mem::replace(&mut self.data_is_null, data.is_none());
+        let data = data.unwrap_or_default();
         self.data_hash = digest::hash_bytes(&data);
-        std::mem::replace(&mut self.data, data)
+        let old = std::mem::replace(&mut self.data, data);
+        if was_null {
+            None
+        } else {
+            Some(old)
+        }
     }
 
     /// The `Stat` a client sees (`DataNode.copyStat`): containers and TTL nodes report
@@ -188,7 +215,7 @@ mod tests {
                 ephemeral_owner: owner,
                 ..Meta::default()
             };
-            Node::new(meta, vec![], Acl::open_unsafe(), extended)
+            Node::new(meta, Some(vec![]), Acl::open_unsafe(), extended)
                 .stat()
                 .ephemeral_owner
         };
@@ -200,7 +227,7 @@ mod tests {
 
     #[test]
     fn reported_cversion_counts_creations_and_deletions() {
-        let mut node = Node::new(Meta::default(), vec![1, 2], Acl::open_unsafe(), false);
+        let mut node = Node::new(Meta::default(), Some(vec![1, 2]), Acl::open_unsafe(), false);
         node.meta.cversion = 3;
         node.children.insert("a".to_string());
         let stat = node.stat();

@@ -99,7 +99,7 @@ impl DataTree {
         &mut self,
         txn: &Txn,
         p: &str,
-        data: Vec<u8>,
+        data: Option<Vec<u8>>,
         acl: Vec<wire::Acl>,
         owner: i64,
         changes: &mut Vec<Change>,
@@ -128,14 +128,17 @@ impl DataTree {
             pzxid: txn.zxid,
         };
         let extended = self.config.extended_types_enabled;
-        self.insert_node(p, Node::new(meta, data, acl, extended));
+        let parent_acl = self.node(&parent).expect("parent exists").acl.clone();
         changes.push(Change {
             path: p.to_string(),
             kind: ChangeKind::NodeCreated,
+            acl: acl.clone(),
         });
+        self.insert_node(p, Node::new(meta, data, acl, extended));
         changes.push(Change {
             path: parent,
             kind: ChangeKind::NodeChildrenChanged,
+            acl: parent_acl,
         });
         let node = self.node(p).expect("node just created");
         assert_eq!(

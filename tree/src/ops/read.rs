@@ -30,7 +30,7 @@ impl DataTree {
             Request::GetData(r) => {
                 let node = self.readable(&r.path, auth)?;
                 Ok(Response::GetData {
-                    data: node.data().to_vec(),
+                    data: node.data_option().map(<[u8]>::to_vec),
                     stat: node.stat(),
                 })
             }
@@ -116,7 +116,7 @@ impl DataTree {
             let result = match op {
                 Request::GetData(r) => match self.readable(&r.path, auth) {
                     Ok(node) => OpResult::GetData {
-                        data: node.data().to_vec(),
+                        data: node.data_option().map(<[u8]>::to_vec),
                         stat: node.stat(),
                     },
                     Err(code) => OpResult::Error(code),

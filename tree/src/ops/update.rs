@@ -109,9 +109,11 @@ impl DataTree {
         meta.mzxid = txn.zxid;
         self.set_meta(&req.path, meta);
         self.set_data(&req.path, req.data.clone());
+        let acl = self.node(&req.path).expect("node still exists").acl.clone();
         changes.push(Change {
             path: req.path.clone(),
             kind: ChangeKind::NodeDataChanged,
+            acl,
         });
         let stat = self.node(&req.path).expect("node still exists").stat();
         assert_eq!(stat.mzxid, txn.zxid, "setData moves mzxid to the txn zxid");

@@ -101,11 +101,13 @@ fn create_reports_node_created_then_parent_children_changed() {
         vec![
             Change {
                 path: "/a".to_string(),
-                kind: ChangeKind::NodeCreated
+                kind: ChangeKind::NodeCreated,
+                acl: wire::Acl::open_unsafe(),
             },
             Change {
                 path: "/".to_string(),
-                kind: ChangeKind::NodeChildrenChanged
+                kind: ChangeKind::NodeChildrenChanged,
+                acl: wire::Acl::open_unsafe(),
             },
         ]
     );

@@ -40,7 +40,7 @@ fn random_request(rng: &mut SplitMix64) -> Request {
     let data = vec![rng.below(256) as u8; rng.below(4) as usize];
     let create = |flags: i32| wire::CreateRequest {
         path: path.clone(),
-        data: data.clone(),
+        data: Some(data.clone()),
         acl: Acl::open_unsafe(),
         flags,
         ttl: -1,
@@ -51,7 +51,7 @@ fn random_request(rng: &mut SplitMix64) -> Request {
         3 => Request::Delete(DeleteRequest { path, version }),
         4 => Request::SetData(SetDataRequest {
             path,
-            data,
+            data: Some(data),
             version,
         }),
         5 => {
@@ -155,7 +155,7 @@ fn same_log_gives_same_digest_and_replies_on_two_trees() {
 fn different_histories_with_the_same_final_state_share_a_digest() {
     let mk = |path: &str| wire::CreateRequest {
         path: path.to_string(),
-        data: vec![],
+        data: Some(vec![]),
         acl: Acl::open_unsafe(),
         flags: 0,
         ttl: -1,

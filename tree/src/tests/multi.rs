@@ -15,7 +15,7 @@ fn successful_multi_returns_per_op_results_and_all_changes() {
         Request::Create2(create_req("/a/y", b"d", 0)),
         Request::SetData(SetDataRequest {
             path: "/a".into(),
-            data: b"z".to_vec(),
+            data: Some(b"z".to_vec()),
             version: 0,
         }),
         Request::Check(CheckVersionRequest {
@@ -80,7 +80,7 @@ fn failed_multi_rolls_back_tree_and_digest() {
         }),
         Request::SetData(SetDataRequest {
             path: "/a".into(),
-            data: b"z".to_vec(),
+            data: Some(b"z".to_vec()),
             version: -1,
         }),
         Request::Create(create_req("/nonexist/a", b"", 0)),

@@ -41,7 +41,7 @@ fn reads_return_data_stat_and_sorted_children() {
     assert_eq!(
         t.read(&Request::GetData(pw("/a")), &[], SESSION),
         Ok(Response::GetData {
-            data: b"v".to_vec(),
+            data: Some(b"v".to_vec()),
             stat
         })
     );
@@ -171,7 +171,7 @@ fn multi_read_reports_per_op_errors() {
         h.tree.read(&req, &[], SESSION),
         Ok(Response::MultiRead(vec![
             OpResult::GetData {
-                data: b"x".to_vec(),
+                data: Some(b"x".to_vec()),
                 stat
             },
             OpResult::Error(ErrorCode::NoNode),
@@ -187,4 +187,46 @@ fn the_empty_path_reads_the_root_as_zookeeper_does() {
         h.tree.read(&Request::Exists(pw("")), &[], SESSION),
         Ok(Response::Stat(h.stat("/")))
     );
+}
+
+/// Java clients create and set `null` data; ZooKeeper keeps the null and returns it as a
+/// null buffer (length -1), which clients tell apart from empty data.
+#[test]
+fn null_data_reads_back_as_null_and_empty_as_empty() {
+    let mut h = Harness::new();
+    let mut req = create_req("/n", b"", 0);
+    req.data = None;
+    h.apply(Request::Create(req)).unwrap();
+    let read = |h: &Harness| match h.tree.read(&Request::GetData(pw("/n")), &[], SESSION) {
+        Ok(Response::GetData { data, stat }) => (data, stat.data_length),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(read(&h), (None, 0));
+    let set = |data: Option<Vec<u8>>| {
+        Request::SetData(wire::SetDataRequest {
+            path: "/n".to_string(),
+            data,
+            version: -1,
+        })
+    };
+    h.apply(set(Some(Vec::new()))).unwrap();
+    assert_eq!(read(&h), (Some(Vec::new()), 0));
+    let digest_with_empty = h.tree.digest();
+    h.apply(set(None)).unwrap();
+    assert_eq!(read(&h), (None, 0));
+    assert_eq!(h.tree.digest(), h.tree.recompute_digest());
+    // A snapshot keeps the distinction.
+    let mut w = wire::Writer::new();
+    h.tree.encode_snapshot(&mut w);
+    let copy = tree_from_snapshot(&w.into_inner());
+    assert_eq!(
+        copy.read(&Request::GetData(pw("/n")), &[], SESSION)
+            .map(|r| matches!(r, Response::GetData { data: None, .. })),
+        Ok(true)
+    );
+    assert_ne!(digest_with_empty, 0);
+}
+
+fn tree_from_snapshot(bytes: &[u8]) -> crate::DataTree {
+    crate::DataTree::decode_snapshot(bytes, crate::TreeConfig::default()).expect("snapshot decodes")
 }

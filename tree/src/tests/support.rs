@@ -90,7 +90,7 @@ impl Harness {
 pub fn create_req(path: &str, data: &[u8], flags: i32) -> CreateRequest {
     CreateRequest {
         path: path.to_string(),
-        data: data.to_vec(),
+        data: Some(data.to_vec()),
         acl: Acl::open_unsafe(),
         flags,
         ttl: -1,

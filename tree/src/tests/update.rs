@@ -16,7 +16,7 @@ fn delete(path: &str, version: i32) -> Request {
 fn set_data(path: &str, data: &[u8], version: i32) -> Request {
     Request::SetData(SetDataRequest {
         path: path.to_string(),
-        data: data.to_vec(),
+        data: Some(data.to_vec()),
         version,
     })
 }
@@ -44,11 +44,13 @@ fn delete_updates_parent_pzxid_and_reported_cversion() {
         vec![
             Change {
                 path: "/a/b".into(),
-                kind: ChangeKind::NodeDeleted
+                kind: ChangeKind::NodeDeleted,
+                acl: wire::Acl::open_unsafe(),
             },
             Change {
                 path: "/a".into(),
-                kind: ChangeKind::NodeChildrenChanged
+                kind: ChangeKind::NodeChildrenChanged,
+                acl: wire::Acl::open_unsafe(),
             },
         ]
     );
@@ -125,7 +127,8 @@ fn set_data_bumps_version_and_mzxid() {
         out.changes,
         vec![Change {
             path: "/a".into(),
-            kind: ChangeKind::NodeDataChanged
+            kind: ChangeKind::NodeDataChanged,
+            acl: wire::Acl::open_unsafe(),
         }]
     );
     assert_eq!(h.apply(set_data("/a", b"x", 0)), Err(ErrorCode::BadVersion));
@@ -350,4 +353,40 @@ fn closing_an_unknown_session_succeeds_and_changes_nothing() {
     assert_eq!(out.result, Ok(Response::Empty));
     assert!(out.changes.is_empty());
     assert_eq!(h.tree.digest(), digest);
+}
+
+/// ZOOKEEPER-4799: each change carries the ACL that gates its delivery — the node's own for
+/// created/changed/deleted, the parent's for children-changed.
+#[test]
+fn changes_carry_the_acl_that_gates_their_watchers() {
+    let mut h = Harness::new();
+    let read_only = Acl::read_unsafe();
+    let mut req = create_req("/a", b"", 0);
+    req.acl = read_only.clone();
+    h.apply(Request::Create(req)).unwrap();
+    let outcome = h.apply_as(SESSION, &[], Request::Create(create_req("/b", b"", 0)));
+    assert_eq!(
+        outcome.changes[0].acl,
+        Acl::open_unsafe(),
+        "created node's own ACL"
+    );
+    assert_eq!(
+        outcome.changes[1].acl,
+        Acl::open_unsafe(),
+        "root's ACL for the parent event"
+    );
+    let super_id = [Id::new("super", "")];
+    let outcome = h.apply_as(
+        SESSION,
+        &super_id,
+        Request::Delete(wire::DeleteRequest {
+            path: "/a".to_string(),
+            version: -1,
+        }),
+    );
+    assert_eq!(outcome.changes[0].kind, ChangeKind::NodeDeleted);
+    assert_eq!(
+        outcome.changes[0].acl, read_only,
+        "deleted node's ACL, read before removal"
+    );
 }

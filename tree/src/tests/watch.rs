@@ -11,6 +11,7 @@ fn ch(path: &str, kind: ChangeKind) -> Change {
     Change {
         path: path.to_string(),
         kind,
+        acl: wire::Acl::open_unsafe(),
     }
 }
 
@@ -199,7 +200,7 @@ fn set_watches_fires_missed_changes_and_registers_the_rest() {
     let rel = h.zxid;
     h.apply(Request::SetData(SetDataRequest {
         path: "/changed".into(),
-        data: vec![1],
+        data: Some(vec![1]),
         version: -1,
     }))
     .unwrap();

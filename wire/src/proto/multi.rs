@@ -148,7 +148,7 @@ pub fn read_results(r: &mut Reader<'_>) -> Result<Vec<OpResult>, DecodeError> {
                 children: r.read_string_vec()?,
             },
             Some(OpCode::GetData) => OpResult::GetData {
-                data: r.read_buffer()?,
+                data: r.read_optional_buffer()?,
                 stat: Stat::read(r)?,
             },
             Some(OpCode::Error) => {
@@ -200,7 +200,7 @@ pub fn write_results(results: &[OpResult], w: &mut Writer) {
             OpResult::SetData { stat } => stat.write(w),
             OpResult::Delete | OpResult::Check => {}
             OpResult::GetData { data, stat } => {
-                w.write_buffer(data);
+                w.write_optional_buffer(data.as_deref());
                 stat.write(w);
             }
             OpResult::GetChildren { children } => w.write_string_vec(children),

@@ -17,11 +17,13 @@ use crate::proto::multi;
 
 /// `CreateRequest` (create, create2, createContainer) and `CreateTTLRequest` (createTTL):
 /// `{ ustring path; buffer data; vector<ACL> acl; int flags; [long ttl] }`.
+/// `data` is `None` when the client sent jute's null buffer (Java's `create(path, null, …)`);
+/// ZooKeeper stores and returns it as null.
 /// `ttl` is -1 for the opcodes whose record has no ttl field.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CreateRequest {
     pub path: String,
-    pub data: Vec<u8>,
+    pub data: Option<Vec<u8>>,
     pub acl: Vec<Acl>,
     pub flags: i32,
     pub ttl: i64,
@@ -54,7 +56,7 @@ pub struct PathRequest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SetDataRequest {
     pub path: String,
-    pub data: Vec<u8>,
+    pub data: Option<Vec<u8>>,
     pub version: i32,
 }
 
@@ -167,7 +169,7 @@ impl CreateRequest {
     pub fn read(r: &mut Reader<'_>, has_ttl: bool) -> Result<CreateRequest, DecodeError> {
         Ok(CreateRequest {
             path: r.read_string()?,
-            data: r.read_buffer()?,
+            data: r.read_optional_buffer()?,
             acl: Acl::read_list(r)?,
             flags: r.read_i32()?,
             ttl: if has_ttl { r.read_i64()? } else { -1 },
@@ -178,7 +180,7 @@ impl CreateRequest {
     /// not written.
     pub fn write(&self, w: &mut Writer, has_ttl: bool) {
         w.write_string(&self.path);
-        w.write_buffer(&self.data);
+        w.write_optional_buffer(self.data.as_deref());
         Acl::write_list(&self.acl, w);
         w.write_i32(self.flags);
         if has_ttl {
@@ -231,14 +233,14 @@ impl SetDataRequest {
     pub fn read(r: &mut Reader<'_>) -> Result<SetDataRequest, DecodeError> {
         Ok(SetDataRequest {
             path: r.read_string()?,
-            data: r.read_buffer()?,
+            data: r.read_optional_buffer()?,
             version: r.read_i32()?,
         })
     }
 
     pub fn write(&self, w: &mut Writer) {
         w.write_string(&self.path);
-        w.write_buffer(&self.data);
+        w.write_optional_buffer(self.data.as_deref());
         w.write_i32(self.version);
     }
 }

@@ -45,7 +45,7 @@ pub enum OpResult {
     /// type check(13): no record.
     Check,
     /// type getData(4) in multiRead: `GetDataResponse { buffer data; Stat stat; }`
-    GetData { data: Vec<u8>, stat: Stat },
+    GetData { data: Option<Vec<u8>>, stat: Stat },
     /// type getChildren(8) in multiRead: `GetChildrenResponse { vector<ustring> children; }`
     GetChildren { children: Vec<String> },
     /// type error(-1): `ErrorResult { int err; }` — in a failed multi every op gets one:
@@ -68,7 +68,7 @@ pub enum Response {
     /// `SetDataResponse`).
     Stat(Stat),
     /// `GetDataResponse { buffer data; Stat stat; }` (getData, and reconfig's answer).
-    GetData { data: Vec<u8>, stat: Stat },
+    GetData { data: Option<Vec<u8>>, stat: Stat },
     /// `GetACLResponse { vector<ACL> acl; Stat stat; }`
     GetAcl { acl: Vec<Acl>, stat: Stat },
     /// `GetChildrenResponse { vector<ustring> children; }`
@@ -124,7 +124,7 @@ impl Response {
             }
             Response::Stat(stat) => stat.write(w),
             Response::GetData { data, stat } => {
-                w.write_buffer(data);
+                w.write_optional_buffer(data.as_deref());
                 stat.write(w);
             }
             Response::GetAcl { acl, stat } => {
@@ -179,7 +179,7 @@ impl Response {
                 Response::Stat(Stat::read(r)?)
             }
             OpCode::GetData | OpCode::Reconfig => Response::GetData {
-                data: r.read_buffer()?,
+                data: r.read_optional_buffer()?,
                 stat: Stat::read(r)?,
             },
             OpCode::GetAcl => Response::GetAcl {

@@ -28,7 +28,7 @@ pub fn stat(seed: i64) -> Stat {
 fn create(path: &str, flags: i32, ttl: i64) -> CreateRequest {
     CreateRequest {
         path: path.to_string(),
-        data: b"data".to_vec(),
+        data: Some(b"data".to_vec()),
         acl: vec![
             Acl {
                 perms: 31,
@@ -74,7 +74,7 @@ pub fn requests() -> Vec<Request> {
         }),
         Request::SetData(SetDataRequest {
             path: "/m".to_string(),
-            data: vec![0, 255],
+            data: Some(vec![0, 255]),
             version: 7,
         }),
         Request::Check(CheckVersionRequest {
@@ -110,7 +110,7 @@ pub fn requests() -> Vec<Request> {
         Request::GetData(pw("/a", false)),
         Request::SetData(SetDataRequest {
             path: "/a".to_string(),
-            data: Vec::new(),
+            data: None,
             version: -1,
         }),
         Request::GetAcl(p("/a")),
@@ -185,7 +185,7 @@ pub fn responses() -> Vec<(OpCode, Response)> {
     ];
     let read_results = vec![
         OpResult::GetData {
-            data: b"xy".to_vec(),
+            data: Some(b"xy".to_vec()),
             stat: stat(3),
         },
         OpResult::GetChildren {
@@ -221,14 +221,14 @@ pub fn responses() -> Vec<(OpCode, Response)> {
         (
             OpCode::GetData,
             Response::GetData {
-                data: vec![0; 300],
+                data: Some(vec![0; 300]),
                 stat: stat(8),
             },
         ),
         (
             OpCode::Reconfig,
             Response::GetData {
-                data: b"server.1=...".to_vec(),
+                data: Some(b"server.1=...".to_vec()),
                 stat: stat(9),
             },
         ),
