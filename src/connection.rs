@@ -111,8 +111,10 @@ pub struct Connection {
     /// The client omitted the trailing readOnly byte of ConnectRequest: answer likewise.
     pub is_old_client: bool,
     /// Identities for ACL checks: ip plus whatever `addauth` added (per connection, as in
-    /// ZooKeeper's `ServerCnxn.authInfo`).
+    /// ZooKeeper's `ServerCnxn.authInfo`), in the order ZooKeeper iterates that set (see
+    /// `tree::auth::java_order`); `auth_added` keeps the order they were added in.
     pub auth: Vec<Id>,
+    auth_added: Vec<Id>,
     /// Requests in arrival order; the front is the next to be answered.
     pub pending: VecDeque<Pending>,
     pub stats: ConnStats,
@@ -147,6 +149,7 @@ impl Connection {
             timeout_ms: 0,
             is_old_client: false,
             auth: vec![Id::new("ip", &peer.ip().to_string())],
+            auth_added: vec![Id::new("ip", &peer.ip().to_string())],
             pending: VecDeque::new(),
             stats: ConnStats::default(),
             established: now,
@@ -159,6 +162,17 @@ impl Connection {
             out_sent: 0,
             read_closed: false,
         }
+    }
+
+    /// Adds identities from a successful `auth` packet.
+    pub fn add_auth(&mut self, ids: Vec<Id>) {
+        for id in ids {
+            if !self.auth_added.contains(&id) {
+                self.auth_added.push(id);
+            }
+        }
+        self.auth = tree::auth::java_order::java_hash_set_order(&self.auth_added);
+        assert_eq!(self.auth.len(), self.auth_added.len(), "the same ids in both orders");
     }
 
     /// Whether we should pull more bytes from the socket now.

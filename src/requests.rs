@@ -324,11 +324,7 @@ impl Server {
         ) {
             Ok(ids) => {
                 let conn = self.conn_mut(key).expect("caller checked the connection");
-                for id in ids {
-                    if !conn.auth.contains(&id) {
-                        conn.auth.push(id);
-                    }
-                }
+                conn.add_auth(ids);
                 self.send_reply(key, xid, 0, ErrorCode::Ok, None);
             }
             Err(code) => {
