@@ -49,12 +49,14 @@ impl Server {
                 result
             }
             Request::AddWatch(r) => {
-                let kind = WatchKind::from_add_watch_mode(r.mode).ok_or(ErrorCode::MarshallingError)?;
+                let kind =
+                    WatchKind::from_add_watch_mode(r.mode).ok_or(ErrorCode::MarshallingError)?;
                 self.watches.add(&r.path, kind, session_id);
                 Ok(Response::AddWatch)
             }
             Request::CheckWatches(r) => {
-                let kind = WatcherType::from_i32(r.watcher_type).ok_or(ErrorCode::MarshallingError)?;
+                let kind =
+                    WatcherType::from_i32(r.watcher_type).ok_or(ErrorCode::MarshallingError)?;
                 if self.watches.check(&r.path, kind, session_id) {
                     Ok(Response::Empty)
                 } else {
@@ -62,7 +64,8 @@ impl Server {
                 }
             }
             Request::RemoveWatches(r) => {
-                let kind = WatcherType::from_i32(r.watcher_type).ok_or(ErrorCode::MarshallingError)?;
+                let kind =
+                    WatcherType::from_i32(r.watcher_type).ok_or(ErrorCode::MarshallingError)?;
                 if self.watches.remove(&r.path, kind, session_id) {
                     Ok(Response::Empty)
                 } else {
@@ -74,12 +77,43 @@ impl Server {
     }
 }
 
-/// `AuthUtil.getClientInfos`: one entry per identity the connection holds.
+/// `AuthUtil.getClientInfos`: one entry per identity the connection holds, the user named
+/// by the scheme's provider: digest ids show the user before the `:`, ip ids the address,
+/// and schemes with no provider (`super`) an empty user.
 pub fn client_infos(auth: &[Id]) -> Vec<ClientInfo> {
     auth.iter()
-        .map(|id| ClientInfo {
-            auth_scheme: id.scheme.clone(),
-            user: id.id.clone(),
+        .map(|id| {
+            let user = match id.scheme.as_str() {
+                "digest" => id.id.split(':').next().unwrap_or("").to_string(),
+                "ip" => id.id.clone(),
+                _ => String::new(),
+            };
+            ClientInfo {
+                auth_scheme: id.scheme.clone(),
+                user,
+            }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn who_am_i_names_users_as_zookeeper_providers_do() {
+        let infos = client_infos(&[
+            Id::new("digest", "alice:l+tY9T55txG8G/8vAjsjlr4obeM="),
+            Id::new("ip", "127.0.0.1"),
+            Id::new("super", ""),
+        ]);
+        let users: Vec<(&str, &str)> = infos
+            .iter()
+            .map(|c| (c.auth_scheme.as_str(), c.user.as_str()))
+            .collect();
+        assert_eq!(
+            users,
+            [("digest", "alice"), ("ip", "127.0.0.1"), ("super", "")]
+        );
+    }
 }
