@@ -19,6 +19,15 @@ pub enum Command {
     Server { config: Option<PathBuf> },
     /// Send a four-letter word to `server` (`host:port`) and print the reply.
     FourLw { server: String, word: String },
+    /// Run the load generator against one or more servers.
+    Bench { options: crate::bench::Options },
+    /// Convert a ZooKeeper data directory; `output` is None only when `list` is set.
+    Convert {
+        zk_data: PathBuf,
+        zk_log_dir: Option<PathBuf>,
+        output: Option<PathBuf>,
+        list: bool,
+    },
     /// Print this text to stdout and exit 0.
     Help(String),
     /// Print `ferrokeeper <CARGO_PKG_VERSION>` to stdout and exit 0.
@@ -92,6 +101,63 @@ Options:
   -V, --version            print the version
 ",
         parse: parse_four_lw,
+    },
+    Subcommand {
+        name: "convert",
+        summary: "convert a ZooKeeper data directory into a ferrokeeper snapshot",
+        usage: "Usage: ferrokeeper convert --zk-data DIR (--output DIR | --list) [options]
+
+Reads Apache ZooKeeper's snapshot.* and log.* files (3.4 to 3.9) from DIR (its dataDir
+or the version-2 directory in it), replays the logs after the newest snapshot, and
+writes the resulting tree, sessions and ephemerals included, to
+OUTPUT/ferrokeeper-snapshot.bin. Corrupt input is an error naming the file and byte.
+
+Options:
+  --zk-data DIR      ZooKeeper's dataDir (required)
+  --zk-log-dir DIR   ZooKeeper's dataLogDir, when the logs are not in the dataDir
+  -o, --output DIR   directory to write ferrokeeper-snapshot.bin into
+  --list             print the converted tree (zk_tree_list.py format) on stdout
+  -h, --help         print this help
+  -V, --version      print the version
+",
+        parse: parse_convert,
+    },
+    Subcommand {
+        name: "bench",
+        summary: "measure a ZooKeeper-protocol server under load (ZooKeeper or ferrokeeper)",
+        usage: "Usage: ferrokeeper bench [OPTIONS]
+
+Drives load against ZooKeeper-protocol servers and prints throughput and latency
+(mean, p50, p99, p99.9, max) and error counts; a progress line goes to stderr every second.
+The bench works under ROOT (deleted before and after): each session owns ROOT/sNNNN with
+--keys pre-created keys, so gets, sets and deletes always hit existing nodes.
+
+Workloads (one op is what is counted and timed):
+  create   create a new node
+  get      getData of an existing node
+  set      setData of an existing node
+  mixed    create 10% / set 40% / get 40% / delete 10% (RaftKeeper's mix)
+  multi    one transaction: create a new node, set an existing one, delete the oldest
+  watch    getData with a watch, then setData on the same node; done when the set is
+           answered and the NodeDataChanged notification has arrived
+
+Options:
+  -s, --servers HOST:PORT[,HOST:PORT...]  servers; sessions are spread over them
+                                          (default 127.0.0.1:2181)
+  -n, --sessions N        sessions (default 64)
+  -i, --in-flight N       ops outstanding per session; 1 = synchronous (default 1)
+  -w, --workload NAME     create|mixed|get|set|multi|watch (default mixed)
+      --value-size BYTES  size of the data written (default 100)
+  -d, --duration SECS     measure for SECS seconds (default 10; fractions allowed)
+      --ops N             measure until N ops completed (instead of --duration)
+      --warmup SECS       load before measuring, not recorded (default 2)
+      --root PATH         the bench's znode (default /ferrokeeper-bench)
+      --keys N            keys pre-created per session (default 100)
+      --json              print one JSON object instead of the text report
+  -h, --help              print this help
+  -V, --version           print the version
+",
+        parse: parse_bench,
     },
 ];
 
@@ -278,6 +344,123 @@ fn parse_four_lw(flags: &mut Flags<'_>) -> Result<Command, ArgError> {
     Ok(Command::FourLw { server, word })
 }
 
+fn parse_convert(flags: &mut Flags<'_>) -> Result<Command, ArgError> {
+    let mut zk_data: Option<PathBuf> = None;
+    let mut zk_log_dir: Option<PathBuf> = None;
+    let mut output: Option<PathBuf> = None;
+    let mut list = false;
+    while let Some(arg) = flags.next_arg() {
+        let (slot, name, inline_value) = match arg {
+            Arg::Flag {
+                name: "--list",
+                inline_value: None,
+            } => {
+                list = true;
+                continue;
+            }
+            Arg::Flag {
+                name: name @ "--zk-data",
+                inline_value,
+            } => (&mut zk_data, name, inline_value),
+            Arg::Flag {
+                name: name @ "--zk-log-dir",
+                inline_value,
+            } => (&mut zk_log_dir, name, inline_value),
+            Arg::Flag {
+                name: name @ ("-o" | "--output"),
+                inline_value,
+            } => (&mut output, name, inline_value),
+            Arg::Flag { name, .. } => return Err(flags.unknown_flag(name)),
+            Arg::Positional(text) => return Err(flags.extra_positional(text)),
+        };
+        let value = flags.value(name, inline_value)?;
+        if value.is_empty() {
+            return Err(flags.error(format!("option '{name}' needs a directory")));
+        }
+        if slot.is_some() {
+            return Err(flags.error(format!("option '{name}' given twice")));
+        }
+        *slot = Some(PathBuf::from(value));
+    }
+    let Some(zk_data) = zk_data else {
+        return Err(flags.error("missing --zk-data DIR".to_string()));
+    };
+    if output.is_none() && !list {
+        return Err(flags.error("missing --output DIR (or --list)".to_string()));
+    }
+    Ok(Command::Convert {
+        zk_data,
+        zk_log_dir,
+        output,
+        list,
+    })
+}
+
+fn parse_bench(flags: &mut Flags<'_>) -> Result<Command, ArgError> {
+    use crate::bench::{Options, StopAfter, Workload};
+    let mut options = Options::default();
+    while let Some(arg) = flags.next_arg() {
+        let (name, inline_value) = match arg {
+            Arg::Flag { name, inline_value } => (name, inline_value),
+            Arg::Positional(text) => return Err(flags.extra_positional(text)),
+        };
+        if name == "--json" {
+            options.json = true;
+            continue;
+        }
+        let value = flags.value(name, inline_value)?;
+        match name {
+            "-s" | "--servers" => {
+                let servers: Result<Vec<String>, String> =
+                    value.split(',').map(normalize_server).collect();
+                options.servers = servers.map_err(|message| flags.error(message))?;
+            }
+            "-n" | "--sessions" => options.sessions = parse_number(flags, name, value)?,
+            "-i" | "--in-flight" => options.in_flight = parse_number(flags, name, value)?,
+            "-w" | "--workload" => {
+                options.workload = Workload::from_name(value).ok_or_else(|| {
+                    flags.error(format!("unknown workload '{value}' (create, mixed, get, set, multi, watch)"))
+                })?;
+            }
+            "--value-size" => options.value_size_bytes = parse_number(flags, name, value)?,
+            "-d" | "--duration" => {
+                options.stop_after = StopAfter::Duration(parse_seconds(flags, name, value)?);
+            }
+            "--ops" => options.stop_after = StopAfter::Ops(parse_number(flags, name, value)?),
+            "--warmup" => options.warmup = parse_seconds(flags, name, value)?,
+            "--root" => options.root = value.to_string(),
+            "--keys" => options.keys_per_session = parse_number(flags, name, value)?,
+            _ => return Err(flags.unknown_flag(name)),
+        }
+    }
+    options.validate().map_err(|message| flags.error(message))?;
+    Ok(Command::Bench { options })
+}
+
+fn parse_number<T: std::str::FromStr>(
+    flags: &Flags<'_>,
+    name: &str,
+    value: &str,
+) -> Result<T, ArgError> {
+    value
+        .parse()
+        .map_err(|_| flags.error(format!("option '{name}' needs a whole number, not '{value}'")))
+}
+
+/// Seconds, fractions allowed (`0.5`), at most a day.
+fn parse_seconds(
+    flags: &Flags<'_>,
+    name: &str,
+    value: &str,
+) -> Result<std::time::Duration, ArgError> {
+    match value.parse::<f64>() {
+        Ok(seconds) if (0.0..=86_400.0).contains(&seconds) => {
+            Ok(std::time::Duration::from_secs_f64(seconds))
+        }
+        _ => Err(flags.error(format!("option '{name}' needs seconds (0 to 86400), not '{value}'"))),
+    }
+}
+
 /// Checks `HOST[:PORT]` (IPv6 as `[addr]:port`) and adds the default port 2181 if missing.
 fn normalize_server(text: &str) -> Result<String, String> {
     let bad = || format!("'{text}' is not HOST:PORT");
@@ -336,9 +519,13 @@ mod tests {
             panic!("expected help")
         };
         assert!(text.starts_with("Usage: ferrokeeper"));
-        assert!(text.contains("  server   run the server\n"), "{text}");
+        assert!(text.contains("  server    run the server\n"), "{text}");
         assert!(
-            text.contains("  4lw      send a four-letter word"),
+            text.contains("  4lw       send a four-letter word"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  convert   convert a ZooKeeper data directory"),
             "{text}"
         );
         assert_eq!(run(&["help"]), Ok(Command::Help(usage())));
@@ -440,6 +627,89 @@ mod tests {
             word: "srvr".into(),
         };
         assert_eq!(run(&["4lw", "-s", "[::1]", "srvr"]), Ok(expected));
+    }
+
+    #[test]
+    fn convert_needs_zk_data_and_an_output_or_list() {
+        let expected = Command::Convert {
+            zk_data: PathBuf::from("/zk"),
+            zk_log_dir: None,
+            output: Some(PathBuf::from("/out")),
+            list: false,
+        };
+        assert_eq!(
+            run(&["convert", "--zk-data", "/zk", "--output", "/out"]),
+            Ok(expected.clone())
+        );
+        assert_eq!(
+            run(&["convert", "--zk-data=/zk", "-o", "/out"]),
+            Ok(expected)
+        );
+        let listed = Command::Convert {
+            zk_data: PathBuf::from("/zk"),
+            zk_log_dir: Some(PathBuf::from("/logs")),
+            output: None,
+            list: true,
+        };
+        assert_eq!(
+            run(&["convert", "--list", "--zk-data=/zk", "--zk-log-dir=/logs"]),
+            Ok(listed)
+        );
+        assert_eq!(
+            error_message(&["convert", "--output", "/out"]),
+            "convert: missing --zk-data DIR"
+        );
+        assert_eq!(
+            error_message(&["convert", "--zk-data", "/zk"]),
+            "convert: missing --output DIR (or --list)"
+        );
+        assert_eq!(
+            error_message(&["convert", "--zk-data", "/a", "--zk-data", "/b", "--list"]),
+            "convert: option '--zk-data' given twice"
+        );
+        assert_eq!(
+            error_message(&["convert", "--zk-data", "/zk", "--list", "extra"]),
+            "convert: unexpected argument 'extra'"
+        );
+    }
+
+    #[test]
+    fn bench_parses_every_flag() {
+        use crate::bench::{Options, StopAfter, Workload};
+        let Ok(Command::Bench { options }) = run(&["bench"]) else {
+            panic!("bench with defaults")
+        };
+        assert_eq!(options, Options::default());
+        let args = [
+            "bench", "-s", "a:1,b", "--sessions=8", "-i", "16", "-w", "watch", "--value-size",
+            "1024", "--ops", "5000", "--warmup", "0.5", "--root", "/x/y", "--keys", "7", "--json",
+        ];
+        let Ok(Command::Bench { options }) = run(&args) else {
+            panic!("bench with flags")
+        };
+        assert_eq!(options.servers, vec!["a:1".to_string(), "b:2181".to_string()]);
+        assert_eq!((options.sessions, options.in_flight), (8, 16));
+        assert_eq!(options.workload, Workload::Watch);
+        assert_eq!(options.value_size_bytes, 1024);
+        assert_eq!(options.stop_after, StopAfter::Ops(5000));
+        assert_eq!(options.warmup, std::time::Duration::from_millis(500));
+        assert_eq!((options.root.as_str(), options.keys_per_session), ("/x/y", 7));
+        assert!(options.json);
+        let Ok(Command::Bench { options }) = run(&["bench", "-d", "2.5"]) else {
+            panic!("duration")
+        };
+        assert_eq!(options.stop_after, StopAfter::Duration(std::time::Duration::from_millis(2500)));
+    }
+
+    #[test]
+    fn bench_rejects_bad_values() {
+        assert!(error_message(&["bench", "-w", "read"]).contains("unknown workload 'read'"));
+        assert!(error_message(&["bench", "-n", "x"]).contains("whole number"));
+        assert!(error_message(&["bench", "-n", "0"]).contains("--sessions"));
+        assert!(error_message(&["bench", "-d", "-1"]).contains("needs a value"));
+        assert!(error_message(&["bench", "-d", "soon"]).contains("seconds"));
+        assert!(error_message(&["bench", "--root", "/"]).contains("--root"));
+        assert_eq!(error_message(&["bench", "extra"]), "bench: unexpected argument 'extra'");
     }
 
     #[test]

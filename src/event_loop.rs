@@ -48,13 +48,17 @@ impl ConnKey {
 }
 
 /// Binds the client port and serves until the process is killed.
-pub fn run(settings: Settings, listen: SocketAddr) -> io::Result<()> {
+pub fn run(
+    settings: Settings,
+    recovered: crate::storage::Recovered,
+    listen: SocketAddr,
+) -> io::Result<()> {
     let mut poll = Poll::new()?;
     let mut listener = TcpListener::bind(listen)?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-    let mut server = Server::new(settings, waker, Clock::read())?;
+    let mut server = Server::new(settings, recovered, waker, Clock::read())?;
     log::info!("serving ZooKeeper clients on {}", listener.local_addr()?);
     let mut events = Events::with_capacity(EVENTS_CAPACITY);
     loop {

@@ -1,19 +1,24 @@
 //! `ferrokeeper`: a ZooKeeper-compatible coordination service in one binary.
 //!
 //! Subcommands: `server` (the default service; standalone on 127.0.0.1:2181 with data in
-//! `./ferrokeeper-data` when given no config) and `4lw` (send a four-letter word). The
+//! `./ferrokeeper-data` when given no config), `4lw` (send a four-letter word) and
+//! `convert` (a ZooKeeper data directory to a Ferrokeeper snapshot). The
 //! process logs through `env_logger` (`RUST_LOG=debug` for more).
 
 mod args;
+mod bench;
+mod client;
 mod clock;
 mod config;
 mod connection;
+mod convert;
 mod event_loop;
 mod fourlw;
 mod metrics;
 mod requests;
 mod server;
 mod sessions;
+mod storage;
 mod sys;
 mod watching;
 mod workers;
@@ -59,6 +64,54 @@ fn main() -> ExitCode {
             }
         }
         args::Command::Server { config } => run_server(config.as_deref()),
+        args::Command::Bench { options } => bench::main(&options),
+        args::Command::Convert {
+            zk_data,
+            zk_log_dir,
+            output,
+            list,
+        } => run_convert(convert::Options {
+            zk_data,
+            zk_log_dir,
+            output,
+            list,
+        }),
+    }
+}
+
+/// `ferrokeeper convert`: the listing goes to stdout, the summary and warnings to stderr.
+fn run_convert(options: convert::Options) -> ExitCode {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match convert::run(&options, &mut out) {
+        Ok(summary) => {
+            for warning in &summary.warnings {
+                eprintln!("ferrokeeper convert: warning: {warning}");
+            }
+            eprintln!(
+                "ferrokeeper convert: {} + {} log(s): {} txns replayed to zxid {:#x}; \
+                 {} znodes, {} sessions, {} ephemerals; ZooKeeper's digest compared {} \
+                 times, {} differences{}",
+                summary.snapshot.display(),
+                summary.logs.len(),
+                summary.txns_replayed,
+                summary.last_zxid,
+                summary.znodes,
+                summary.sessions,
+                summary.ephemerals,
+                summary.digests_checked,
+                summary.digest_mismatches,
+                match &summary.output {
+                    Some(path) => format!("; written to {}", path.display()),
+                    None => String::new(),
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ferrokeeper convert: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -96,8 +149,24 @@ fn run_server(config_path: Option<&std::path::Path>) -> ExitCode {
         Ok((soft, _)) => log::debug!("open file limit {soft}"),
         Err(e) => log::warn!("cannot raise the open file limit: {e}"),
     }
+    let tree_config = tree::TreeConfig {
+        extended_types_enabled: config.extended_types_enabled,
+        super_digest: config.super_digest.clone(),
+    };
+    let wal_options = wal::WalOptions {
+        segment_size_bytes: u64::from(config.pre_alloc_size_kb).max(64) * 1024,
+        ..wal::WalOptions::default()
+    };
+    let recovered =
+        match storage::recover(&config.data_dir, &config.data_log_dir, tree_config, wal_options) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("ferrokeeper: cannot recover the data: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let settings = settings_from(config);
-    match event_loop::run(settings, listen) {
+    match event_loop::run(settings, recovered, listen) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ferrokeeper: cannot serve on {listen}: {e}");
@@ -128,6 +197,7 @@ fn settings_from(config: Config) -> Settings {
         super_digest: config.super_digest.clone(),
         extended_types_enabled: config.extended_types_enabled,
         container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS,
+        force_sync: config.force_sync,
         four_letter_words: config.four_letter_whitelist.clone(),
         config,
     }

@@ -20,8 +20,10 @@ use tree::{DataTree, Txn, WatchManager};
 use crate::clock::Clock;
 use crate::connection::{Connection, Phase};
 use crate::event_loop::{timeout_until, ConnKey};
+use crate::sessions::LocalSession;
 use crate::sessions::Sessions;
-use crate::workers::{LogWorker, MemoryLog};
+use crate::storage::WalLog;
+use crate::workers::LogWorker;
 
 /// Bytes one connection may read in one turn before others get theirs.
 const READ_BUDGET_BYTES: usize = 256 * 1024;
@@ -44,6 +46,8 @@ pub struct Settings {
     pub super_digest: Option<String>,
     pub extended_types_enabled: bool,
     pub container_check_interval_ms: u64,
+    /// `forceSync`: fsync each group commit before acknowledging it (true by default).
+    pub force_sync: bool,
     pub four_letter_words: crate::config::Whitelist,
     pub config: crate::config::Config,
 }
@@ -112,19 +116,38 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(settings: Settings, waker: Arc<mio::Waker>, clock: Clock) -> io::Result<Server> {
-        let secret = crate::sys::random_u64()?;
-        let tree = DataTree::new(tree::TreeConfig {
-            extended_types_enabled: settings.extended_types_enabled,
-            super_digest: settings.super_digest.clone(),
-        });
-        let log = LogWorker::start(Box::new(MemoryLog::new(1024)), waker)?;
+    /// A server over recovered state: the tree as the log left it, and every session in it
+    /// given a fresh timeout (ZooKeeper restarts session timers after a restart too).
+    pub fn new(
+        settings: Settings,
+        recovered: crate::storage::Recovered,
+        waker: Arc<mio::Waker>,
+        clock: Clock,
+    ) -> io::Result<Server> {
+        let crate::storage::Recovered {
+            tree, wal, secret, ..
+        } = recovered;
+        let mut sessions = Sessions::new(0, clock.wall_ms, secret);
+        for (id, session) in tree.sessions().iter() {
+            let timeout_ms = session.timeout_ms;
+            let deadline = clock.after_ms(timeout_ms.max(0) as u64);
+            sessions.insert(
+                id,
+                LocalSession {
+                    timeout_ms,
+                    deadline,
+                    conn: None,
+                    closing: false,
+                },
+            );
+        }
+        let log = LogWorker::start(Box::new(WalLog::new(wal, settings.force_sync)), waker)?;
         let sweep_ms = settings.container_check_interval_ms;
         Ok(Server {
             next_zxid: tree.last_zxid() + 1,
             tree,
             watches: WatchManager::new(),
-            sessions: Sessions::new(0, clock.wall_ms, secret),
+            sessions,
             settings,
             clock,
             started: clock.now,
