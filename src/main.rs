@@ -195,7 +195,6 @@ fn settings_from(config: Config) -> Settings {
         max_client_cnxns: config.max_client_cnxns as usize,
         jute_max_buffer: config.jute_max_buffer as usize,
         super_digest: config.super_digest.clone(),
-        extended_types_enabled: config.extended_types_enabled,
         container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS,
         force_sync: config.force_sync,
         four_letter_words: config.four_letter_whitelist.clone(),

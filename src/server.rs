@@ -44,7 +44,6 @@ pub struct Settings {
     pub max_client_cnxns: usize,
     pub jute_max_buffer: usize,
     pub super_digest: Option<String>,
-    pub extended_types_enabled: bool,
     pub container_check_interval_ms: u64,
     /// `forceSync`: fsync each group commit before acknowledging it (true by default).
     pub force_sync: bool,

@@ -70,9 +70,6 @@ pub struct Recovered {
     pub tree: DataTree,
     pub wal: Wal<FileDisk>,
     pub secret: u64,
-    pub snapshot_dir: PathBuf,
-    /// Txns replayed from the log after the snapshot.
-    pub replayed_count: u64,
 }
 
 pub fn snapshot_dir(data_dir: &Path) -> PathBuf {
@@ -156,13 +153,7 @@ pub fn recover(
         replayed_count,
         tree.digest()
     );
-    Ok(Recovered {
-        tree,
-        wal,
-        secret,
-        snapshot_dir,
-        replayed_count,
-    })
+    Ok(Recovered { tree, wal, secret })
 }
 
 fn replay(

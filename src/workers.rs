@@ -41,7 +41,14 @@ impl LogWorker {
         let thread = std::thread::Builder::new()
             .name("fk-log".to_string())
             .spawn(move || {
-                while let Ok(txns) = jobs_rx.recv() {
+                while let Ok(mut txns) = jobs_rx.recv() {
+                    // Group commit: every batch queued while the last fsync ran joins this one.
+                    while txns.len() < GROUP_COMMIT_TXNS_MAX {
+                        match jobs_rx.try_recv() {
+                            Ok(more) => txns.extend(more),
+                            Err(_) => break,
+                        }
+                    }
                     log.append(&txns);
                     if done_tx.send(DurableBatch { txns }).is_err() {
                         return;
