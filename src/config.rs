@@ -126,6 +126,9 @@ pub struct Config {
     /// `super:<base64 sha1>` digest for the super user, if configured.
     pub super_digest: Option<String>,
     pub extended_types_enabled: bool,
+    /// How often empty containers and expired TTL nodes are swept (ms; ZooKeeper's
+    /// `znode.container.checkIntervalMs`, 60 s by default).
+    pub container_check_interval_ms: u64,
     /// Transactions between snapshots (ZooKeeper randomises within snapCount/2..snapCount).
     pub snap_count: u32,
     pub autopurge_snap_retain_count: u32,
@@ -241,6 +244,7 @@ impl Default for Config {
             jute_max_buffer: 0xfffff,
             super_digest: None,
             extended_types_enabled: false,
+            container_check_interval_ms: 60_000,
             snap_count: 100_000,
             autopurge_snap_retain_count: 3,
             autopurge_purge_interval_hours: 0,
@@ -398,6 +402,17 @@ mod tests {
     }
 
     const MINIMAL: &str = "tickTime=2000\ndataDir=/var/zk\n";
+
+    #[test]
+    fn container_check_interval_is_read_under_zookeepers_property_name() {
+        let (c, warnings) =
+            parse_ok("tickTime=2000\ndataDir=/d\nznode.container.checkIntervalMs=1234\n");
+        assert_eq!(c.container_check_interval_ms, 1234);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(Config::default().container_check_interval_ms, 60_000);
+        let e = parse_err("tickTime=2000\ndataDir=/d\nznode.container.checkIntervalMs=0\n");
+        assert!(e.contains(":3:"), "{e}");
+    }
 
     #[test]
     fn default_is_standalone_on_localhost_2181() {

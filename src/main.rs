@@ -30,9 +30,6 @@ use std::time::Duration;
 use config::Config;
 use server::Settings;
 
-/// ZooKeeper's default `znode.container.checkIntervalMs`.
-const CONTAINER_CHECK_INTERVAL_MS: u64 = 60_000;
-
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let command = match args::parse(&argv) {
@@ -195,7 +192,7 @@ fn settings_from(config: Config) -> Settings {
         max_client_cnxns: config.max_client_cnxns as usize,
         jute_max_buffer: config.jute_max_buffer as usize,
         super_digest: config.super_digest.clone(),
-        container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS,
+        container_check_interval_ms: config.container_check_interval_ms,
         force_sync: config.force_sync,
         four_letter_words: config.four_letter_whitelist.clone(),
         config,

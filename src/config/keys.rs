@@ -168,6 +168,12 @@ impl Builder {
                 self.config.super_digest = Some(entry.value.clone());
             }
             "extendedTypesEnabled" => self.config.extended_types_enabled = self.boolean(entry)?,
+            // ZooKeeper reads this one as a system property (`znode.container.checkIntervalMs`);
+            // here it may also stand in zoo.cfg.
+            "znode.container.checkIntervalMs" => {
+                let value = positive(entry).ok_or_else(|| self.bad(entry, "a positive integer"))?;
+                self.config.container_check_interval_ms = u64::from(value);
+            }
             "snapCount" => {
                 let value = self.non_negative(entry)?;
                 if value < 2 {
