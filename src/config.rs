@@ -405,8 +405,9 @@ mod tests {
 
     #[test]
     fn container_check_interval_is_read_under_zookeepers_property_name() {
-        let (c, warnings) =
-            parse_ok("tickTime=2000\ndataDir=/d\nznode.container.checkIntervalMs=1234\n");
+        let (c, warnings) = parse_ok(
+            "tickTime=2000\ndataDir=/d\nclientPort=2181\nznode.container.checkIntervalMs=1234\n",
+        );
         assert_eq!(c.container_check_interval_ms, 1234);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(Config::default().container_check_interval_ms, 60_000);
