@@ -1,0 +1,283 @@
+//! Shared pieces of the Rust integration tests: a `ferrokeeper server` process on a free
+//! loopback port that is always killed (guard with `Drop`), and a minimal blocking client
+//! written on the `wire` codec.
+//!
+//! Every wait here is bounded in time; nothing binds outside 127.0.0.1.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use wire::{ConnectRequest, ConnectResponse, ErrorCode, OpCode, ReplyHeader, Request, Response};
+
+/// A port nobody listens on right now (the kernel's choice, released before use).
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+/// A scratch directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after epoch")
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!("fk-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ignored = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running server; killed (SIGKILL) when dropped.
+pub struct ServerProcess {
+    pub child: Child,
+    pub port: u16,
+    pub log_path: PathBuf,
+}
+
+impl ServerProcess {
+    /// Writes `dir/zoo.cfg` with the given extra lines and starts the server on it.
+    pub fn start(dir: &Path, port: u16, extra_cfg: &str) -> ServerProcess {
+        let cfg = dir.join("zoo.cfg");
+        let text = format!(
+            "tickTime=2000\ndataDir={d}/data\ndataLogDir={d}/log\nclientPort={port}\n\
+             clientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n{extra_cfg}",
+            d = dir.display()
+        );
+        std::fs::write(&cfg, text).expect("write zoo.cfg");
+        let log_path = dir.join("server.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("open server log");
+        let child = Command::new(env!("CARGO_BIN_EXE_ferrokeeper"))
+            .args(["server", "--config"])
+            .arg(&cfg)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn ferrokeeper");
+        let mut server = ServerProcess {
+            child,
+            port,
+            log_path,
+        };
+        server.wait_serving(Duration::from_secs(30));
+        server
+    }
+
+    fn wait_serving(&mut self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "server exited during start-up ({status}); log:\n{}",
+                    self.log()
+                );
+            }
+            if four_letter_word(self.port, "ruok").as_deref() == Some("imok") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server not serving in time; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.child.kill().expect("SIGKILL the server");
+        }
+        self.child.wait().expect("reap the server");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ignored = self.child.kill();
+            let _reaped = self.child.wait();
+        }
+    }
+}
+
+/// Sends a four-letter word; `None` if the server does not answer within 2 s.
+pub fn four_letter_word(port: u16, word: &str) -> Option<String> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(word.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+/// A blocking, one-request-at-a-time ZooKeeper client for tests.
+pub struct Client {
+    stream: TcpStream,
+    next_xid: i32,
+    pub session_id: i64,
+}
+
+#[derive(Debug)]
+pub enum ClientError {
+    Io(std::io::Error),
+    Zk(ErrorCode),
+}
+
+impl From<std::io::Error> for ClientError {
+    fn from(e: std::io::Error) -> ClientError {
+        ClientError::Io(e)
+    }
+}
+
+impl Client {
+    pub fn connect(port: u16, timeout_ms: i32) -> Result<Client, ClientError> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.set_nodelay(true)?;
+        let mut client = Client {
+            stream,
+            next_xid: 1,
+            session_id: 0,
+        };
+        let req = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: 0,
+            time_out: timeout_ms,
+            session_id: 0,
+            passwd: vec![0; 16],
+            read_only: false,
+            read_only_present: true,
+        };
+        let mut frame = Vec::new();
+        wire::write_frame(&mut frame, |w| req.encode(w));
+        client.stream.write_all(&frame)?;
+        let body = client.read_frame()?;
+        let rsp = ConnectResponse::decode(&body)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+        client.session_id = rsp.session_id;
+        Ok(client)
+    }
+
+    fn read_frame(&mut self) -> std::io::Result<Vec<u8>> {
+        let mut len = [0u8; 4];
+        self.stream.read_exact(&mut len)?;
+        let len = i32::from_be_bytes(len);
+        if !(0..=16 << 20).contains(&len) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "bad frame length",
+            ));
+        }
+        let mut body = vec![0u8; len as usize];
+        self.stream.read_exact(&mut body)?;
+        Ok(body)
+    }
+
+    /// Sends one request and waits for its reply (skipping watch notifications).
+    pub fn call(&mut self, request: &Request) -> Result<Response, ClientError> {
+        let xid = self.next_xid;
+        self.next_xid += 1;
+        let mut frame = Vec::new();
+        wire::write_frame(&mut frame, |w| request.encode_with_header(xid, w));
+        self.stream.write_all(&frame)?;
+        loop {
+            let body = self.read_frame()?;
+            let (header, rest) = ReplyHeader::split(&body)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+            if header.xid != xid {
+                continue; // a notification or ping reply
+            }
+            if header.err != 0 {
+                return Err(ClientError::Zk(
+                    ErrorCode::from_code(header.err).unwrap_or(ErrorCode::SystemError),
+                ));
+            }
+            return Response::decode(request.op_code(), rest).map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()).into()
+            });
+        }
+    }
+
+    pub fn create(&mut self, path: &str, data: &[u8], flags: i32) -> Result<String, ClientError> {
+        let req = Request::Create(wire::CreateRequest {
+            path: path.to_string(),
+            data: Some(data.to_vec()),
+            acl: wire::Acl::open_unsafe(),
+            flags,
+            ttl: -1,
+        });
+        match self.call(&req)? {
+            Response::Create { path } => Ok(path),
+            other => panic!("create answered {other:?}"),
+        }
+    }
+
+    pub fn get_data(&mut self, path: &str) -> Result<Option<Vec<u8>>, ClientError> {
+        let req = Request::GetData(wire::PathWatchRequest {
+            path: path.to_string(),
+            watch: false,
+        });
+        match self.call(&req)? {
+            Response::GetData { data, .. } => Ok(data),
+            other => panic!("getData answered {other:?}"),
+        }
+    }
+
+    pub fn children(&mut self, path: &str) -> Result<Vec<String>, ClientError> {
+        let req = Request::GetChildren(wire::PathWatchRequest {
+            path: path.to_string(),
+            watch: false,
+        });
+        match self.call(&req)? {
+            Response::GetChildren { children } => Ok(children),
+            other => panic!("getChildren answered {other:?}"),
+        }
+    }
+
+    pub fn op_code_of(request: &Request) -> OpCode {
+        request.op_code()
+    }
+}
+
+/// SplitMix64, for seeded test schedules.
+pub struct Prng(pub u64);
+
+impl Prng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
