@@ -419,7 +419,9 @@ fn parse_bench(flags: &mut Flags<'_>) -> Result<Command, ArgError> {
             "-i" | "--in-flight" => options.in_flight = parse_number(flags, name, value)?,
             "-w" | "--workload" => {
                 options.workload = Workload::from_name(value).ok_or_else(|| {
-                    flags.error(format!("unknown workload '{value}' (create, mixed, get, set, multi, watch)"))
+                    flags.error(format!(
+                        "unknown workload '{value}' (create, mixed, get, set, multi, watch)"
+                    ))
                 })?;
             }
             "--value-size" => options.value_size_bytes = parse_number(flags, name, value)?,
@@ -442,9 +444,11 @@ fn parse_number<T: std::str::FromStr>(
     name: &str,
     value: &str,
 ) -> Result<T, ArgError> {
-    value
-        .parse()
-        .map_err(|_| flags.error(format!("option '{name}' needs a whole number, not '{value}'")))
+    value.parse().map_err(|_| {
+        flags.error(format!(
+            "option '{name}' needs a whole number, not '{value}'"
+        ))
+    })
 }
 
 /// Seconds, fractions allowed (`0.5`), at most a day.
@@ -457,7 +461,9 @@ fn parse_seconds(
         Ok(seconds) if (0.0..=86_400.0).contains(&seconds) => {
             Ok(std::time::Duration::from_secs_f64(seconds))
         }
-        _ => Err(flags.error(format!("option '{name}' needs seconds (0 to 86400), not '{value}'"))),
+        _ => Err(flags.error(format!(
+            "option '{name}' needs seconds (0 to 86400), not '{value}'"
+        ))),
     }
 }
 
@@ -681,24 +687,50 @@ mod tests {
         };
         assert_eq!(options, Options::default());
         let args = [
-            "bench", "-s", "a:1,b", "--sessions=8", "-i", "16", "-w", "watch", "--value-size",
-            "1024", "--ops", "5000", "--warmup", "0.5", "--root", "/x/y", "--keys", "7", "--json",
+            "bench",
+            "-s",
+            "a:1,b",
+            "--sessions=8",
+            "-i",
+            "16",
+            "-w",
+            "watch",
+            "--value-size",
+            "1024",
+            "--ops",
+            "5000",
+            "--warmup",
+            "0.5",
+            "--root",
+            "/x/y",
+            "--keys",
+            "7",
+            "--json",
         ];
         let Ok(Command::Bench { options }) = run(&args) else {
             panic!("bench with flags")
         };
-        assert_eq!(options.servers, vec!["a:1".to_string(), "b:2181".to_string()]);
+        assert_eq!(
+            options.servers,
+            vec!["a:1".to_string(), "b:2181".to_string()]
+        );
         assert_eq!((options.sessions, options.in_flight), (8, 16));
         assert_eq!(options.workload, Workload::Watch);
         assert_eq!(options.value_size_bytes, 1024);
         assert_eq!(options.stop_after, StopAfter::Ops(5000));
         assert_eq!(options.warmup, std::time::Duration::from_millis(500));
-        assert_eq!((options.root.as_str(), options.keys_per_session), ("/x/y", 7));
+        assert_eq!(
+            (options.root.as_str(), options.keys_per_session),
+            ("/x/y", 7)
+        );
         assert!(options.json);
         let Ok(Command::Bench { options }) = run(&["bench", "-d", "2.5"]) else {
             panic!("duration")
         };
-        assert_eq!(options.stop_after, StopAfter::Duration(std::time::Duration::from_millis(2500)));
+        assert_eq!(
+            options.stop_after,
+            StopAfter::Duration(std::time::Duration::from_millis(2500))
+        );
     }
 
     #[test]
@@ -709,7 +741,10 @@ mod tests {
         assert!(error_message(&["bench", "-d", "-1"]).contains("needs a value"));
         assert!(error_message(&["bench", "-d", "soon"]).contains("seconds"));
         assert!(error_message(&["bench", "--root", "/"]).contains("--root"));
-        assert_eq!(error_message(&["bench", "extra"]), "bench: unexpected argument 'extra'");
+        assert_eq!(
+            error_message(&["bench", "extra"]),
+            "bench: unexpected argument 'extra'"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod metrics;
 mod requests;
 mod server;
 mod sessions;
+mod snapshots;
 mod storage;
 mod sys;
 mod watching;

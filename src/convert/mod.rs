@@ -5,14 +5,17 @@
 //! 1. the newest `snapshot.<zxid>` is read into ZooKeeper's own tree model (snapshot.rs,
 //!    replay.rs), its Adler32 seals checked;
 //! 2. every txn with a zxid above the snapshot's, from the logs that can hold one
-//!    (files.rs, txnlog.rs), is applied with ZooKeeper's replay rules (replay.rs), so the
-//!    Stats come out exactly as ZooKeeper's;
+//!    (files.rs, txnlog.rs, records.rs), is applied with ZooKeeper's replay rules
+//!    (replay.rs, quota.rs), so the Stats come out exactly as ZooKeeper's; ZooKeeper's own
+//!    tree digest (3.6+ files carry it) is compared after the snapshot's fuzzy range and
+//!    after every txn (digest.rs), and a difference is reported;
 //! 3. ephemerals whose session is not in the session table are deleted, as ZooKeeper does
 //!    on start-up;
 //! 4. the result becomes a `tree::DataTree` (into_tree.rs), which is written as
-//!    `OUTPUT/ferrokeeper-snapshot.bin` (the `DataTree::encode_snapshot` bytes; the wal
-//!    crate's snapshot file has no writer yet) and, with `--list`, printed in the
-//!    format of `shared/tools/zk_tree_list.py` (listing.rs).
+//!    `OUTPUT/ferrokeeper-snapshot.bin` (the `DataTree::encode_snapshot` bytes: the root
+//!    package does not depend on the wal crate, whose snapshot file also needs a raft index,
+//!    term and metadata an imported tree does not have yet) and, with `--list`, printed in
+//!    the format of `shared/tools/zk_tree_list.py` (listing.rs).
 //!
 //! Stricter than ZooKeeper, because a converter that guesses loses data silently: a newest
 //! snapshot that does not read whole is an error (ZooKeeper would fall back to an older

@@ -24,7 +24,7 @@ impl ZkTree {
         }
     }
 
-    pub(super) fn collect_limit_leaves(&self, path: &str, out: &mut Vec<String>) {
+    fn collect_limit_leaves(&self, path: &str, out: &mut Vec<String>) {
         let Some(node) = self.nodes.get(path) else {
             return;
         };

@@ -15,10 +15,10 @@
 //! - quota `zookeeper_stats` data is rewritten in memory (no Stat change) on every change
 //!   under a quota'd path, and recomputed from the tree after a snapshot load.
 //!
-//! ZooKeeper's own tree digest (`DigestCalculator`, digest version 2) is kept up to date and
-//! compared where ZooKeeper compares it: with the snapshot's `ZxidDigest` once replay reaches
-//! that zxid, then with the `TxnDigest` every later txn carries. Equal digests mean the
-//! replayed tree (outside `/zookeeper/`) is the one the ZooKeeper leader had.
+//! Every change goes through `modify`/`remove_subtree`/an insert, which keep ZooKeeper's own
+//! tree digest in step (digest.rs compares it with the digests in the files: equal digests
+//! mean the replayed tree, outside `/zookeeper/`, is the one the ZooKeeper leader had).
+//! The quota rules live in quota.rs.
 //!
 //! Invariant: `nodes` holds the root "" and every other node's parent lists it as a child;
 //! `ephemerals[s]` holds exactly the paths of nodes whose owner is session `s`.

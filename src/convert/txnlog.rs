@@ -35,9 +35,10 @@ pub struct LogRecord {
 /// How the log ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LogEnd {
-    /// A zero length (pre-allocated padding) or the exact end of the file.
+    /// A zero length followed only by zeros (pre-allocated padding), or the exact end of
+    /// the file.
     Clean,
-    /// An incomplete last record at `offset`.
+    /// An incomplete last record at `offset`, or a zero length with data after it.
     Torn { offset: usize, why: String },
 }
 
@@ -114,7 +115,14 @@ fn read_record(bytes: &[u8], pos: usize) -> Result<Step, DecodeError> {
     let checksum = be_i64(&rest[0..8]);
     let len = be_i32(&rest[8..12]);
     if len == 0 || len == -1 {
-        // Pre-allocated padding (or jute's null buffer): the end of this log.
+        // Pre-allocated padding (or jute's null buffer): the end of this log. ZooKeeper only
+        // appends, so anything but zeros after it is a record whose start was lost.
+        if let Some(at) = rest.iter().position(|&b| b != 0) {
+            return torn(&format!(
+                "a record length of {len}, yet non-zero bytes follow at byte {}",
+                pos + at
+            ));
+        }
         return Ok(Step::End(LogEnd::Clean));
     }
     if len < 0 {
@@ -209,6 +217,13 @@ mod tests {
         assert_eq!(parsed.records[1].entry.header.zxid, 2);
         assert_eq!(parsed.records[1].offset, 16 + record(1).len());
         assert_eq!(parsed.end, LogEnd::Clean);
+        let mut stray = bytes.clone();
+        let end = stray.len() - 1;
+        stray[end] = 7;
+        let parsed = read_log(&stray).expect("stray bytes are not an error");
+        assert_eq!(parsed.records.len(), 2);
+        let torn_at = 16 + record(1).len() + record(2).len();
+        assert!(matches!(parsed.end, LogEnd::Torn { offset, .. } if offset == torn_at));
     }
 
     #[test]

@@ -48,16 +48,54 @@ pub struct ServerProcess {
     pub log_path: PathBuf,
 }
 
+/// Writes `dir/zoo.cfg`: the test's standard lines plus `extra_cfg`.
+fn write_config(dir: &Path, port: u16, extra_cfg: &str) -> PathBuf {
+    let cfg = dir.join("zoo.cfg");
+    let text = format!(
+        "tickTime=2000\ndataDir={d}/data\ndataLogDir={d}/log\nclientPort={port}\n\
+         clientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n{extra_cfg}",
+        d = dir.display()
+    );
+    std::fs::write(&cfg, text).expect("write zoo.cfg");
+    cfg
+}
+
+/// Starts a server that must refuse to start: returns its exit status and its output.
+pub fn start_expecting_failure(
+    dir: &Path,
+    port: u16,
+    extra_cfg: &str,
+) -> (std::process::ExitStatus, String) {
+    let cfg = write_config(dir, port, extra_cfg);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrokeeper"))
+        .args(["server", "--config"])
+        .arg(&cfg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ferrokeeper");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            let out = child.wait_with_output().expect("output");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            return (status, text);
+        }
+        if Instant::now() > deadline {
+            let _ignored = child.kill();
+            let _reaped = child.wait();
+            panic!("the server was expected to refuse to start, but it kept running");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl ServerProcess {
     /// Writes `dir/zoo.cfg` with the given extra lines and starts the server on it.
     pub fn start(dir: &Path, port: u16, extra_cfg: &str) -> ServerProcess {
-        let cfg = dir.join("zoo.cfg");
-        let text = format!(
-            "tickTime=2000\ndataDir={d}/data\ndataLogDir={d}/log\nclientPort={port}\n\
-             clientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\n{extra_cfg}",
-            d = dir.display()
-        );
-        std::fs::write(&cfg, text).expect("write zoo.cfg");
+        let cfg = write_config(dir, port, extra_cfg);
         let log_path = dir.join("server.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
