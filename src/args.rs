@@ -129,8 +129,9 @@ Options:
 
 Drives load against ZooKeeper-protocol servers and prints throughput and latency
 (mean, p50, p99, p99.9, max) and error counts; a progress line goes to stderr every second.
-The bench works under ROOT (deleted before and after): each session owns ROOT/sNNNN with
---keys pre-created keys, so gets, sets and deletes always hit existing nodes.
+The bench works under ROOT (deleted before and after; missing parents are created and
+left): each session owns ROOT/sNNNN with --keys pre-created keys, so gets, sets and
+deletes always hit existing nodes. Several servers must belong to one ensemble.
 
 Workloads (one op is what is counted and timed):
   create   create a new node

@@ -35,10 +35,16 @@ const POLL_TIMEOUT_MAX: Duration = Duration::from_millis(100);
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Purpose {
     Op(OpKind),
-    WatchGet { key: u64 },
-    WatchSet { key: u64 },
+    WatchGet {
+        key: u64,
+    },
+    WatchSet {
+        key: u64,
+    },
     /// Request `index` of the worker's setup/cleanup script.
-    Script { index: usize },
+    Script {
+        index: usize,
+    },
 }
 
 #[derive(Debug)]
@@ -81,7 +87,10 @@ pub(super) struct Bench<'a> {
 pub fn run(options: &Options) -> Result<Report, BenchError> {
     let addrs = resolve(&options.servers)?;
     let mut bench = Bench::connect(options, &addrs)?;
-    eprintln!("bench: {} sessions connected; preparing {}", options.sessions, options.root);
+    eprintln!(
+        "bench: {} sessions connected; preparing {}",
+        options.sessions, options.root
+    );
     bench.prepare()?;
     let report = bench.run_load()?;
     eprintln!("bench: cleaning up {}", options.root);
@@ -155,7 +164,10 @@ impl<'a> Bench<'a> {
         let mut out = Vec::with_capacity(self.events.len());
         for event in self.events.drain(..) {
             let index = event.conn.index();
-            assert!(index < self.workers.len(), "connection {index} has a worker");
+            assert!(
+                index < self.workers.len(),
+                "connection {index} has a worker"
+            );
             match event.event {
                 Ok(Event::Pong) => {}
                 Ok(e) => out.push((index, e, event.at)),
@@ -175,11 +187,16 @@ impl<'a> Bench<'a> {
         }
         let mut next_progress_at = started_at + PROGRESS_INTERVAL;
         let mut last_event_at = started_at;
+        // (wall clock, CPU time of this process) when the measurement began.
+        let mut cpu_at_start: Option<(Instant, Option<u64>)> = None;
         loop {
             let events = self.poll_once()?;
             let now = Instant::now();
             if !events.is_empty() {
                 last_event_at = now;
+            }
+            if cpu_at_start.is_none() && now >= started_at + options.warmup {
+                cpu_at_start = Some((now, cpu_time_ns()));
             }
             for (index, event, at) in events {
                 self.on_event(index, event, at, &mut recorder);
@@ -193,12 +210,24 @@ impl<'a> Bench<'a> {
                 next_progress_at += PROGRESS_INTERVAL;
             }
             if now - last_event_at > STALL_TIMEOUT {
-                return Err(BenchError::Setup("no reply for 60 s during the load".into()));
+                return Err(BenchError::Setup(
+                    "no reply for 60 s during the load".into(),
+                ));
             }
         }
+        let client_cpu_pct = match (cpu_at_start, cpu_time_ns()) {
+            (Some((wall, Some(cpu_start))), Some(cpu_end)) => {
+                let wall_ns = wall.elapsed().as_nanos().max(1) as f64;
+                Some(100.0 * cpu_end.saturating_sub(cpu_start) as f64 / wall_ns)
+            }
+            _ => None,
+        };
         self.drain(&mut recorder)?;
-        let report = Report::new(options, &recorder);
-        assert!(self.workers.iter().all(|w| w.in_flight.is_empty()), "drained");
+        let report = Report::new(options, &recorder, client_cpu_pct);
+        assert!(
+            self.workers.iter().all(|w| w.in_flight.is_empty()),
+            "drained"
+        );
         Ok(report)
     }
 
@@ -219,7 +248,10 @@ impl<'a> Bench<'a> {
                 return Err(BenchError::Setup("no reply for 60 s while draining".into()));
             }
         }
-        assert!(self.workers.iter().all(|w| w.watch_ops.is_empty()), "watch ops drained");
+        assert!(
+            self.workers.iter().all(|w| w.watch_ops.is_empty()),
+            "watch ops drained"
+        );
         Ok(())
     }
 
@@ -234,17 +266,38 @@ impl<'a> Bench<'a> {
         let worker = &mut self.workers[index];
         while worker.ops_outstanding < depth {
             let watch_ops = &worker.watch_ops;
-            let planned = worker
-                .keys
-                .plan(workload, &self.value, |key| watch_ops.iter().any(|op| op.key == key));
+            let planned = worker.keys.plan(workload, &self.value, |key| {
+                watch_ops.iter().any(|op| op.key == key)
+            });
             let started_at = Instant::now();
             match planned {
                 Planned::One { kind, request } => {
-                    send(&mut self.mux, index, worker, &request, Purpose::Op(kind), started_at)?;
+                    send(
+                        &mut self.mux,
+                        index,
+                        worker,
+                        &request,
+                        Purpose::Op(kind),
+                        started_at,
+                    )?;
                 }
                 Planned::Watch { key, get, set } => {
-                    send(&mut self.mux, index, worker, &get, Purpose::WatchGet { key }, started_at)?;
-                    send(&mut self.mux, index, worker, &set, Purpose::WatchSet { key }, started_at)?;
+                    send(
+                        &mut self.mux,
+                        index,
+                        worker,
+                        &get,
+                        Purpose::WatchGet { key },
+                        started_at,
+                    )?;
+                    send(
+                        &mut self.mux,
+                        index,
+                        worker,
+                        &set,
+                        Purpose::WatchSet { key },
+                        started_at,
+                    )?;
                     worker.watch_ops.push(WatchOp {
                         key,
                         started_at,
@@ -257,7 +310,10 @@ impl<'a> Bench<'a> {
             }
             worker.ops_outstanding += 1;
         }
-        assert_eq!(worker.ops_outstanding, depth, "worker {index} filled to its depth");
+        assert_eq!(
+            worker.ops_outstanding, depth,
+            "worker {index} filled to its depth"
+        );
         Ok(())
     }
 
@@ -273,8 +329,14 @@ impl<'a> Bench<'a> {
 
     fn on_reply(&mut self, index: usize, reply: Reply, at: Instant, recorder: &mut Recorder) {
         let worker = &mut self.workers[index];
-        let sent = worker.in_flight.pop_front().expect("the session matched the reply to a request");
-        assert_eq!(sent.xid, reply.xid, "worker {index}: replies arrive in order");
+        let sent = worker
+            .in_flight
+            .pop_front()
+            .expect("the session matched the reply to a request");
+        assert_eq!(
+            sent.xid, reply.xid,
+            "worker {index}: replies arrive in order"
+        );
         match sent.purpose {
             Purpose::Op(kind) => {
                 let outcome = match &reply.result {
@@ -323,7 +385,10 @@ impl<'a> Bench<'a> {
             .and_then(|rest| rest.strip_prefix("/k"))
             .and_then(|digits| digits.parse::<u64>().ok());
         let op = key.and_then(|key| {
-            worker.watch_ops.iter_mut().find(|op| op.key == key && !op.is_notified)
+            worker
+                .watch_ops
+                .iter_mut()
+                .find(|op| op.key == key && !op.is_notified)
         });
         match op {
             Some(op) if watch.event_type == event_type::NODE_DATA_CHANGED => {
@@ -347,7 +412,10 @@ impl<'a> Bench<'a> {
             !is_complete
         });
         let completed = before - worker.watch_ops.len();
-        assert!(worker.ops_outstanding >= completed, "completed more ops than outstanding");
+        assert!(
+            worker.ops_outstanding >= completed,
+            "completed more ops than outstanding"
+        );
         worker.ops_outstanding -= completed;
     }
 
@@ -365,7 +433,10 @@ impl<'a> Bench<'a> {
         while open > 0 && Instant::now() < deadline {
             match self.poll_once() {
                 Ok(events) => {
-                    open -= events.iter().filter(|(_, e, _)| matches!(e, Event::Reply(_))).count();
+                    open -= events
+                        .iter()
+                        .filter(|(_, e, _)| matches!(e, Event::Reply(_)))
+                        .count();
                 }
                 Err(e) => {
                     log::warn!("closing sessions: {e}");
@@ -377,6 +448,13 @@ impl<'a> Bench<'a> {
             log::warn!("{open} sessions did not confirm closeSession in 5 s");
         }
     }
+}
+
+/// CPU time this process has used, in ns, from `/proc/self/schedstat` (the bench is one
+/// thread); `None` where that file is missing.
+fn cpu_time_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
 
 /// Sends `request` on `worker`'s session and records it as in flight.

@@ -56,7 +56,12 @@ impl Histogram {
         self.sum_ns += u128::from(value_ns);
         self.min_ns = self.min_ns.min(value_ns);
         self.max_ns = self.max_ns.max(value_ns);
-        assert!(self.min_ns <= self.max_ns, "min {} > max {}", self.min_ns, self.max_ns);
+        assert!(
+            self.min_ns <= self.max_ns,
+            "min {} > max {}",
+            self.min_ns,
+            self.max_ns
+        );
     }
 
     pub fn reset(&mut self) {
@@ -112,7 +117,10 @@ fn bucket_index(value: u64) -> usize {
     let msb = 63 - value.leading_zeros();
     let shift = msb - SUB_BUCKET_BITS;
     let mantissa = (value >> shift) as usize;
-    assert!((SUB_BUCKETS..2 * SUB_BUCKETS).contains(&mantissa), "mantissa {mantissa}");
+    assert!(
+        (SUB_BUCKETS..2 * SUB_BUCKETS).contains(&mantissa),
+        "mantissa {mantissa}"
+    );
     shift as usize * SUB_BUCKETS + mantissa
 }
 
@@ -143,7 +151,11 @@ mod tests {
         assert_eq!(bucket_index(0), 0);
         assert_eq!(bucket_index(u64::MAX), BUCKETS - 1);
         for index in 0..BUCKETS - 1 {
-            assert_eq!(bucket_high(index) + 1, bucket_low(index + 1), "bucket {index}");
+            assert_eq!(
+                bucket_high(index) + 1,
+                bucket_low(index + 1),
+                "bucket {index}"
+            );
             assert_eq!(bucket_index(bucket_low(index)), index);
             assert_eq!(bucket_index(bucket_high(index)), index);
         }
@@ -153,7 +165,10 @@ mod tests {
     fn bucket_width_is_within_one_128th_of_the_value() {
         for index in LINEAR_LIMIT as usize..BUCKETS - 1 {
             let (low, high) = (bucket_low(index), bucket_high(index));
-            assert!((high - low) as f64 <= low as f64 / 128.0, "bucket {index}: {low}..{high}");
+            assert!(
+                (high - low) as f64 <= low as f64 / 128.0,
+                "bucket {index}: {low}..{high}"
+            );
         }
     }
 
@@ -167,9 +182,16 @@ mod tests {
         assert_eq!(h.max_ns(), 10_000_000);
         assert!((1000..=1008).contains(&h.value_at_quantile(0.0)));
         assert!((h.mean_ns() - 5_000_500.0).abs() < 1e-6);
-        for (q, exact) in [(0.5, 5_000_000.0), (0.99, 9_900_000.0), (0.999, 9_990_000.0)] {
+        for (q, exact) in [
+            (0.5, 5_000_000.0),
+            (0.99, 9_900_000.0),
+            (0.999, 9_990_000.0),
+        ] {
             let got = h.value_at_quantile(q) as f64;
-            assert!(got >= exact && got <= exact * (1.0 + 1.0 / 128.0), "q {q}: {got}");
+            assert!(
+                got >= exact && got <= exact * (1.0 + 1.0 / 128.0),
+                "q {q}: {got}"
+            );
         }
         assert_eq!(h.value_at_quantile(1.0), 10_000_000);
         assert_eq!(h.value_at_quantile(0.0), h.value_at_quantile(0.0001));
@@ -180,8 +202,14 @@ mod tests {
         let mut a = Histogram::new();
         a.record(5);
         a.record(7_000_000);
-        assert_eq!((a.count(), a.value_at_quantile(0.0), a.max_ns()), (2, 5, 7_000_000));
+        assert_eq!(
+            (a.count(), a.value_at_quantile(0.0), a.max_ns()),
+            (2, 5, 7_000_000)
+        );
         a.reset();
-        assert_eq!((a.count(), a.value_at_quantile(0.99), a.mean_ns()), (0, 0, 0.0));
+        assert_eq!(
+            (a.count(), a.value_at_quantile(0.99), a.mean_ns()),
+            (0, 0, 0.0)
+        );
     }
 }

@@ -143,9 +143,15 @@ impl Options {
         }
         check_range("--sessions", self.sessions, 1, SESSIONS_MAX)?;
         check_range("--in-flight", self.in_flight, 1, IN_FLIGHT_MAX)?;
-        check_range("--value-size", self.value_size_bytes, 0, VALUE_SIZE_MAX_BYTES)?;
+        check_range(
+            "--value-size",
+            self.value_size_bytes,
+            0,
+            VALUE_SIZE_MAX_BYTES,
+        )?;
         check_range("--keys", self.keys_per_session, 1, KEYS_MAX)?;
-        if self.stop_after == StopAfter::Ops(0) || self.stop_after == StopAfter::Duration(Duration::ZERO)
+        if self.stop_after == StopAfter::Ops(0)
+            || self.stop_after == StopAfter::Duration(Duration::ZERO)
         {
             return Err("--duration and --ops must be positive".into());
         }
@@ -153,9 +159,13 @@ impl Options {
         let is_valid = root.starts_with('/')
             && root.len() > 1
             && !root.ends_with('/')
-            && root[1..].split('/').all(|part| !part.is_empty() && part != "." && part != "..");
+            && root[1..]
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != "..");
         if !is_valid {
-            return Err(format!("--root '{root}' is not an absolute znode path other than /"));
+            return Err(format!(
+                "--root '{root}' is not an absolute znode path other than /"
+            ));
         }
         Ok(())
     }
@@ -211,6 +221,10 @@ pub fn main(options: &Options) -> ExitCode {
     if let Err(e) = options.validate() {
         eprintln!("ferrokeeper bench: {e}");
         return ExitCode::from(2);
+    }
+    // One socket per session: thousands of sessions need more than the default 1024 files.
+    if let Err(e) = crate::sys::raise_fd_limit() {
+        log::warn!("cannot raise the open file limit: {e}");
     }
     match driver::run(options) {
         Ok(report) => {

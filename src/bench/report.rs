@@ -62,15 +62,15 @@ impl Recorder {
         at: Instant,
         outcome: Result<(), ErrorCode>,
     ) {
-        let latency_ns = u64::try_from(at.saturating_duration_since(started_at).as_nanos())
-            .unwrap_or(u64::MAX);
+        let latency_ns =
+            u64::try_from(at.saturating_duration_since(started_at).as_nanos()).unwrap_or(u64::MAX);
         match outcome {
             Ok(()) => self.interval.record(latency_ns),
             Err(_) => self.interval_errors += 1,
         }
         let is_in_window = at >= self.measure_start
-            && self.measure_end.map_or(true, |end| at <= end)
-            && self.ops_limit.map_or(true, |limit| self.completed < limit);
+            && self.measure_end.is_none_or(|end| at <= end)
+            && self.ops_limit.is_none_or(|limit| self.completed < limit);
         if !is_in_window {
             return;
         }
@@ -85,7 +85,10 @@ impl Recorder {
         if self.ops_limit == Some(self.completed) {
             self.measure_end = Some(at);
         }
-        assert!(self.ops_limit.map_or(true, |n| self.completed <= n), "recorded past --ops");
+        assert!(
+            self.ops_limit.is_none_or(|n| self.completed <= n),
+            "recorded past --ops"
+        );
     }
 
     pub fn count_unexpected_notification(&mut self) {
@@ -110,8 +113,15 @@ impl Recorder {
 
     /// Prints one progress line to stderr and starts a new interval.
     pub fn print_progress(&mut self, elapsed: Duration, now: Instant) {
-        let seconds = now.duration_since(self.interval_started_at).as_secs_f64().max(1e-9);
-        let phase = if self.interval_started_at < self.measure_start { "warmup " } else { "measure" };
+        let seconds = now
+            .duration_since(self.interval_started_at)
+            .as_secs_f64()
+            .max(1e-9);
+        let phase = if self.interval_started_at < self.measure_start {
+            "warmup "
+        } else {
+            "measure"
+        };
         eprintln!(
             "bench: {phase} {:6.1}s {:9.0} ops/s  p50 {:7.3} ms  p99 {:7.3} ms  errors {}",
             elapsed.as_secs_f64(),
@@ -188,12 +198,20 @@ pub struct Report {
     /// Failed ops by error code.
     pub errors: Vec<(ErrorCode, u64)>,
     pub unexpected_notifications: u64,
+    /// CPU the bench itself used during the window, in % of one core (Linux only).
+    pub client_cpu_pct: Option<f64>,
 }
 
 impl Report {
-    pub(super) fn new(options: &Options, recorder: &Recorder) -> Report {
+    pub(super) fn new(
+        options: &Options,
+        recorder: &Recorder,
+        client_cpu_pct: Option<f64>,
+    ) -> Report {
         let end = recorder.measure_end.unwrap_or(recorder.measure_start);
-        let elapsed_s = end.saturating_duration_since(recorder.measure_start).as_secs_f64();
+        let elapsed_s = end
+            .saturating_duration_since(recorder.measure_start)
+            .as_secs_f64();
         let ops = recorder.total.count();
         let by_kind = OpKind::ALL
             .iter()
@@ -209,11 +227,16 @@ impl Report {
             value_size_bytes: options.value_size_bytes,
             warmup_s: options.warmup.as_secs_f64(),
             elapsed_s,
-            ops_per_s: if elapsed_s > 0.0 { ops as f64 / elapsed_s } else { 0.0 },
+            ops_per_s: if elapsed_s > 0.0 {
+                ops as f64 / elapsed_s
+            } else {
+                0.0
+            },
             latency: Latency::of(&recorder.total),
             by_kind,
             errors: recorder.errors.iter().map(|(c, n)| (*c, *n)).collect(),
             unexpected_notifications: recorder.unexpected_notifications,
+            client_cpu_pct,
         }
     }
 
@@ -223,10 +246,12 @@ impl Report {
 
     pub fn to_text(&self) -> String {
         let mut t = String::new();
-        t.push_str(&format!("workload {}: {} sessions x {} in flight, {}-byte values, servers {}\n",
+        t.push_str(&format!(
+            "workload {}: {} sessions x {} in flight, {}-byte values, servers {}\n",
             self.workload, self.sessions, self.in_flight, self.value_size_bytes, self.servers
         ));
-        t.push_str(&format!("measured {:.2} s after {:.1} s warm-up: {} ops, {:.0} ops/s, {} errors\n",
+        t.push_str(&format!(
+            "measured {:.2} s after {:.1} s warm-up: {} ops, {:.0} ops/s, {} errors\n",
             self.elapsed_s,
             self.warmup_s,
             self.latency.ops,
@@ -236,22 +261,35 @@ impl Report {
         t.push_str(&format!("latency ms: {}\n", self.latency.to_text()));
         if self.by_kind.len() > 1 {
             for (name, latency) in &self.by_kind {
-                t.push_str(&format!("  {name:6} {:9} ops  {}\n", latency.ops, latency.to_text()));
+                t.push_str(&format!(
+                    "  {name:6} {:9} ops  {}\n",
+                    latency.ops,
+                    latency.to_text()
+                ));
             }
         }
         for (code, n) in &self.errors {
             t.push_str(&format!("errors {code}: {n}\n"));
         }
+        if let Some(pct) = self.client_cpu_pct {
+            t.push_str(&format!("bench client CPU: {pct:.0}% of one core\n"));
+        }
         if self.unexpected_notifications > 0 {
-            t.push_str(&format!("unexpected notifications: {}\n", self.unexpected_notifications));
+            t.push_str(&format!(
+                "unexpected notifications: {}\n",
+                self.unexpected_notifications
+            ));
         }
         t
     }
 
     /// One JSON object on one line (keys fixed, numbers with 3 decimals).
     pub fn to_json(&self) -> String {
-        let by_kind: Vec<String> =
-            self.by_kind.iter().map(|(name, l)| format!("\"{name}\":{}", l.to_json())).collect();
+        let by_kind: Vec<String> = self
+            .by_kind
+            .iter()
+            .map(|(name, l)| format!("\"{name}\":{}", l.to_json()))
+            .collect();
         let errors: Vec<String> = self
             .errors
             .iter()
@@ -261,7 +299,7 @@ impl Report {
             "{{\"workload\":\"{}\",\"servers\":\"{}\",\"sessions\":{},\"in_flight\":{},\
              \"value_size\":{},\"warmup_s\":{:.3},\"elapsed_s\":{:.3},\"ops\":{},\
              \"ops_per_s\":{:.1},\"latency\":{},\"by_op\":{{{}}},\"errors\":{{{}}},\
-             \"error_count\":{},\"unexpected_notifications\":{}}}",
+             \"error_count\":{},\"unexpected_notifications\":{},\"client_cpu_pct\":{}}}",
             self.workload,
             json_escape(&self.servers),
             self.sessions,
@@ -275,7 +313,9 @@ impl Report {
             by_kind.join(","),
             errors.join(","),
             self.error_count(),
-            self.unexpected_notifications
+            self.unexpected_notifications,
+            self.client_cpu_pct
+                .map_or("null".to_string(), |p| format!("{p:.1}"))
         )
     }
 }

@@ -17,6 +17,9 @@ use super::driver::{send, Bench, Purpose, STALL_TIMEOUT};
 use super::BenchError;
 use crate::client::Event;
 
+/// What a script does with each answer: `Err` stops the bench.
+type OnReply<'a> = dyn FnMut(&Request, Result<Response, ErrorCode>) -> Result<(), BenchError> + 'a;
+
 /// Requests in flight per session while a script runs.
 const SCRIPT_DEPTH: usize = 32;
 
@@ -62,7 +65,11 @@ impl Bench<'_> {
         let scripts: Vec<Vec<Request>> = self
             .workers
             .iter()
-            .map(|w| (w.keys.lo..w.keys.hi).map(|k| delete(&w.keys.path(k))).collect())
+            .map(|w| {
+                (w.keys.lo..w.keys.hi)
+                    .map(|k| delete(&w.keys.path(k)))
+                    .collect()
+            })
             .collect();
         self.run_script(scripts, &mut |request, result| {
             tolerate(request, result, ErrorCode::NoNode).map(|_| ())
@@ -125,10 +132,16 @@ impl Bench<'_> {
     fn run_script(
         &mut self,
         scripts: Vec<Vec<Request>>,
-        on_reply: &mut dyn FnMut(&Request, Result<Response, ErrorCode>) -> Result<(), BenchError>,
+        on_reply: &mut OnReply<'_>,
     ) -> Result<(), BenchError> {
-        assert!(scripts.len() <= self.workers.len(), "one script per session at most");
-        assert!(self.workers.iter().all(|w| w.in_flight.is_empty()), "scripts run alone");
+        assert!(
+            scripts.len() <= self.workers.len(),
+            "one script per session at most"
+        );
+        assert!(
+            self.workers.iter().all(|w| w.in_flight.is_empty()),
+            "scripts run alone"
+        );
         let mut next = vec![0usize; scripts.len()];
         let mut outstanding = 0usize;
         let mut last_event_at = Instant::now();
@@ -138,7 +151,14 @@ impl Bench<'_> {
                 let worker = &mut self.workers[index];
                 while next[index] < script.len() && worker.in_flight.len() < SCRIPT_DEPTH {
                     let purpose = Purpose::Script { index: next[index] };
-                    send(&mut self.mux, index, worker, &script[next[index]], purpose, now)?;
+                    send(
+                        &mut self.mux,
+                        index,
+                        worker,
+                        &script[next[index]],
+                        purpose,
+                        now,
+                    )?;
                     next[index] += 1;
                     outstanding += 1;
                 }
@@ -154,7 +174,10 @@ impl Bench<'_> {
                 let Event::Reply(reply) = event else {
                     continue; // A late notification from the load: nothing waits for it.
                 };
-                let sent = self.workers[index].in_flight.pop_front().expect("a request was sent");
+                let sent = self.workers[index]
+                    .in_flight
+                    .pop_front()
+                    .expect("a request was sent");
                 assert_eq!(sent.xid, reply.xid, "replies arrive in order");
                 let Purpose::Script { index: step } = sent.purpose else {
                     unreachable!("only script requests are in flight");
@@ -166,7 +189,10 @@ impl Bench<'_> {
                 return Err(BenchError::Setup("no reply for 60 s during setup".into()));
             }
         }
-        assert!(next.iter().zip(&scripts).all(|(n, s)| *n == s.len()), "scripts finished");
+        assert!(
+            next.iter().zip(&scripts).all(|(n, s)| *n == s.len()),
+            "scripts finished"
+        );
         Ok(())
     }
 }
@@ -197,7 +223,10 @@ fn ancestors(path: &str) -> Vec<String> {
         .map(|(i, _)| path[..i].to_string())
         .collect();
     out.retain(|p| !p.is_empty());
-    assert!(out.iter().all(|p| path.starts_with(p.as_str())), "ancestors are prefixes");
+    assert!(
+        out.iter().all(|p| path.starts_with(p.as_str())),
+        "ancestors are prefixes"
+    );
     out
 }
 
@@ -232,13 +261,20 @@ mod tests {
     #[test]
     fn ancestors_exclude_the_root_and_the_path() {
         assert_eq!(ancestors("/a"), Vec::<String>::new());
-        assert_eq!(ancestors("/a/b/c"), vec!["/a".to_string(), "/a/b".to_string()]);
+        assert_eq!(
+            ancestors("/a/b/c"),
+            vec!["/a".to_string(), "/a/b".to_string()]
+        );
     }
 
     #[test]
     fn tolerated_error_is_none_and_others_name_the_request() {
         let request = delete("/x");
-        assert!(tolerate(&request, Err(ErrorCode::NoNode), ErrorCode::NoNode).unwrap().is_none());
+        assert!(
+            tolerate(&request, Err(ErrorCode::NoNode), ErrorCode::NoNode)
+                .unwrap()
+                .is_none()
+        );
         let err = tolerate(&request, Err(ErrorCode::NotEmpty), ErrorCode::NoNode).unwrap_err();
         assert!(err.to_string().contains("/x"), "{err}");
     }

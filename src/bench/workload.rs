@@ -77,7 +77,11 @@ pub enum Planned {
     /// A single request.
     One { kind: OpKind, request: Request },
     /// The watch workload's op: `get` (with a watch) then `set`, both on `key`.
-    Watch { key: u64, get: Request, set: Request },
+    Watch {
+        key: u64,
+        get: Request,
+        set: Request,
+    },
 }
 
 /// One session's keys and op generator.
@@ -135,12 +139,20 @@ impl SessionKeys {
             Workload::Watch => self.plan_watch(value, is_key_busy),
         };
         assert!(self.lo <= self.hi, "window {}..{}", self.lo, self.hi);
-        assert!(self.lo >= lo && self.hi >= hi, "the window only moves forward");
+        assert!(
+            self.lo >= lo && self.hi >= hi,
+            "the window only moves forward"
+        );
         planned
     }
 
     fn random_live_key(&mut self) -> u64 {
-        assert!(self.live_count() > 0, "no live key in {}..{}", self.lo, self.hi);
+        assert!(
+            self.live_count() > 0,
+            "no live key in {}..{}",
+            self.lo,
+            self.hi
+        );
         self.lo + self.rng.below(self.live_count())
     }
 

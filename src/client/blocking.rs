@@ -17,8 +17,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use wire::{
-    Acl, CreateMode, CreateRequest, DeleteRequest, ErrorCode, OpResult, PathWatchRequest,
-    Request, Response, SetDataRequest, Stat, WatcherEvent,
+    Acl, CreateMode, CreateRequest, DeleteRequest, ErrorCode, OpResult, PathWatchRequest, Request,
+    Response, SetDataRequest, Stat, WatcherEvent,
 };
 
 use super::mux::{ConnIndex, Mux, MuxEvent};
@@ -46,7 +46,9 @@ impl Client {
             let e = io::Error::new(io::ErrorKind::NotFound, format!("{addr}: no address"));
             return Err(ZkError::Io(e));
         };
-        let timeout_ms = i32::try_from(session_timeout.as_millis()).unwrap_or(i32::MAX).max(1);
+        let timeout_ms = i32::try_from(session_timeout.as_millis())
+            .unwrap_or(i32::MAX)
+            .max(1);
         let mut mux = Mux::new()?;
         let conn = mux.connect(first, timeout_ms, session_timeout)?;
         let mut client = Client {
@@ -66,7 +68,10 @@ impl Client {
                 break;
             }
         }
-        assert!(client.mux.session(conn).is_connected(), "connect returns a live session");
+        assert!(
+            client.mux.session(conn).is_connected(),
+            "connect returns a live session"
+        );
         Ok(client)
     }
 
@@ -196,7 +201,10 @@ impl Client {
         }
         let xid = self.mux.close(self.conn)?;
         self.wait_reply(xid)?;
-        assert!(self.mux.session(self.conn).is_closed(), "closeSession was answered");
+        assert!(
+            self.mux.session(self.conn).is_closed(),
+            "closeSession was answered"
+        );
         Ok(())
     }
 
@@ -205,7 +213,11 @@ impl Client {
         if self.is_broken {
             return Err(ZkError::Code(ErrorCode::ConnectionLoss));
         }
-        assert_eq!(self.mux.session(self.conn).pending_count(), 0, "one call at a time");
+        assert_eq!(
+            self.mux.session(self.conn).pending_count(),
+            0,
+            "one call at a time"
+        );
         let xid = self.mux.send(self.conn, request)?;
         self.wait_reply(xid)
     }
@@ -276,12 +288,19 @@ mod tests {
         let mut c = Client::connect(&server.addr(), Duration::from_secs(10)).unwrap();
         assert_ne!(c.session_id(), 0);
         let open = Acl::open_unsafe();
-        assert_eq!(c.create("/a", b"one", &open, CreateMode::Persistent).unwrap(), "/a");
-        let err = c.create("/a", b"", &open, CreateMode::Persistent).unwrap_err();
+        assert_eq!(
+            c.create("/a", b"one", &open, CreateMode::Persistent)
+                .unwrap(),
+            "/a"
+        );
+        let err = c
+            .create("/a", b"", &open, CreateMode::Persistent)
+            .unwrap_err();
         assert_eq!(err.code(), ErrorCode::NodeExists);
         assert_eq!(c.get_data("/a", false).unwrap().0, Some(b"one".to_vec()));
         assert_eq!(c.set_data("/a", b"two", -1).unwrap().version, 1);
-        c.create("/a/b", b"", &open, CreateMode::Persistent).unwrap();
+        c.create("/a/b", b"", &open, CreateMode::Persistent)
+            .unwrap();
         assert_eq!(c.get_children("/a", false).unwrap(), vec!["b".to_string()]);
         assert!(c.exists("/nope", false).unwrap().is_none());
         assert!(c.exists("/a", false).unwrap().is_some());
@@ -294,13 +313,17 @@ mod tests {
     fn watch_fires_on_set_and_is_delivered_in_order() {
         let server = FakeServer::start();
         let mut c = Client::connect(&server.addr(), Duration::from_secs(10)).unwrap();
-        c.create("/w", b"", &Acl::open_unsafe(), CreateMode::Persistent).unwrap();
+        c.create("/w", b"", &Acl::open_unsafe(), CreateMode::Persistent)
+            .unwrap();
         c.get_data("/w", true).unwrap();
         c.set_data("/w", b"x", -1).unwrap();
         let event = c.next_watch_event(Duration::from_secs(5)).unwrap().unwrap();
         assert_eq!(event.path, "/w");
         assert_eq!(event.event_type, wire::event_type::NODE_DATA_CHANGED);
-        assert!(c.next_watch_event(Duration::from_millis(10)).unwrap().is_none());
+        assert!(c
+            .next_watch_event(Duration::from_millis(10))
+            .unwrap()
+            .is_none());
     }
 
     #[test]
@@ -319,7 +342,13 @@ mod tests {
         let results = c.multi(vec![create("/m1"), create("/m2")]).unwrap();
         assert_eq!(results.len(), 2);
         let err = c.multi(vec![create("/m3"), create("/m1")]).unwrap_err();
-        assert!(matches!(err, ZkError::MultiFailed { index: 1, code: ErrorCode::NodeExists }));
+        assert!(matches!(
+            err,
+            ZkError::MultiFailed {
+                index: 1,
+                code: ErrorCode::NodeExists
+            }
+        ));
     }
 
     #[test]
@@ -329,6 +358,9 @@ mod tests {
         server.stop();
         let err = c.get_data("/", false).unwrap_err();
         assert_eq!(err.code(), ErrorCode::ConnectionLoss);
-        assert_eq!(c.get_data("/", false).unwrap_err().code(), ErrorCode::ConnectionLoss);
+        assert_eq!(
+            c.get_data("/", false).unwrap_err().code(),
+            ErrorCode::ConnectionLoss
+        );
     }
 }

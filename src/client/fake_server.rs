@@ -70,7 +70,9 @@ fn serve(listener: TcpListener, stop: &Arc<AtomicBool>) {
         match listener.accept() {
             Ok((stream, _)) => {
                 let (tree, stop) = (Arc::clone(&tree), Arc::clone(stop));
-                threads.push(std::thread::spawn(move || serve_connection(stream, &tree, &stop)));
+                threads.push(std::thread::spawn(move || {
+                    serve_connection(stream, &tree, &stop)
+                }));
             }
             Err(_) => std::thread::sleep(Duration::from_millis(5)),
         }
@@ -107,7 +109,9 @@ fn read_exact(stream: &mut TcpStream, buf: &mut [u8], stop: &AtomicBool) -> Opti
 
 fn serve_connection(mut stream: TcpStream, tree: &Mutex<Tree>, stop: &AtomicBool) {
     stream.set_nonblocking(false).unwrap();
-    stream.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
     let Some(first) = read_frame(&mut stream, stop) else {
         return;
     };
@@ -133,7 +137,11 @@ fn serve_connection(mut stream: TcpStream, tree: &Mutex<Tree>, stop: &AtomicBool
             Ok(response) => (0, response),
             Err(code) => (code.code(), Response::Empty),
         };
-        let reply_xid = if op == OpCode::Ping { xid::PING } else { header.xid };
+        let reply_xid = if op == OpCode::Ping {
+            xid::PING
+        } else {
+            header.xid
+        };
         let header = ReplyHeader {
             xid: reply_xid,
             zxid: 1,
@@ -173,7 +181,11 @@ impl Tree {
     }
 
     fn children(&self, path: &str) -> Vec<String> {
-        let prefix = if path == "/" { "/".to_string() } else { format!("{path}/") };
+        let prefix = if path == "/" {
+            "/".to_string()
+        } else {
+            format!("{path}/")
+        };
         self.nodes
             .keys()
             .filter_map(|k| k.strip_prefix(&prefix))

@@ -94,10 +94,13 @@ impl From<io::Error> for ZkError {
 /// The first failed op of a multi's results, if any: ZooKeeper marks the ops before it
 /// `Ok` and the ops after it `RuntimeInconsistency`, so the first non-`Ok` error is the cause.
 pub fn multi_failure(results: &[OpResult]) -> Option<(usize, ErrorCode)> {
-    results.iter().enumerate().find_map(|(index, result)| match result {
-        OpResult::Error(code) if !code.is_ok() => Some((index, *code)),
-        _ => None,
-    })
+    results
+        .iter()
+        .enumerate()
+        .find_map(|(index, result)| match result {
+            OpResult::Error(code) if !code.is_ok() => Some((index, *code)),
+            _ => None,
+        })
 }
 
 #[cfg(test)]
@@ -121,6 +124,9 @@ mod tests {
         let e = ZkError::Io(io::Error::new(io::ErrorKind::TimedOut, "late"));
         assert_eq!(e.code(), ErrorCode::ConnectionLoss);
         assert_eq!(ZkError::Code(ErrorCode::NoNode).code(), ErrorCode::NoNode);
-        assert_eq!(ZkError::Code(ErrorCode::NoNode).to_string(), "NoNode (-101)");
+        assert_eq!(
+            ZkError::Code(ErrorCode::NoNode).to_string(),
+            "NoNode (-101)"
+        );
     }
 }

@@ -74,6 +74,8 @@ pub struct Mux {
     /// Connections with output queued since the last flush, each listed once.
     dirty: Vec<usize>,
     read_buf: Vec<u8>,
+    /// (connection, readable, writable) of the last poll; kept to reuse its allocation.
+    ready: Vec<(usize, bool, bool)>,
     next_ping_check_at: Instant,
 }
 
@@ -85,6 +87,7 @@ impl Mux {
             conns: Vec::new(),
             dirty: Vec::new(),
             read_buf: vec![0; READ_CHUNK_BYTES],
+            ready: Vec::with_capacity(EVENTS_CAPACITY),
             next_ping_check_at: Instant::now(),
         })
     }
@@ -98,7 +101,10 @@ impl Mux {
         session_timeout_ms: i32,
         connect_timeout: Duration,
     ) -> io::Result<ConnIndex> {
-        assert!(session_timeout_ms > 0, "session timeout {session_timeout_ms}");
+        assert!(
+            session_timeout_ms > 0,
+            "session timeout {session_timeout_ms}"
+        );
         let std_stream = std::net::TcpStream::connect_timeout(&addr, connect_timeout)?;
         std_stream.set_nodelay(true)?;
         std_stream.set_nonblocking(true)?;
@@ -158,7 +164,10 @@ impl Mux {
             conn.is_dirty = true;
             self.dirty.push(index);
         }
-        assert!(self.dirty.len() <= self.conns.len(), "a connection is listed twice");
+        assert!(
+            self.dirty.len() <= self.conns.len(),
+            "a connection is listed twice"
+        );
     }
 
     /// Writes what every connection has queued, as far as the sockets take it. Failures
@@ -187,16 +196,17 @@ impl Mux {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
-        let ready: Vec<(usize, bool, bool)> = self
-            .events
-            .iter()
-            .map(|e| {
-                let readable = e.is_readable() || e.is_read_closed() || e.is_error();
-                (e.token().0, readable, e.is_writable())
-            })
-            .collect();
-        for (index, readable, writable) in ready {
-            assert!(index < self.conns.len(), "token {index} names no connection");
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.clear();
+        ready.extend(self.events.iter().map(|e| {
+            let readable = e.is_readable() || e.is_read_closed() || e.is_error();
+            (e.token().0, readable, e.is_writable())
+        }));
+        for &(index, readable, writable) in &ready {
+            assert!(
+                index < self.conns.len(),
+                "token {index} names no connection"
+            );
             if readable {
                 self.read_conn(index, out);
             }
@@ -204,6 +214,7 @@ impl Mux {
                 self.write_conn(index, out);
             }
         }
+        self.ready = ready;
         self.queue_pings();
         Ok(())
     }
@@ -357,10 +368,18 @@ mod tests {
         })
     }
 
-    fn poll_until(mux: &mut Mux, out: &mut Vec<MuxEvent>, mut done: impl FnMut(&[MuxEvent]) -> bool) {
+    fn poll_until(
+        mux: &mut Mux,
+        out: &mut Vec<MuxEvent>,
+        mut done: impl FnMut(&[MuxEvent]) -> bool,
+    ) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !done(out) {
-            assert!(Instant::now() < deadline, "timed out with {} events", out.len());
+            assert!(
+                Instant::now() < deadline,
+                "timed out with {} events",
+                out.len()
+            );
             mux.poll(Some(Duration::from_millis(50)), out).unwrap();
         }
     }
@@ -375,7 +394,9 @@ mod tests {
             .collect();
         let mut out = Vec::new();
         poll_until(&mut mux, &mut out, |events| events.len() == conns.len());
-        assert!(out.iter().all(|e| matches!(e.event, Ok(Event::Connected { .. }))));
+        assert!(out
+            .iter()
+            .all(|e| matches!(e.event, Ok(Event::Connected { .. }))));
         out.clear();
         let mut sent = Vec::new();
         for (i, &conn) in conns.iter().enumerate() {
@@ -406,7 +427,13 @@ mod tests {
     fn close_ends_the_session_without_an_error_event() {
         let server = FakeServer::start();
         let mut mux = Mux::new().unwrap();
-        let conn = mux.connect(server.addr().parse().unwrap(), 10_000, Duration::from_secs(5)).unwrap();
+        let conn = mux
+            .connect(
+                server.addr().parse().unwrap(),
+                10_000,
+                Duration::from_secs(5),
+            )
+            .unwrap();
         let mut out = Vec::new();
         poll_until(&mut mux, &mut out, |events| !events.is_empty());
         out.clear();

@@ -101,7 +101,10 @@ pub struct Session {
 impl Session {
     /// A new session asking for `timeout_ms`; the `ConnectRequest` is queued as output.
     pub fn new(timeout_ms: i32) -> Session {
-        assert!(timeout_ms > 0, "session timeout {timeout_ms} must be positive");
+        assert!(
+            timeout_ms > 0,
+            "session timeout {timeout_ms} must be positive"
+        );
         let request = ConnectRequest {
             protocol_version: 0,
             last_zxid_seen: 0,
@@ -182,7 +185,9 @@ impl Session {
     /// Queues a ping (xid -2); its answer is [`Event::Pong`].
     pub fn ping(&mut self) -> Result<(), ZkError> {
         self.ensure_connected()?;
-        wire::write_frame(&mut self.out, |w| Request::Ping.encode_with_header(xid::PING, w));
+        wire::write_frame(&mut self.out, |w| {
+            Request::Ping.encode_with_header(xid::PING, w)
+        });
         self.pings_pending += 1;
         assert!(self.pings_pending > 0, "ping count overflowed");
         Ok(())
@@ -194,7 +199,9 @@ impl Session {
         self.ensure_connected()?;
         let xid = self.next_xid;
         self.next_xid = if xid == i32::MAX { 1 } else { xid + 1 };
-        wire::write_frame(&mut self.out, |w| Request::CloseSession.encode_with_header(xid, w));
+        wire::write_frame(&mut self.out, |w| {
+            Request::CloseSession.encode_with_header(xid, w)
+        });
         self.pending.push_back(Pending {
             xid,
             op: OpCode::CloseSession,
@@ -304,8 +311,8 @@ impl Session {
     }
 
     fn on_reply(&mut self, frame: &[u8]) -> Result<Event, ZkError> {
-        let (header, body) =
-            ReplyHeader::split(frame).map_err(|e| ZkError::Protocol(format!("ReplyHeader: {e}")))?;
+        let (header, body) = ReplyHeader::split(frame)
+            .map_err(|e| ZkError::Protocol(format!("ReplyHeader: {e}")))?;
         match header.xid {
             xid::NOTIFICATION => {
                 let event = WatcherEvent::decode(body)
@@ -325,7 +332,10 @@ impl Session {
 
     fn on_request_reply(&mut self, header: ReplyHeader, body: &[u8]) -> Result<Event, ZkError> {
         let Some(pending) = self.pending.pop_front() else {
-            return Err(ZkError::Protocol(format!("reply xid {} with nothing pending", header.xid)));
+            return Err(ZkError::Protocol(format!(
+                "reply xid {} with nothing pending",
+                header.xid
+            )));
         };
         if pending.xid != header.xid {
             return Err(ZkError::Protocol(format!(
@@ -341,13 +351,16 @@ impl Session {
                 .ok_or_else(|| ZkError::Protocol(format!("unknown error code {}", header.err)))?;
             Err(code)
         } else {
-            let response = Response::decode(pending.op, body).map_err(|e| {
-                ZkError::Protocol(format!("{} response: {e}", pending.op.name()))
-            })?;
+            let response = Response::decode(pending.op, body)
+                .map_err(|e| ZkError::Protocol(format!("{} response: {e}", pending.op.name())))?;
             Ok(response)
         };
         if pending.op == OpCode::CloseSession {
-            assert_eq!(self.state, State::Closing, "closeSession is sent only by close()");
+            assert_eq!(
+                self.state,
+                State::Closing,
+                "closeSession is sent only by close()"
+            );
             self.state = State::Closed;
         }
         Ok(Event::Reply(Reply {
@@ -359,10 +372,16 @@ impl Session {
     }
 
     fn check_invariants(&self) {
-        assert!(self.out_start <= self.out.len(), "out_start past the output");
+        assert!(
+            self.out_start <= self.out.len(),
+            "out_start past the output"
+        );
         assert!(self.next_xid > 0, "xid {} not positive", self.next_xid);
         if self.state == State::Handshake {
-            assert!(self.pending.is_empty(), "requests pending before the handshake");
+            assert!(
+                self.pending.is_empty(),
+                "requests pending before the handshake"
+            );
         }
     }
 }
@@ -394,7 +413,11 @@ mod tests {
             .encode(w)
         }));
         match s.poll_event().unwrap() {
-            Some(Event::Connected { session_id, timeout_ms, .. }) => {
+            Some(Event::Connected {
+                session_id,
+                timeout_ms,
+                ..
+            }) => {
                 assert_eq!((session_id, timeout_ms), (0x77, 20_000));
             }
             other => panic!("expected Connected, got {other:?}"),
@@ -418,7 +441,10 @@ mod tests {
         let s = Session::new(30_000);
         let bytes = s.output();
         let (len, body) = bytes.split_at(4);
-        assert_eq!(usize::from_be_bytes([0, 0, 0, 0, len[0], len[1], len[2], len[3]]), body.len());
+        assert_eq!(
+            usize::from_be_bytes([0, 0, 0, 0, len[0], len[1], len[2], len[3]]),
+            body.len()
+        );
         let request = ConnectRequest::decode(body).unwrap();
         assert!(request.read_only_present);
         assert_eq!(request.time_out, 30_000);
@@ -462,7 +488,10 @@ mod tests {
         match &events[0] {
             Event::Reply(r) => {
                 assert_eq!((r.xid, r.op), (1, OpCode::Create));
-                assert_eq!(r.result.as_ref().unwrap(), &Response::Create { path: "/a".into() });
+                assert_eq!(
+                    r.result.as_ref().unwrap(),
+                    &Response::Create { path: "/a".into() }
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -518,7 +547,9 @@ mod tests {
         let xid = s.close().unwrap();
         assert!(s.send(&get("/a")).is_err());
         s.receive(&reply(xid, 0, &Response::Empty));
-        assert!(matches!(s.poll_event().unwrap(), Some(Event::Reply(r)) if r.op == OpCode::CloseSession));
+        assert!(
+            matches!(s.poll_event().unwrap(), Some(Event::Reply(r)) if r.op == OpCode::CloseSession)
+        );
         assert!(s.is_closed());
     }
 
