@@ -195,7 +195,10 @@ impl Server {
         let conn = self.conn_mut(key).expect("caller checked the connection");
         let session_id = conn.session_id;
         self.sessions.touch(session_id, now);
-        let Some(op) = OpCode::from_code(header.op_type) else {
+        // `Request.isValid`: notification (0) and error (-1) are not requests a client sends.
+        let op = OpCode::from_code(header.op_type)
+            .filter(|op| !matches!(op, OpCode::Notification | OpCode::Error));
+        let Some(op) = op else {
             // ZooKeeper answers an unknown type with Unimplemented, then closes.
             self.reply_error(key, header.xid, ErrorCode::Unimplemented);
             self.close_after_flush(key);

@@ -1,0 +1,497 @@
+"""fkharness: start/stop Ferrokeeper and the reference ZooKeeper 3.8 for interop tests.
+
+Stdlib only (kazoo is imported lazily by `kazoo_client`); run with /usr/bin/python3, which sees
+Debian's python3-kazoo. Every server this module starts is registered for cleanup: `stop()`,
+the context manager, `atexit`, and SIGTERM/SIGINT/SIGHUP all stop it, so a failing test never
+leaves a process behind. Servers bind to 127.0.0.1 only, on free ports, and every wait is bounded.
+
+Layout assumed: this file is <repo>/tests/py/fkharness.py and the shared tools live in
+<repo>/../shared/tools (zk-ref.sh). Override with env ZK_REF=/path/to/zk-ref.sh.
+The Ferrokeeper binary: env FERROKEEPER_BIN, else <repo>/target/{release,debug}/ferrokeeper.
+"""
+
+import atexit
+import base64
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+HOST = "127.0.0.1"
+
+SUPER_USER = "super"
+SUPER_PASSWORD = "superpw"
+
+
+def digest_of(user, password):
+    """ZooKeeper's DigestAuthenticationProvider.generateDigest: user:base64(sha1(user:pw))."""
+    raw = hashlib.sha1(("%s:%s" % (user, password)).encode()).digest()
+    return "%s:%s" % (user, base64.b64encode(raw).decode())
+
+
+SUPER_DIGEST = digest_of(SUPER_USER, SUPER_PASSWORD)
+
+# Defaults shared by both servers so that session timeouts negotiate identically.
+TICK_TIME_MS = 500
+
+
+def log(msg):
+    sys.stderr.write("[fkharness %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+def zk_ref_script():
+    p = os.environ.get("ZK_REF") or os.path.join(REPO, "..", "shared", "tools", "zk-ref.sh")
+    return os.path.normpath(p)
+
+
+def find_binary():
+    b = os.environ.get("FERROKEEPER_BIN")
+    if b:
+        return b
+    for profile in ("release", "debug"):
+        p = os.path.join(REPO, "target", profile, "ferrokeeper")
+        if os.access(p, os.X_OK):
+            return p
+    raise RuntimeError("ferrokeeper binary not found: set FERROKEEPER_BIN or cargo build")
+
+
+def free_port():
+    """A TCP port that was free on 127.0.0.1 a moment ago (the kernel picked it)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def port_is_open(port, host=HOST):
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def four_letter(port, word, host=HOST, timeout_s=5.0):
+    """Send a 4lw; return the whole reply as str ('' on any failure)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as s:
+            s.sendall(word.encode())
+            chunks = []
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                try:
+                    b = s.recv(65536)
+                except socket.timeout:
+                    break
+                if not b:
+                    break
+                chunks.append(b)
+            return b"".join(chunks).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def mode_of(port, host=HOST):
+    for line in four_letter(port, "srvr", host).splitlines():
+        if line.startswith("Mode: "):
+            return line[len("Mode: "):].strip()
+    return ""
+
+
+def wait_serving(port, timeout_s=60.0, is_alive=None, host=HOST):
+    """Bounded wait until ruok -> imok and srvr shows a Mode. Returns True on success."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if is_alive is not None and not is_alive():
+            return False
+        if four_letter(port, "ruok", host, 2.0) == "imok" and mode_of(port, host):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def quiet_kazoo():
+    """kazoo logs every dropped connection as a warning; tests drop connections on purpose."""
+    import logging
+    logging.getLogger("kazoo").setLevel(logging.ERROR)
+
+
+quiet_kazoo()
+
+
+def raise_fd_limit(want=65536):
+    """Servers inherit our RLIMIT_NOFILE: raise the soft limit so 1000+ connections fit."""
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+raise_fd_limit()
+
+
+# ---------------------------------------------------------------------------------------------
+# Process registry: everything started here is stopped at exit, whatever happens.
+
+_LIVE = []
+
+
+def _cleanup_all():
+    for srv in list(_LIVE):
+        try:
+            srv.stop()
+        except Exception as e:  # keep stopping the others
+            log("cleanup of %r failed: %s" % (srv, e))
+
+
+def _on_signal(signum, _frame):
+    _cleanup_all()
+    # Re-raise the default behaviour (exit code 128+signum).
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+atexit.register(_cleanup_all)
+for _sig in (signal.SIGTERM, signal.SIGHUP):
+    try:
+        signal.signal(_sig, _on_signal)
+    except (ValueError, OSError):  # not the main thread
+        pass
+
+
+class Server:
+    """Common interface: .port, .hostport, .kind, start(), stop(), alive(), context manager."""
+
+    kind = "?"
+
+    def __init__(self, port=None, workdir=None, keep_dir=False):
+        self.port = port or free_port()
+        self._own_dir = workdir is None
+        self.dir = workdir or tempfile.mkdtemp(prefix="fk-%s-" % self.kind)
+        self.keep_dir = keep_dir or bool(os.environ.get("FK_KEEP_DIRS"))
+        self.started = False
+
+    @property
+    def hostport(self):
+        return "%s:%d" % (HOST, self.port)
+
+    def __enter__(self):
+        if not self.started:
+            self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def __repr__(self):
+        return "<%s %s dir=%s>" % (self.kind, self.hostport, self.dir)
+
+    def _register(self):
+        if self not in _LIVE:
+            _LIVE.append(self)
+
+    def _unregister(self):
+        if self in _LIVE:
+            _LIVE.remove(self)
+
+    def _remove_dir(self):
+        if self._own_dir and not self.keep_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log_tail(self, n=40):
+        return ""
+
+
+class Ferrokeeper(Server):
+    """`ferrokeeper server --config DIR/zoo.cfg`, stdout+stderr in DIR/server.log."""
+
+    kind = "ferrokeeper"
+
+    def __init__(self, port=None, workdir=None, binary=None, extra_cfg=None,
+                 tick_time_ms=TICK_TIME_MS, keep_dir=False, startup_timeout_s=30.0):
+        super().__init__(port, workdir, keep_dir)
+        self.binary = binary or find_binary()
+        self.extra_cfg = dict(extra_cfg or {})
+        self.tick_time_ms = tick_time_ms
+        self.startup_timeout_s = startup_timeout_s
+        self.proc = None
+        self._logf = None
+
+    def config(self):
+        cfg = {
+            "tickTime": str(self.tick_time_ms),
+            "dataDir": os.path.join(self.dir, "data"),
+            "dataLogDir": os.path.join(self.dir, "datalog"),
+            "clientPort": str(self.port),
+            "clientPortAddress": HOST,
+            "maxClientCnxns": "0",
+            "4lw.commands.whitelist": "*",
+            "superDigest": SUPER_DIGEST,
+            "extendedTypesEnabled": "true",
+        }
+        cfg.update(self.extra_cfg)
+        return cfg
+
+    def start(self):
+        assert self.proc is None, "already started"
+        os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
+        os.makedirs(os.path.join(self.dir, "datalog"), exist_ok=True)
+        cfg_path = os.path.join(self.dir, "zoo.cfg")
+        with open(cfg_path, "w") as f:
+            for k, v in self.config().items():
+                f.write("%s=%s\n" % (k, v))
+        if port_is_open(self.port):
+            raise RuntimeError("port %d already in use" % self.port)
+        self._logf = open(os.path.join(self.dir, "server.log"), "ab")
+        self._register()
+        self.proc = subprocess.Popen(
+            [self.binary, "server", "--config", cfg_path],
+            stdin=subprocess.DEVNULL, stdout=self._logf, stderr=subprocess.STDOUT,
+            env=dict(os.environ, RUST_BACKTRACE="1"))
+        if not wait_serving(self.port, self.startup_timeout_s, self.alive):
+            tail = self.log_tail()
+            self.stop()
+            raise RuntimeError("ferrokeeper did not start serving on %s within %.0fs; log:\n%s"
+                               % (self.hostport, self.startup_timeout_s, tail))
+        self.started = True
+        log("ferrokeeper ready on %s (pid %d, dir %s)" % (self.hostport, self.proc.pid, self.dir))
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, n=40):
+        try:
+            with open(os.path.join(self.dir, "server.log"), "rb") as f:
+                return b"\n".join(f.read().splitlines()[-n:]).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self, timeout_s=10.0):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout_s)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(5)
+            self.proc = None
+        if self._logf:
+            self._logf.close()
+            self._logf = None
+        self._unregister()
+        self._remove_dir()
+
+
+class RefZooKeeper(Server):
+    """The real ZooKeeper 3.8 via ../shared/tools/zk-ref.sh (standalone)."""
+
+    kind = "zookeeper"
+
+    def __init__(self, port=None, workdir=None, extra_cfg=None, jvm_opts=None,
+                 tick_time_ms=TICK_TIME_MS, keep_dir=False, startup_timeout_s=90.0):
+        super().__init__(port, workdir, keep_dir)
+        self.extra_cfg = dict(extra_cfg or {})
+        self.tick_time_ms = tick_time_ms
+        self.jvm_opts = list(jvm_opts or [])
+        self.startup_timeout_s = startup_timeout_s
+        self.script = zk_ref_script()
+
+    def start(self):
+        if not os.path.exists(self.script):
+            raise RuntimeError("zk-ref.sh not found at %s" % self.script)
+        # zk-ref.sh writes tickTime=2000 first; Java's Properties keeps the last value.
+        extra = {"tickTime": str(self.tick_time_ms)}
+        extra.update(self.extra_cfg)
+        opts = ["-Dzookeeper.extendedTypesEnabled=true",
+                "-Dzookeeper.DigestAuthenticationProvider.superDigest=" + SUPER_DIGEST,
+                # Containers and TTL nodes must not be reaped behind the differential test's
+                # back; tests that want reaping pass their own interval.
+                ] + self.jvm_opts
+        if not any(o.startswith("-Dznode.container.checkIntervalMs") for o in opts):
+            opts.append("-Dznode.container.checkIntervalMs=3600000")
+        env = dict(os.environ,
+                   ZK_EXTRA_CFG="\n".join("%s=%s" % kv for kv in extra.items()),
+                   ZK_JVM_OPTS=" ".join(opts),
+                   ZK_WAIT=str(int(self.startup_timeout_s)),
+                   ZK_HEAP=os.environ.get("ZK_HEAP", "256m"),
+                   ZK_FORCESYNC="no")
+        self._register()
+        r = subprocess.run(["bash", self.script, "start-standalone", str(self.port), self.dir],
+                           env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=self.startup_timeout_s + 30)
+        if r.returncode != 0:
+            self.stop()
+            raise RuntimeError("zk-ref.sh start failed (rc %d): %s%s" % (
+                r.returncode, r.stdout.decode(), r.stderr.decode()[-3000:]))
+        self.started = True
+        log("zookeeper ready on %s (dir %s)" % (self.hostport, self.dir))
+        return self
+
+    def alive(self):
+        try:
+            with open(os.path.join(self.dir, "pids")) as f:
+                pid = int(f.read().split()[1])
+            with open("/proc/%d/stat" % pid) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            return state not in ("Z", "X")
+        except (OSError, ValueError, IndexError):
+            return False
+
+    def log_tail(self, n=40):
+        try:
+            with open(os.path.join(self.dir, "zk.log"), "rb") as f:
+                return b"\n".join(f.read().splitlines()[-n:]).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self):
+        if os.path.exists(os.path.join(self.dir, "pids")):
+            subprocess.run(["bash", self.script, "stop", self.dir], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        self._unregister()
+        self._remove_dir()
+
+
+def start_server(kind, **kw):
+    """kind: 'zk' / 'zookeeper' or 'fk' / 'ferrokeeper'. Returns a started Server."""
+    if kind in ("zk", "zookeeper"):
+        return RefZooKeeper(**kw).start()
+    if kind in ("fk", "ferrokeeper"):
+        return Ferrokeeper(**kw).start()
+    raise ValueError("unknown server kind %r" % kind)
+
+
+def kazoo_client(hostport, timeout_s=10.0, auth=None, start=True, **kw):
+    """A started KazooClient (bounded connect). auth: list of (scheme, credential)."""
+    from kazoo.client import KazooClient
+    from kazoo.retry import KazooRetry
+    c = KazooClient(hosts=hostport, timeout=timeout_s,
+                    connection_retry=KazooRetry(max_tries=3, delay=0.1, max_delay=1),
+                    command_retry=None, **kw)
+    if start:
+        c.start(timeout=15)
+        for scheme, cred in auth or []:
+            c.add_auth(scheme, cred)
+    return c
+
+
+def super_client(hostport, timeout_s=10.0):
+    return kazoo_client(hostport, timeout_s, auth=[("digest", "%s:%s" % (SUPER_USER,
+                                                                        SUPER_PASSWORD))])
+
+
+def stop_client(c):
+    try:
+        c.stop()
+    finally:
+        c.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# RawClient: the ZooKeeper client protocol by hand (for expiry without close, bad input, etc.).
+
+class RawClient:
+    """Minimal blocking ZooKeeper client over a socket: handshake, request/reply, no watches."""
+
+    def __init__(self, port, host=HOST, timeout_s=10.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout_s)
+        self.xid = 0
+        self.session_id = None
+        self.passwd = None
+        self.timeout_ms = None
+
+    def close_socket(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send_frame(self, payload):
+        self.sock.sendall(struct.pack("!i", len(payload)) + payload)
+
+    def recv_exact(self, n):
+        buf = b""
+        while len(buf) < n:
+            b = self.sock.recv(n - len(buf))
+            if not b:
+                raise EOFError("connection closed after %d of %d bytes" % (len(buf), n))
+            buf += b
+        return buf
+
+    def recv_frame(self):
+        (n,) = struct.unpack("!i", self.recv_exact(4))
+        return self.recv_exact(n)
+
+    def handshake(self, timeout_ms=10000, session_id=0, passwd=b"\0" * 16, last_zxid=0,
+                  read_only=False):
+        body = struct.pack("!iqiq", 0, last_zxid, timeout_ms, session_id)
+        body += struct.pack("!i", len(passwd)) + passwd + bytes([1 if read_only else 0])
+        self.send_frame(body)
+        r = self.recv_frame()
+        _proto, self.timeout_ms, self.session_id = struct.unpack_from("!iiq", r, 0)
+        (plen,) = struct.unpack_from("!i", r, 16)
+        self.passwd = r[20:20 + plen]
+        return self.session_id, self.timeout_ms
+
+    def request(self, opcode, body=b"", xid=None):
+        """Send one request; return (xid, zxid, err, body) of the reply (skips watch events)."""
+        if xid is None:
+            self.xid += 1
+            xid = self.xid
+        self.send_frame(struct.pack("!ii", xid, opcode) + body)
+        while True:
+            r = self.recv_frame()
+            rxid, zxid, err = struct.unpack_from("!iqi", r, 0)
+            if rxid == -1:  # watch event
+                continue
+            return rxid, zxid, err, r[16:]
+
+
+def jute_string(s):
+    if s is None:
+        return struct.pack("!i", -1)
+    b = s.encode() if isinstance(s, str) else s
+    return struct.pack("!i", len(b)) + b
+
+
+def jute_acl_list(acls):
+    """acls: list of (perms, scheme, id)."""
+    out = struct.pack("!i", len(acls))
+    for perms, scheme, ident in acls:
+        out += struct.pack("!i", perms) + jute_string(scheme) + jute_string(ident)
+    return out
+
+
+OPEN_ACL = [(31, "world", "anyone")]
+
+
+def create_body(path, data=b"", acls=OPEN_ACL, flags=0, ttl=None):
+    b = jute_string(path) + jute_string(data) + jute_acl_list(acls) + struct.pack("!i", flags)
+    if ttl is not None:
+        b += struct.pack("!q", ttl)
+    return b
+
+
+if __name__ == "__main__":
+    # Smoke: python3 fkharness.py zk|fk  -> start, ruok, srvr, stop.
+    kind = sys.argv[1] if len(sys.argv) > 1 else "zk"
+    with start_server(kind) as s:
+        print(four_letter(s.port, "srvr"))
