@@ -28,6 +28,8 @@ pub enum Command {
         output: Option<PathBuf>,
         list: bool,
     },
+    /// Run the ZooKeeper shell (one command, or commands from stdin).
+    Cli { options: crate::cli::Options },
     /// Print this text to stdout and exit 0.
     Help(String),
     /// Print `ferrokeeper <CARGO_PKG_VERSION>` to stdout and exit 0.
@@ -159,6 +161,27 @@ Options:
   -V, --version           print the version
 ",
         parse: parse_bench,
+    },
+    Subcommand {
+        name: "cli",
+        summary: "a ZooKeeper shell in the style of zkCli (ls, get, set, create, ...)",
+        usage: "Usage: ferrokeeper cli [-server HOST:PORT] [-timeout MS] [CMD ARGS...]
+
+Connects to a ferrokeeper or ZooKeeper server and runs CMD (for example
+`get -s /path`), printing what zkCli prints; the exit status is 0 on success, 1 when
+the command failed (the reason is on stderr) and 127 for an unknown command. Without
+CMD it reads commands from stdin, one per line, with a prompt when stdin is a terminal.
+Type `help` in the shell for the commands (ls, get, stat, set, create, delete,
+deleteall, getAcl, setAcl, addauth, sync, whoami, getEphemerals, getAllChildrenNumber,
+addWatch, removewatches, config, version, the four-letter words, quit).
+
+Options:
+  -server HOST:PORT   server to connect to (default localhost:2181; port default 2181)
+  -timeout MS         session timeout to ask for, in milliseconds (default 30000)
+  -h, --help          print this help
+  -V, --version       print the version
+",
+        parse: parse_cli,
     },
 ];
 
@@ -438,6 +461,49 @@ fn parse_bench(flags: &mut Flags<'_>) -> Result<Command, ArgError> {
     }
     options.validate().map_err(|message| flags.error(message))?;
     Ok(Command::Bench { options })
+}
+
+/// zkCli's `ZooKeeperMain` options: `-server` and `-timeout` (also with `--`), then the
+/// first word that is not an option starts the command, and every word after it is its own.
+fn parse_cli(flags: &mut Flags<'_>) -> Result<Command, ArgError> {
+    let mut options = crate::cli::Options::default();
+    let args = flags.args;
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].as_str();
+        match arg {
+            "-server" | "--server" | "-timeout" | "--timeout" => {
+                let Some(value) = args.get(i + 1) else {
+                    return Err(flags.error(format!("option '{arg}' needs a value")));
+                };
+                if arg.ends_with("server") {
+                    // A connection string may list several servers; the shell uses the first.
+                    let first = value.split(',').next().unwrap_or_default();
+                    options.server =
+                        normalize_server(first).map_err(|message| flags.error(message))?;
+                } else {
+                    options.timeout_ms = value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|&ms| ms > 0 && ms <= i32::MAX as u64)
+                        .ok_or_else(|| {
+                            flags.error(format!("option '{arg}' needs milliseconds, not '{value}'"))
+                        })?;
+                }
+                i += 2;
+            }
+            "--" => {
+                options.command = args[i + 1..].to_vec();
+                break;
+            }
+            flag if flag.starts_with('-') => return Err(flags.unknown_flag(flag)),
+            _ => {
+                options.command = args[i..].to_vec();
+                break;
+            }
+        }
+    }
+    Ok(Command::Cli { options })
 }
 
 fn parse_number<T: std::str::FromStr>(
@@ -746,6 +812,38 @@ mod tests {
             error_message(&["bench", "extra"]),
             "bench: unexpected argument 'extra'"
         );
+    }
+
+    #[test]
+    fn cli_takes_zkcli_options_then_the_command() {
+        let cli = |args: &[&str]| match run(args) {
+            Ok(Command::Cli { options }) => options,
+            other => panic!("expected cli, got {other:?}"),
+        };
+        let options = cli(&["cli"]);
+        assert_eq!(options, crate::cli::Options::default());
+        let options = cli(&[
+            "cli", "-server", "zk1:2182", "-timeout", "5000", "get", "-s", "/a",
+        ]);
+        assert_eq!(options.server, "zk1:2182");
+        assert_eq!(options.timeout_ms, 5000);
+        assert_eq!(options.command, vec!["get", "-s", "/a"]);
+        assert_eq!(
+            error_message(&["cli", "--server=x", "ls"]),
+            "cli: unknown option '--server=x'"
+        );
+        let options = cli(&["cli", "-server", "a:1,b:2", "--", "set", "/a", "-1"]);
+        assert_eq!(options.server, "a:1");
+        assert_eq!(options.command, vec!["set", "/a", "-1"]);
+        assert_eq!(
+            error_message(&["cli", "-timeout", "soon"]),
+            "cli: option '-timeout' needs milliseconds, not 'soon'"
+        );
+        assert_eq!(
+            error_message(&["cli", "-server"]),
+            "cli: option '-server' needs a value"
+        );
+        assert_eq!(error_message(&["cli", "-x"]), "cli: unknown option '-x'");
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! `ferrokeeper`: a ZooKeeper-compatible coordination service in one binary.
 //!
 //! Subcommands: `server` (the default service; standalone on 127.0.0.1:2181 with data in
-//! `./ferrokeeper-data` when given no config), `4lw` (send a four-letter word) and
-//! `convert` (a ZooKeeper data directory to a Ferrokeeper snapshot). The
+//! `./ferrokeeper-data` when given no config), `4lw` (send a four-letter word),
+//! `convert` (a ZooKeeper data directory to a Ferrokeeper snapshot), `bench` (a load
+//! generator) and `cli` (a zkCli-style shell). The
 //! process logs through `env_logger` (`RUST_LOG=debug` for more).
 
 mod args;
 mod bench;
+mod cli;
 mod client;
 mod clock;
 mod config;
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         }
         args::Command::Server { config } => run_server(config.as_deref()),
         args::Command::Bench { options } => bench::main(&options),
+        args::Command::Cli { options } => cli::main(&options),
         args::Command::Convert {
             zk_data,
             zk_log_dir,

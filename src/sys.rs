@@ -53,6 +53,34 @@ pub fn raise_fd_limit() -> io::Result<(u64, u64)> {
     Ok((lim.rlim_cur, lim.rlim_max))
 }
 
+/// The local time zone at `epoch_secs`, as `localtime_r(3)` sees it (TZ or /etc/localtime):
+/// the offset east of UTC in seconds and the zone's abbreviation ("UTC", "CET", ...).
+pub fn local_utc_offset(epoch_secs: i64) -> io::Result<(i64, String)> {
+    let time: libc::time_t = epoch_secs;
+    // SAFETY: `tm` is plain old data, for which all-zero bytes are a valid value.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call; localtime_r writes only into `tm`.
+    let result = unsafe { libc::localtime_r(&time, &mut tm) };
+    if result.is_null() {
+        return Err(io::Error::other(format!(
+            "localtime_r failed for {epoch_secs}"
+        )));
+    }
+    let zone = if tm.tm_zone.is_null() {
+        String::from("UTC")
+    } else {
+        // SAFETY: a non-null tm_zone points at a NUL-terminated string owned by libc that
+        // stays valid at least until the next time-zone call on this thread.
+        unsafe { std::ffi::CStr::from_ptr(tm.tm_zone) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    // `c_long` is i64 here but i32 on 32-bit targets.
+    #[allow(clippy::useless_conversion)]
+    let offset_secs = i64::from(tm.tm_gmtoff);
+    Ok((offset_secs, zone))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +97,12 @@ mod tests {
         let (soft, hard) = raise_fd_limit().unwrap();
         assert!(soft <= hard);
         assert!(soft > 0);
+    }
+
+    #[test]
+    fn local_time_zone_is_named_and_within_a_day_of_utc() {
+        let (offset_secs, zone) = local_utc_offset(0).unwrap();
+        assert!(offset_secs.abs() < 86_400, "offset {offset_secs}");
+        assert!(!zone.is_empty());
     }
 }

@@ -8,8 +8,9 @@
 //! third of the session timeout to keep the session alive.
 //!
 //! Invariants: at most one request is pending when a call returns (none after a reply, one
-//! after a timeout); a connection failure makes every later call fail with the same kind
-//! of error. Source of the method shapes: `org.apache.zookeeper.ZooKeeper` (3.8).
+//! after a timeout); a connection failure, a call timeout or a failed `add_auth` breaks the
+//! client, and every later call fails with ConnectionLoss. Auth packets use xid -4, as
+//! `ClientCnxn` sends them. Source of the method shapes: `org.apache.zookeeper.ZooKeeper` (3.8).
 
 use std::collections::VecDeque;
 use std::io;
@@ -17,8 +18,9 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use wire::{
-    Acl, CreateMode, CreateRequest, DeleteRequest, ErrorCode, OpResult, PathWatchRequest, Request,
-    Response, SetDataRequest, Stat, WatcherEvent,
+    xid, Acl, AddWatchRequest, AuthPacket, ClientInfo, CreateMode, CreateRequest, DeleteRequest,
+    ErrorCode, OpResult, PathRequest, PathWatchRequest, Request, Response, SetAclRequest,
+    SetDataRequest, Stat, WatcherEvent, WatchesRequest,
 };
 
 use super::mux::{ConnIndex, Mux, MuxEvent};
@@ -169,6 +171,150 @@ impl Client {
         }
     }
 
+    /// Creates `path` with every option zkCli's `create` has: `data` may be null (`None`),
+    /// and TTL modes send a createTTL request with `ttl_ms`. Returns the created path.
+    pub fn create_with_options(
+        &mut self,
+        path: &str,
+        data: Option<&[u8]>,
+        acl: &[Acl],
+        mode: CreateMode,
+        ttl_ms: i64,
+    ) -> Result<String, ZkError> {
+        let body = CreateRequest {
+            path: path.to_string(),
+            data: data.map(<[u8]>::to_vec),
+            acl: acl.to_vec(),
+            flags: mode.flags(),
+            ttl: if mode.is_ttl() { ttl_ms } else { -1 },
+        };
+        let request = if mode.is_ttl() {
+            Request::CreateTtl(body)
+        } else if mode.is_container() {
+            Request::CreateContainer(body)
+        } else {
+            Request::Create(body)
+        };
+        match self.call(&request)? {
+            Response::Create { path } | Response::Create2 { path, .. } => Ok(path),
+            other => Err(unexpected("create", &other)),
+        }
+    }
+
+    /// The children of `path` and its Stat (getChildren2).
+    pub fn get_children2(
+        &mut self,
+        path: &str,
+        watch: bool,
+    ) -> Result<(Vec<String>, Stat), ZkError> {
+        match self.call(&Request::GetChildren2(path_watch(path, watch)))? {
+            Response::GetChildren2 { children, stat } => Ok((children, stat)),
+            other => Err(unexpected("getChildren2", &other)),
+        }
+    }
+
+    /// The ACL of `path` and its Stat.
+    pub fn get_acl(&mut self, path: &str) -> Result<(Vec<Acl>, Stat), ZkError> {
+        match self.call(&Request::GetAcl(path_request(path)))? {
+            Response::GetAcl { acl, stat } => Ok((acl, stat)),
+            other => Err(unexpected("getACL", &other)),
+        }
+    }
+
+    /// Sets the ACL of `path` if its ACL version is `version` (-1: any version).
+    pub fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Stat, ZkError> {
+        let request = Request::SetAcl(SetAclRequest {
+            path: path.to_string(),
+            acl: acl.to_vec(),
+            version,
+        });
+        match self.call(&request)? {
+            Response::Stat(stat) => Ok(stat),
+            other => Err(unexpected("setACL", &other)),
+        }
+    }
+
+    /// Waits until the server has applied every txn committed before the call; returns the
+    /// path the server echoes.
+    pub fn sync(&mut self, path: &str) -> Result<String, ZkError> {
+        match self.call(&Request::Sync(path_request(path)))? {
+            Response::Sync { path } => Ok(path),
+            other => Err(unexpected("sync", &other)),
+        }
+    }
+
+    /// The identities the server associates with this connection (whoAmI).
+    pub fn who_am_i(&mut self) -> Result<Vec<ClientInfo>, ZkError> {
+        match self.call(&Request::WhoAmI)? {
+            Response::WhoAmI(infos) => Ok(infos),
+            other => Err(unexpected("whoAmI", &other)),
+        }
+    }
+
+    /// The paths of this session's ephemerals that start with `prefix` ("/" for all).
+    pub fn get_ephemerals(&mut self, prefix: &str) -> Result<Vec<String>, ZkError> {
+        match self.call(&Request::GetEphemerals(path_request(prefix)))? {
+            Response::Ephemerals(paths) => Ok(paths),
+            other => Err(unexpected("getEphemerals", &other)),
+        }
+    }
+
+    /// The number of descendants of `path` (not counting `path` itself).
+    pub fn get_all_children_number(&mut self, path: &str) -> Result<i32, ZkError> {
+        match self.call(&Request::GetAllChildrenNumber(path_request(path)))? {
+            Response::AllChildrenNumber(count) => Ok(count),
+            other => Err(unexpected("getAllChildrenNumber", &other)),
+        }
+    }
+
+    /// Adds a persistent watch (`wire::add_watch_mode`) on `path`.
+    pub fn add_watch(&mut self, path: &str, mode: i32) -> Result<(), ZkError> {
+        let request = Request::AddWatch(AddWatchRequest {
+            path: path.to_string(),
+            mode,
+        });
+        match self.call(&request)? {
+            Response::AddWatch | Response::Empty => Ok(()),
+            other => Err(unexpected("addWatch", &other)),
+        }
+    }
+
+    /// Removes this session's watches of `watcher_type` (`wire::watcher_type`) on `path`.
+    pub fn remove_watches(&mut self, path: &str, watcher_type: i32) -> Result<(), ZkError> {
+        let request = Request::RemoveWatches(WatchesRequest {
+            path: path.to_string(),
+            watcher_type,
+        });
+        match self.call(&request)? {
+            Response::Empty => Ok(()),
+            other => Err(unexpected("removeWatches", &other)),
+        }
+    }
+
+    /// Sends `scheme`/`auth` credentials (xid -4) and waits for the answer. On `AuthFailed`
+    /// the server closes the connection, so the client is broken afterwards.
+    pub fn add_auth(&mut self, scheme: &str, auth: &[u8]) -> Result<(), ZkError> {
+        if self.is_broken {
+            return Err(ZkError::Code(ErrorCode::ConnectionLoss));
+        }
+        let packet = AuthPacket {
+            auth_type: 0,
+            scheme: scheme.to_string(),
+            auth: auth.to_vec(),
+        };
+        self.mux.send_auth(self.conn, &packet)?;
+        let result = self.wait_reply(xid::AUTH).map(|_| ());
+        if matches!(result, Err(ZkError::Code(ErrorCode::AuthFailed))) {
+            self.is_broken = true;
+        }
+        result
+    }
+
+    /// True once the connection has failed (every later call fails).
+    pub fn is_broken(&self) -> bool {
+        self.is_broken
+    }
+
     /// Runs `ops` (create/delete/setData/check requests) as one transaction. If an op
     /// fails, nothing is applied and the error names the first failing op.
     pub fn multi(&mut self, ops: Vec<Request>) -> Result<Vec<OpResult>, ZkError> {
@@ -225,9 +371,23 @@ impl Client {
     fn wait_reply(&mut self, xid: i32) -> Result<Response, ZkError> {
         let deadline = Instant::now() + self.call_timeout;
         loop {
-            if let Event::Reply(reply) = self.next_event(deadline)? {
-                // Requests are answered in order and only one is pending.
-                assert_eq!(reply.xid, xid, "the reply answers the pending request");
+            let event = match self.next_event(deadline) {
+                Ok(event) => event,
+                Err(e) => {
+                    // A late reply would answer the wrong call: the session is unusable.
+                    self.is_broken = true;
+                    return Err(e);
+                }
+            };
+            if let Event::Reply(reply) = event {
+                // Requests (and auth packets) are answered in order and only one is pending.
+                if reply.xid != xid {
+                    self.is_broken = true;
+                    return Err(ZkError::Protocol(format!(
+                        "reply xid {} while waiting for xid {xid}",
+                        reply.xid
+                    )));
+                }
                 return reply.result.map_err(ZkError::Code);
             }
         }
@@ -270,6 +430,12 @@ fn path_watch(path: &str, watch: bool) -> PathWatchRequest {
     PathWatchRequest {
         path: path.to_string(),
         watch,
+    }
+}
+
+fn path_request(path: &str) -> PathRequest {
+    PathRequest {
+        path: path.to_string(),
     }
 }
 

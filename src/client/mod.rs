@@ -1,4 +1,4 @@
-//! A small ZooKeeper client for our own tools (`ferrokeeper bench` now, a CLI later).
+//! A small ZooKeeper client for our own tools (`ferrokeeper bench` and `ferrokeeper cli`).
 //!
 //! Three layers, each usable alone:
 //! - [`Session`] (`session.rs`): the protocol state of one ZooKeeper session, with no I/O.
@@ -10,8 +10,8 @@
 //!   pings a session that has sent nothing for a third of its timeout, and stamps every
 //!   event with the instant its bytes were read. The bench drives this face.
 //! - [`Client`] (`blocking.rs`): a blocking API over one `Mux` session (`create`,
-//!   `get_data`, `set_data`, `delete`, `exists`, `get_children`, `multi`, `close`), for the
-//!   CLI and for tests.
+//!   `get_data`, `set_data`, `delete`, `exists`, `get_children`, `multi`, ACLs, `sync`,
+//!   `add_auth`, `who_am_i`, ephemerals, persistent watches, `close`), for the CLI and tests.
 //!
 //! Ordering: ZooKeeper answers a session's requests in the order it received them
 //! (`ClientCnxn` relies on this, and so do we): a reply whose xid is not the oldest pending
@@ -22,8 +22,8 @@
 //! protocol failure that ended the connection. Sources: `ClientCnxn`, `ClientCnxnSocketNIO`
 //! and `ZooKeeper` (ZooKeeper 3.8) for the handshake, ping cadence and xid rules.
 
-// TODO(#7): the CLI client will use the blocking face and the accessors the bench does not
-// need yet; until then they are exercised by the unit tests only.
+// A library face: the bench and the CLI each use part of it; accessors neither needs yet
+// (session ids, zxids, the ping call) are kept for tests and later tools.
 #![allow(dead_code, unused_imports)]
 
 mod blocking;

@@ -143,6 +143,13 @@ impl Mux {
         Ok(xid)
     }
 
+    /// Queues an auth packet (xid -4) on `conn`; its reply is a `Reply` with xid -4.
+    pub fn send_auth(&mut self, conn: ConnIndex, packet: &wire::AuthPacket) -> Result<(), ZkError> {
+        self.conns[conn.0].session.send_auth(packet)?;
+        self.mark_dirty(conn.0);
+        Ok(())
+    }
+
     /// Queues a ping on `conn`.
     pub fn ping(&mut self, conn: ConnIndex) -> Result<(), ZkError> {
         self.conns[conn.0].session.ping()?;

@@ -92,6 +92,9 @@ pub struct Session {
     next_xid: i32,
     /// Pings sent and not answered.
     pings_pending: u32,
+    /// Auth packets (xid -4) sent and not answered; the server answers them at once, outside
+    /// the order of `pending` (`ZooKeeperServer.processPacket`).
+    auths_pending: u32,
     session_id: i64,
     timeout_ms: i32,
     /// The largest zxid seen in a reply (`ClientCnxn.lastZxid`), for a later reconnect.
@@ -124,6 +127,7 @@ impl Session {
             pending: VecDeque::new(),
             next_xid: 1,
             pings_pending: 0,
+            auths_pending: 0,
             session_id: 0,
             timeout_ms,
             last_zxid_seen: 0,
@@ -190,6 +194,19 @@ impl Session {
         });
         self.pings_pending += 1;
         assert!(self.pings_pending > 0, "ping count overflowed");
+        Ok(())
+    }
+
+    /// Queues an `AuthPacket` with xid -4, as `ClientCnxn.addAuthInfo` sends it. Its answer
+    /// is a [`Reply`] with xid -4 and op `Auth`; a failure (`AuthFailed`) is followed by the
+    /// server closing the connection.
+    pub fn send_auth(&mut self, packet: &wire::AuthPacket) -> Result<(), ZkError> {
+        self.ensure_connected()?;
+        let request = Request::Auth(packet.clone());
+        wire::write_frame(&mut self.out, |w| request.encode_with_header(xid::AUTH, w));
+        self.auths_pending += 1;
+        assert!(self.auths_pending > 0, "auth count overflowed");
+        assert!(self.has_output(), "a sent auth packet is queued output");
         Ok(())
     }
 
@@ -326,8 +343,27 @@ impl Session {
                 self.pings_pending -= 1;
                 Ok(Event::Pong)
             }
+            xid::AUTH => self.on_auth_reply(header),
             _ => self.on_request_reply(header, body),
         }
+    }
+
+    fn on_auth_reply(&mut self, header: ReplyHeader) -> Result<Event, ZkError> {
+        if self.auths_pending == 0 {
+            return Err(ZkError::Protocol("an auth answer with no auth sent".into()));
+        }
+        self.auths_pending -= 1;
+        let result = match header.err {
+            0 => Ok(Response::Empty),
+            err => Err(ErrorCode::from_code(err)
+                .ok_or_else(|| ZkError::Protocol(format!("unknown error code {err}")))?),
+        };
+        Ok(Event::Reply(Reply {
+            xid: xid::AUTH,
+            op: OpCode::Auth,
+            zxid: header.zxid,
+            result,
+        }))
     }
 
     fn on_request_reply(&mut self, header: ReplyHeader, body: &[u8]) -> Result<Event, ZkError> {
@@ -528,6 +564,56 @@ mod tests {
         assert!(matches!(s.poll_event().unwrap(), Some(Event::Pong)));
         assert!(matches!(s.poll_event().unwrap(), Some(Event::Reply(r)) if r.result == Ok(data)));
         assert_eq!(s.pings_pending(), 0);
+    }
+
+    #[test]
+    fn auth_packets_use_xid_minus_4_and_are_answered_outside_the_order() {
+        let mut s = connected();
+        s.send(&get("/a")).unwrap();
+        s.send_auth(&wire::AuthPacket {
+            auth_type: 0,
+            scheme: "digest".into(),
+            auth: b"u:p".to_vec(),
+        })
+        .unwrap();
+        // The second frame queued is the auth packet: length, then xid -4 and opcode 100.
+        let out = s.output().to_vec();
+        let first_len = u32::from_be_bytes([out[0], out[1], out[2], out[3]]) as usize;
+        let auth = &out[4 + first_len..];
+        assert_eq!(&auth[4..8], &xid::AUTH.to_be_bytes());
+        assert_eq!(&auth[8..12], &100i32.to_be_bytes());
+        // The server answers the auth packet at once, before the pending getData.
+        let mut input = reply(xid::AUTH, 0, &Response::Empty);
+        input.extend(reply(
+            xid::AUTH,
+            ErrorCode::AuthFailed.code(),
+            &Response::Empty,
+        ));
+        s.receive(&input);
+        let event = s.poll_event().unwrap();
+        assert!(
+            matches!(&event, Some(Event::Reply(r)) if r.xid == xid::AUTH && r.result.is_ok()),
+            "{event:?}"
+        );
+        // A second answer with no auth pending breaks the stream.
+        assert!(matches!(s.poll_event(), Err(ZkError::Protocol(_))));
+        let mut s = connected();
+        let packet = wire::AuthPacket {
+            auth_type: 0,
+            scheme: "x".into(),
+            auth: Vec::new(),
+        };
+        s.send_auth(&packet).unwrap();
+        s.receive(&reply(
+            xid::AUTH,
+            ErrorCode::AuthFailed.code(),
+            &Response::Empty,
+        ));
+        let event = s.poll_event().unwrap();
+        assert!(
+            matches!(&event, Some(Event::Reply(r)) if r.result == Err(ErrorCode::AuthFailed)),
+            "{event:?}"
+        );
     }
 
     #[test]
