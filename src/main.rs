@@ -20,7 +20,6 @@ mod metrics;
 mod requests;
 mod server;
 mod sessions;
-mod snapshots;
 mod storage;
 mod sys;
 mod watching;
