@@ -9,6 +9,9 @@
 //! nodes, in strictly ascending path order, so every parent (a prefix of its children)
 //! comes before them and "/" comes first. `cversion` is the persisted one (see znode.rs).
 //!
+//! Everything before the nodes is `SnapshotHeader` (snapshot_walk.rs), which is small and
+//! taken at once; the nodes can be streamed in steps (`snapshot_step`).
+//!
 //! The loader treats the bytes as untrusted: any malformed input (bad path, missing
 //! parent, duplicate, child of an ephemeral, ephemeral of an unknown session, trailing
 //! bytes, or a digest that does not match the rebuilt tree) is a `DecodeError`, never a
@@ -27,36 +30,14 @@ const SESSION_MIN_BYTES: usize = 12;
 const NODE_MIN_BYTES: usize = 4 + 4 + 4 + 6 * 8 + 3 * 4;
 
 impl DataTree {
-    /// Appends the snapshot of this tree (see the module doc).
+    /// Appends the snapshot of this tree (see the module doc). A streamed snapshot
+    /// (`begin_snapshot` + `snapshot_step`) of the same state yields the same bytes.
     pub fn encode_snapshot(&self, w: &mut Writer) {
         let start = w.bytes.len();
-        w.write_i32(SNAPSHOT_FORMAT_VERSION);
-        w.write_i64(self.last_zxid());
-        w.write_i64(self.digest() as i64);
-        let sessions: Vec<(i64, i32)> = self
-            .sessions()
-            .iter()
-            .map(|(id, s)| (id, s.timeout_ms))
-            .collect();
-        w.write_vec(&sessions, |w, (id, timeout_ms)| {
-            w.write_i64(*id);
-            w.write_i32(*timeout_ms);
-        });
-        let nodes: Vec<(&String, &Node)> = self.iter().collect();
-        w.write_vec(&nodes, |w, (p, node)| {
-            w.write_string(p);
-            w.write_optional_buffer(node.data_option());
-            Acl::write_list(&node.acl, w);
-            let m = &node.meta;
-            for v in [m.czxid, m.mzxid, m.ctime, m.mtime] {
-                w.write_i64(v);
-            }
-            for v in [m.version, m.cversion, m.aversion] {
-                w.write_i32(v);
-            }
-            w.write_i64(m.ephemeral_owner);
-            w.write_i64(m.pzxid);
-        });
+        self.snapshot_header().encode(w);
+        for (p, node) in self.iter() {
+            write_node(w, p, node.data_option(), &node.acl, &node.meta);
+        }
         let written = w.bytes.len() - start;
         assert!(
             written >= 28 + NODE_MIN_BYTES,
@@ -144,6 +125,22 @@ impl DataTree {
             self.add_child(parent, path::child_name(p));
         }
     }
+}
+
+/// One node in the snapshot layout (see the module doc); its children are implied by the
+/// paths that follow.
+pub(crate) fn write_node(w: &mut Writer, p: &str, data: Option<&[u8]>, acl: &[Acl], m: &Meta) {
+    w.write_string(p);
+    w.write_optional_buffer(data);
+    Acl::write_list(acl, w);
+    for v in [m.czxid, m.mzxid, m.ctime, m.mtime] {
+        w.write_i64(v);
+    }
+    for v in [m.version, m.cversion, m.aversion] {
+        w.write_i32(v);
+    }
+    w.write_i64(m.ephemeral_owner);
+    w.write_i64(m.pzxid);
 }
 
 fn read_node(r: &mut Reader<'_>, extended: bool) -> Result<(String, Node), DecodeError> {

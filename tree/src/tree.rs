@@ -10,6 +10,11 @@
 //! in step, and records an undo step. A txn that fails part-way (a multi whose third op
 //! fails) replays its undo steps in reverse, which restores the tree and digest exactly.
 //!
+//! While a snapshot walk is active (`snapshot_walk.rs`), every primitive first hands the
+//! path it is about to change to `preserve_for_snapshot`, which saves the node's pre-image
+//! the first time a not-yet-emitted path is touched; that is what keeps a streamed snapshot
+//! an exact image of one zxid.
+//!
 //! Invariants: every node but "/" has its parent in the table and is listed in the parent's
 //! child set; the digest equals the sum of node hashes; each ephemeral is indexed under its
 //! live owner session; containers/TTL nodes are indexed likewise; `last_zxid` only grows.
@@ -21,6 +26,7 @@ use wire::{Acl, ErrorCode, Request, Response};
 use crate::digest;
 use crate::path;
 use crate::session::SessionTable;
+use crate::snapshot_walk::SnapshotWalk;
 use crate::txn::{ApplyOutcome, Change, Txn, TxnOp};
 use crate::znode::{ttl_of_owner, EphemeralType, Meta, Node};
 
@@ -50,7 +56,7 @@ pub(crate) enum Undo {
 pub struct DataTree {
     pub(crate) config: TreeConfig,
     /// Keyed by full path; the root is "/" (ZooKeeper also aliases it as "").
-    nodes: BTreeMap<String, Node>,
+    pub(crate) nodes: BTreeMap<String, Node>,
     pub(crate) sessions: SessionTable,
     containers: BTreeSet<String>,
     ttls: BTreeSet<String>,
@@ -62,6 +68,8 @@ pub struct DataTree {
     data_size_bytes: i64,
     /// Undo steps of the txn being applied; empty between txns.
     undo: Vec<Undo>,
+    /// The snapshot being streamed out, if any (see `snapshot_walk.rs`).
+    pub(crate) walk: Option<SnapshotWalk>,
 }
 
 /// `String.length()` in Java: UTF-16 code units.
@@ -105,6 +113,7 @@ impl DataTree {
             digest: 0,
             data_size_bytes: 0,
             undo: Vec::new(),
+            walk: None,
         }
     }
 
@@ -336,7 +345,9 @@ impl DataTree {
             .expect("parent of a node exists")
             .acl
             .clone();
+        let data_len = self.node(p).expect("deleted node exists").data().len();
         self.remove_node(p);
+        self.update_quota_on_delete(p, data_len);
         changes.push(Change {
             path: p.to_string(),
             kind: crate::txn::ChangeKind::NodeDeleted,
@@ -388,6 +399,7 @@ impl DataTree {
 
     /// Adds a node (its parent's child set is changed separately by `add_child`).
     pub(crate) fn insert_node(&mut self, p: &str, node: Node) {
+        self.preserve_for_snapshot(p);
         assert!(node.children.is_empty(), "new node {p} has no children");
         let owner = node.meta.ephemeral_owner;
         let kind = node.ephemeral_type();
@@ -405,6 +417,7 @@ impl DataTree {
 
     pub(crate) fn remove_node(&mut self, p: &str) {
         assert!(p != "/", "the root is never removed");
+        self.preserve_for_snapshot(p);
         self.unhash(p);
         let node = self.nodes.remove(p).expect("removed node exists");
         assert!(node.children.is_empty(), "removed node {p} has no children");
@@ -414,6 +427,7 @@ impl DataTree {
     }
 
     pub(crate) fn set_meta(&mut self, p: &str, meta: Meta) {
+        self.preserve_for_snapshot(p);
         self.unhash(p);
         let node = self.nodes.get_mut(p).expect("node exists");
         assert_eq!(
@@ -426,6 +440,7 @@ impl DataTree {
     }
 
     pub(crate) fn set_data(&mut self, p: &str, data: Option<Vec<u8>>) {
+        self.preserve_for_snapshot(p);
         self.unhash(p);
         let node = self.nodes.get_mut(p).expect("node exists");
         let new_len = data.as_ref().map_or(0, Vec::len) as i64;
@@ -440,6 +455,7 @@ impl DataTree {
     }
 
     pub(crate) fn set_acl(&mut self, p: &str, acl: Vec<Acl>) {
+        self.preserve_for_snapshot(p);
         self.unhash(p);
         let node = self.nodes.get_mut(p).expect("node exists");
         let old = std::mem::replace(&mut node.acl, acl);
@@ -448,6 +464,7 @@ impl DataTree {
     }
 
     pub(crate) fn add_child(&mut self, parent: &str, name: &str) {
+        self.preserve_for_snapshot(parent);
         self.unhash(parent);
         let node = self.nodes.get_mut(parent).expect("parent exists");
         let inserted = node.children.insert(name.to_string());
@@ -458,6 +475,7 @@ impl DataTree {
     }
 
     pub(crate) fn remove_child(&mut self, parent: &str, name: &str) {
+        self.preserve_for_snapshot(parent);
         self.unhash(parent);
         let node = self.nodes.get_mut(parent).expect("parent exists");
         let removed = node.children.remove(name);
@@ -503,6 +521,9 @@ impl DataTree {
             self.undo.len()
         );
         assert!(self.nodes.contains_key("/"), "root exists");
+        if let Some(walk) = &self.walk {
+            walk.check_invariants(self.nodes.len());
+        }
         assert!(
             self.data_size_bytes >= 0,
             "data size {} >= 0",

@@ -94,7 +94,8 @@ impl DataTree {
     }
 
     /// `DataTree.createNode` after validation: links the node, bumps the parent's
-    /// cversion and pzxid, and records NodeCreated then the parent's NodeChildrenChanged.
+    /// cversion and pzxid, records NodeCreated then the parent's NodeChildrenChanged, and
+    /// updates quota stats (quota.rs).
     fn create_node(
         &mut self,
         txn: &Txn,
@@ -147,6 +148,9 @@ impl DataTree {
         );
         let stat = node.stat();
         assert_eq!(stat.czxid, txn.zxid, "new node czxid is the txn zxid");
+        // After the reply's Stat is taken, as ZooKeeper copies it before the quota update
+        // (which may rewrite this very node's data if it is a stats node).
+        self.update_quota_on_create(p);
         stat
     }
 }

@@ -107,6 +107,7 @@ impl DataTree {
         meta.version = version;
         meta.mtime = txn.time_ms;
         meta.mzxid = txn.zxid;
+        let old_len = node.data().len();
         self.set_meta(&req.path, meta);
         self.set_data(&req.path, req.data.clone());
         let acl = self.node(&req.path).expect("node still exists").acl.clone();
@@ -117,6 +118,8 @@ impl DataTree {
         });
         let stat = self.node(&req.path).expect("node still exists").stat();
         assert_eq!(stat.mzxid, txn.zxid, "setData moves mzxid to the txn zxid");
+        // After the reply's Stat is taken, as in ZooKeeper.
+        self.update_quota_on_set_data(&req.path, old_len);
         Ok(stat)
     }
 

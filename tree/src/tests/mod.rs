@@ -4,7 +4,9 @@
 mod create;
 mod digest;
 mod multi;
+mod quota;
 mod read;
+mod snapshot_walk;
 pub(crate) mod support;
 mod update;
 mod watch;

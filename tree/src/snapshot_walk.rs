@@ -1,0 +1,255 @@
+//! Streaming a snapshot out of a live tree: an incremental copy-on-write walk.
+//!
+//! Why not ZooKeeper's fuzzy snapshot: ZooKeeper serializes the tree while writes continue
+//! and relies on replaying the log from the snapshot's *start* zxid, which works because
+//! its txns are idempotent state (a txn carries the resulting node). Ours are requests
+//! validated at apply time (`txn.rs`): replaying a create over a tree that already holds
+//! the node fails, a setData with a version check fails, a sequential suffix moves. So a
+//! snapshot must be an exact image of the tree at one zxid. Cloning the whole tree (1M
+//! znodes) on the event-loop thread would stall every writer for hundreds of milliseconds,
+//! and a persistent (structurally shared) map would slow every op and every read; so:
+//!
+//! - `begin_snapshot` fixes the zxid and takes what is small at once: the zxid, the digest,
+//!   the node count and the session table (`SnapshotHeader`).
+//! - `snapshot_step` emits the next nodes in path order (the `BTreeMap` order the decoder
+//!   requires), a bounded number per call, so the loop does a slice of work per turn.
+//! - Copy on write, per node and only once: while the walk is active every primitive
+//!   mutation (tree.rs) calls `preserve_for_snapshot` first. If the path has not been
+//!   emitted yet (it sorts after the cursor, or no step ran) and has no saved pre-image,
+//!   the node as it was at begin is saved (`Some`), or `None` if it did not exist then.
+//!   Paths at or before the cursor are already in the stream, so later changes to them
+//!   need nothing. A txn that fails and rolls back goes through the same primitives; the
+//!   first touch already saved the begin-time image, so the rollback changes nothing saved.
+//! - A step merges the live nodes after the cursor with the saved pre-images after it; a
+//!   saved entry wins over the live node of the same path, `None` means "did not exist at
+//!   begin" and is skipped. Saved entries the cursor has passed are dropped.
+//!
+//! A pre-image holds what the snapshot encodes (meta, data, ACL), not the child set: the
+//! decoder rebuilds children from paths, and cloning a child set of a parent with a million
+//! children on the first create under it would be the very stall we avoid.
+//!
+//! The extra memory is one pre-image per distinct path written during the walk; the extra
+//! cost per mutation is one string comparison and, when a walk is active, one map lookup.
+//!
+//! Invariants (`SnapshotWalk::check_invariants`): every saved path sorts after the cursor;
+//! nodes emitted never exceed the count fixed at begin; when the walk ends it has emitted
+//! exactly that count.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use wire::{Acl, Writer};
+
+use crate::snapshot::{write_node, SNAPSHOT_FORMAT_VERSION};
+use crate::tree::DataTree;
+use crate::znode::Meta;
+
+/// Everything a snapshot holds before its nodes, fixed when the walk begins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotHeader {
+    /// The zxid the snapshot is an image of (the last txn applied at begin).
+    pub last_zxid: i64,
+    pub digest: u64,
+    /// How many nodes the stream will hold ("/" counted once).
+    pub node_count: usize,
+    /// (session id, timeout) in ascending id order.
+    pub sessions: Vec<(i64, i32)>,
+}
+
+impl SnapshotHeader {
+    /// The bytes before the first node (see snapshot.rs's module doc).
+    pub fn encode(&self, w: &mut Writer) {
+        assert!(self.node_count >= 1, "a tree has at least the root");
+        let node_count = i32::try_from(self.node_count).expect("node count fits an i32");
+        w.write_i32(SNAPSHOT_FORMAT_VERSION);
+        w.write_i64(self.last_zxid);
+        w.write_i64(self.digest as i64);
+        w.write_vec(&self.sessions, |w, (id, timeout_ms)| {
+            w.write_i64(*id);
+            w.write_i32(*timeout_ms);
+        });
+        w.write_i32(node_count);
+    }
+}
+
+/// A node as the snapshot encodes it; its children are implied by the paths.
+#[derive(Clone, Debug)]
+pub(crate) struct PreImage {
+    meta: Meta,
+    data: Option<Vec<u8>>,
+    acl: Vec<Acl>,
+}
+
+/// The state of an active walk (see the module doc).
+#[derive(Clone, Debug)]
+pub(crate) struct SnapshotWalk {
+    /// The last path emitted; `None` before the first node.
+    cursor: Option<String>,
+    /// Begin-time images of paths after the cursor that changed since begin; `None` =
+    /// the path did not exist at begin.
+    preserved: BTreeMap<String, Option<PreImage>>,
+    node_count: usize,
+    emitted_count: usize,
+}
+
+impl SnapshotWalk {
+    fn is_emitted(&self, p: &str) -> bool {
+        self.cursor.as_deref().is_some_and(|cursor| p <= cursor)
+    }
+
+    /// Cheap checks; `live_count` is the tree's node count now.
+    pub(crate) fn check_invariants(&self, live_count: usize) {
+        assert!(
+            self.emitted_count <= self.node_count,
+            "emitted {} of {} nodes",
+            self.emitted_count,
+            self.node_count
+        );
+        if let (Some(cursor), Some((first, _))) = (&self.cursor, self.preserved.first_key_value()) {
+            assert!(
+                first > cursor,
+                "saved {first:?} not after cursor {cursor:?}"
+            );
+        }
+        assert!(live_count >= 1, "a live tree has its root");
+    }
+}
+
+impl DataTree {
+    /// Starts streaming a snapshot of the tree as it is now. Call between txns, with no
+    /// walk active; then `snapshot_step` until it returns true, or `abort_snapshot`.
+    pub fn begin_snapshot(&mut self) -> SnapshotHeader {
+        assert!(self.walk.is_none(), "a snapshot walk is already active");
+        self.check_invariants();
+        let header = self.snapshot_header();
+        self.walk = Some(SnapshotWalk {
+            cursor: None,
+            preserved: BTreeMap::new(),
+            node_count: header.node_count,
+            emitted_count: 0,
+        });
+        assert_eq!(header.node_count, self.len(), "header counts every node");
+        header
+    }
+
+    /// The header of a snapshot of the tree as it is now.
+    pub(crate) fn snapshot_header(&self) -> SnapshotHeader {
+        let sessions = self
+            .sessions
+            .iter()
+            .map(|(id, s)| (id, s.timeout_ms))
+            .collect();
+        SnapshotHeader {
+            last_zxid: self.last_zxid(),
+            digest: self.digest(),
+            node_count: self.len(),
+            sessions,
+        }
+    }
+
+    /// Whether a snapshot walk is active.
+    pub fn is_snapshot_active(&self) -> bool {
+        self.walk.is_some()
+    }
+
+    /// Saved pre-images of the active walk (0 without one), for logs and metrics.
+    pub fn snapshot_preserved_count(&self) -> usize {
+        self.walk.as_ref().map_or(0, |w| w.preserved.len())
+    }
+
+    /// Drops the active walk, if any; what was emitted is not a snapshot.
+    pub fn abort_snapshot(&mut self) {
+        self.walk = None;
+    }
+
+    /// Appends up to `max_nodes` more nodes of the active walk to `out`, in path order.
+    /// Returns true when the last node has been emitted; the walk is then over.
+    pub fn snapshot_step(&mut self, max_nodes: usize, out: &mut Writer) -> bool {
+        assert!(max_nodes > 0, "a step emits at least one node");
+        let mut walk = self
+            .walk
+            .take()
+            .expect("snapshot_step needs an active walk");
+        let emitted_before = walk.emitted_count;
+        let after = match &walk.cursor {
+            Some(cursor) => Bound::Excluded(cursor.as_str()),
+            None => Bound::Unbounded,
+        };
+        let mut live = self
+            .nodes
+            .range::<str, _>((after, Bound::Unbounded))
+            .peekable();
+        let mut saved = walk
+            .preserved
+            .range::<str, _>((after, Bound::Unbounded))
+            .peekable();
+        let mut visited = 0usize;
+        let mut last: Option<&str> = None;
+        while visited < max_nodes {
+            let next_live = live.peek().map(|(p, _)| p.as_str());
+            let next_saved = saved.peek().map(|(p, _)| p.as_str());
+            let take_saved = match (next_live, next_saved) {
+                (None, None) => break,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some(l), Some(s)) => s <= l,
+            };
+            visited += 1;
+            if take_saved {
+                let (p, image) = saved.next().expect("peeked");
+                if next_live == Some(p.as_str()) {
+                    live.next();
+                }
+                if let Some(image) = image {
+                    write_node(out, p, image.data.as_deref(), &image.acl, &image.meta);
+                    walk.emitted_count += 1;
+                }
+                last = Some(p);
+            } else {
+                let (p, node) = live.next().expect("peeked");
+                write_node(out, p, node.data_option(), &node.acl, &node.meta);
+                walk.emitted_count += 1;
+                last = Some(p);
+            }
+        }
+        let done = live.peek().is_none() && saved.peek().is_none();
+        if let Some(last) = last {
+            let last = last.to_string();
+            // Entries the cursor passed are in the stream (or skipped) for good.
+            walk.preserved = walk.preserved.split_off(&last);
+            walk.preserved.remove(&last);
+            walk.cursor = Some(last);
+        }
+        assert!(
+            walk.emitted_count >= emitted_before,
+            "emitted count only grows"
+        );
+        walk.check_invariants(self.nodes.len());
+        if done {
+            assert_eq!(
+                walk.emitted_count, walk.node_count,
+                "the stream holds exactly the nodes of begin time"
+            );
+            assert!(walk.preserved.is_empty(), "no pre-image left behind");
+            return true;
+        }
+        self.walk = Some(walk);
+        false
+    }
+
+    /// Called by every primitive mutation before it changes `p` (see the module doc).
+    pub(crate) fn preserve_for_snapshot(&mut self, p: &str) {
+        let Some(walk) = self.walk.as_mut() else {
+            return;
+        };
+        if walk.is_emitted(p) || walk.preserved.contains_key(p) {
+            return;
+        }
+        let image = self.nodes.get(p).map(|node| PreImage {
+            meta: node.meta,
+            data: node.data_option().map(<[u8]>::to_vec),
+            acl: node.acl.clone(),
+        });
+        walk.preserved.insert(p.to_string(), image);
+    }
+}
