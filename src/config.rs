@@ -23,10 +23,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Every four-letter word ZooKeeper 3.8 knows (`FourLetterCommands.cmd2String`), except the
-/// telnet close sequence, which is not a word.
+/// telnet close sequence, which is not a word; then ClickHouse Keeper's that we answer.
 pub const FOUR_LETTER_WORDS: &[&str] = &[
     "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "ruok", "stmk", "srst", "srvr", "stat",
-    "wchc", "wchp", "wchs", "mntr", "isro", "hash",
+    "wchc", "wchp", "wchs", "mntr", "isro", "hash", "csnp",
 ];
 
 /// Which four-letter words may run (`4lw.commands.whitelist`).

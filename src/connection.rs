@@ -78,20 +78,12 @@ pub struct ConnStats {
     pub last_zxid: i64,
     pub last_response_ms: i64,
     pub latency_last_ms: u64,
-    pub latency_min_ms: u64,
-    pub latency_max_ms: u64,
-    pub latency_total_ms: u64,
-    pub latency_count: u64,
+    pub latency: crate::fourlw::LatencyStats,
 }
 
 impl ConnStats {
     pub fn record_latency(&mut self, ms: u64) {
-        if self.latency_count == 0 || ms < self.latency_min_ms {
-            self.latency_min_ms = ms;
-        }
-        self.latency_max_ms = self.latency_max_ms.max(ms);
-        self.latency_total_ms += ms;
-        self.latency_count += 1;
+        self.latency.record(ms);
         self.latency_last_ms = ms;
     }
 
@@ -172,7 +164,11 @@ impl Connection {
             }
         }
         self.auth = tree::auth::java_order::java_hash_set_order(&self.auth_added);
-        assert_eq!(self.auth.len(), self.auth_added.len(), "the same ids in both orders");
+        assert_eq!(
+            self.auth.len(),
+            self.auth_added.len(),
+            "the same ids in both orders"
+        );
     }
 
     /// Whether we should pull more bytes from the socket now.

@@ -57,6 +57,8 @@ pub enum Word {
     Mntr,
     Isro,
     Hash,
+    /// ClickHouse Keeper's `csnp`: schedule a snapshot; answers the log index it will hold.
+    Csnp,
     /// The bytes telnet sends when it closes (`0xfff4fffd`); answered with silence.
     TelnetClose,
 }
@@ -80,6 +82,7 @@ const WORDS: &[(Word, &[u8; 4], &str)] = &[
     (Word::Mntr, b"mntr", "mntr"),
     (Word::Isro, b"isro", "isro"),
     (Word::Hash, b"hash", "hash"),
+    (Word::Csnp, b"csnp", "csnp"),
     (Word::TelnetClose, &[0xff, 0xf4, 0xff, 0xfd], "telnet close"),
 ];
 
@@ -113,6 +116,7 @@ impl Word {
             Word::Mntr => "mntr",
             Word::Isro => "isro",
             Word::Hash => "hash",
+            Word::Csnp => "csnp",
             Word::TelnetClose => "telnet close",
         }
     }
@@ -142,6 +146,8 @@ pub enum Action {
     ResetServerStats,
     /// `stmk`: set the trace mask to this value.
     SetTraceMask(i64),
+    /// `csnp`: take a snapshot holding at least `last_processed_zxid`.
+    CreateSnapshot,
 }
 
 /// The reply to a word. After writing `text`, the server closes the connection.
@@ -174,6 +180,22 @@ pub struct LatencyStats {
 }
 
 impl LatencyStats {
+    /// Counts one request that took `latency_ms`.
+    pub fn record(&mut self, latency_ms: u64) {
+        if self.count == 0 || latency_ms < self.min_ms {
+            self.min_ms = latency_ms;
+        }
+        self.max_ms = self.max_ms.max(latency_ms);
+        self.total_ms += latency_ms;
+        self.count += 1;
+        assert!(
+            self.min_ms <= self.max_ms,
+            "min {} > max {}",
+            self.min_ms,
+            self.max_ms
+        );
+    }
+
     pub fn min(&self) -> u64 {
         if self.count == 0 {
             0
@@ -298,7 +320,10 @@ pub struct ServerView<'a> {
 /// True if answering `word` reads the view; the server can skip building it otherwise.
 pub fn needs_view(word: Word, whitelist: &Whitelist) -> bool {
     whitelist.is_enabled(word.as_str())
-        && !matches!(word, Word::Ruok | Word::Stmk | Word::TelnetClose)
+        && !matches!(
+            word,
+            Word::Ruok | Word::Stmk | Word::TelnetClose | Word::Csnp
+        )
 }
 
 /// Answers `word`. For `stmk` use [`answer_set_trace_mask`] once its argument is read.
@@ -316,6 +341,13 @@ pub fn answer(word: Word, whitelist: &Whitelist, view: &ServerView<'_>) -> Answe
         Word::Isro => if view.read_only { "ro" } else { "rw" }.to_string(),
         Word::Hash if !serving => NOT_SERVING.to_string(),
         Word::Hash => format_digests(&view.digest_log),
+        // ClickHouse Keeper (`CreateSnapshotCommand`) answers the bare index, no newline.
+        Word::Csnp => {
+            return Answer {
+                text: view.last_processed_zxid.to_string(),
+                action: Action::CreateSnapshot,
+            };
+        }
         _ if !serving => format!("{NOT_SERVING}\n"),
         Word::Conf => view
             .config

@@ -20,6 +20,7 @@ mod metrics;
 mod requests;
 mod server;
 mod sessions;
+mod snapshots;
 mod storage;
 mod sys;
 mod watching;
@@ -157,14 +158,18 @@ fn run_server(config_path: Option<&std::path::Path>) -> ExitCode {
         segment_size_bytes: u64::from(config.pre_alloc_size_kb).max(64) * 1024,
         ..wal::WalOptions::default()
     };
-    let recovered =
-        match storage::recover(&config.data_dir, &config.data_log_dir, tree_config, wal_options) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("ferrokeeper: cannot recover the data: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
+    let recovered = match storage::recover(
+        &config.data_dir,
+        &config.data_log_dir,
+        tree_config,
+        wal_options,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ferrokeeper: cannot recover the data: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let settings = settings_from(config);
     match event_loop::run(settings, recovered, listen) {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use crate::event_loop::ConnKey;
-use crate::fourlw::{self, Action, ConnView, LatencyStats, ServerView, Word};
+use crate::fourlw::{self, Action, ConnView, ServerView, Word};
 use crate::server::Server;
 
 /// ZooKeeper 3.8's version string shape: kazoo's `server_version()` parses the leading X.Y.Z.
@@ -44,17 +44,15 @@ pub fn respond(server: &mut Server, key: ConnKey, word: &[u8; 4]) -> String {
         Action::SetTraceMask(mask) => server.trace_mask = mask,
         Action::ResetConnectionStats => server.reset_connection_stats(),
         Action::ResetServerStats => server.stats = Default::default(),
+        Action::CreateSnapshot => {
+            log::info!(
+                "Snapshot creation scheduled with last committed log index {}.",
+                server.tree.last_zxid()
+            );
+            server.snapshots.request();
+        }
     }
     answer.text
-}
-
-fn latency(min_ms: u64, max_ms: u64, total_ms: u64, count: u64) -> LatencyStats {
-    LatencyStats {
-        count,
-        total_ms,
-        min_ms,
-        max_ms,
-    }
 }
 
 fn epoch_ms_of(server: &Server, at: Instant) -> u64 {
@@ -86,15 +84,10 @@ fn conn_views(server: &Server, asking: ConnKey) -> Vec<ConnView> {
                 established_ms: epoch_ms_of(server, c.established),
                 session_timeout_ms: c.timeout_ms.max(0) as u32,
                 last_cxid: s.last_xid.map(|x| x as u32),
-                last_zxid: if s.latency_count > 0 { s.last_zxid } else { -1 },
+                last_zxid: if s.latency.count > 0 { s.last_zxid } else { -1 },
                 last_response_ms: s.last_response_ms.max(0) as u64,
                 last_latency_ms: s.latency_last_ms,
-                latency: latency(
-                    s.latency_min_ms,
-                    s.latency_max_ms,
-                    s.latency_total_ms,
-                    s.latency_count,
-                ),
+                latency: s.latency,
                 expires_at_ms: session.map(|x| epoch_ms_of_future(server, x.deadline)),
             }
         })
@@ -174,12 +167,7 @@ fn view_with(
         mode: "standalone",
         last_processed_zxid: server.tree.last_zxid() as u64,
         node_count: server.tree.node_count() as u64,
-        latency: latency(
-            st.latency_min_ms,
-            st.latency_max_ms,
-            st.latency_total_ms,
-            st.latency_count,
-        ),
+        latency: st.latency,
         packets_received: st.packets_received,
         packets_sent: st.packets_sent,
         outstanding_requests: server.inflight.len() as u64,

@@ -383,7 +383,7 @@ impl Server {
             .now
             .saturating_duration_since(received)
             .as_millis() as u64;
-        self.stats.record_latency(elapsed_ms);
+        self.stats.latency.record(elapsed_ms);
         let wall_ms = self.clock.wall_ms;
         if let Some(conn) = self.conn_mut(key) {
             conn.stats.record_latency(elapsed_ms);
@@ -514,11 +514,15 @@ impl Server {
                 };
                 // ZooKeeper (since ZOOKEEPER-4799) tells a watcher only of changes to nodes
                 // it may read; the watch is used up either way.
-                let readable = self.conn(key).map(|c| {
-                    tree::acl::check_acl(&change.acl, wire::perms::READ, &c.auth).is_ok()
-                });
+                let readable = self
+                    .conn(key)
+                    .map(|c| tree::acl::check_acl(&change.acl, wire::perms::READ, &c.auth).is_ok());
                 if readable != Some(true) {
-                    log::trace!("not delivering {:?} {} to {session_id:#x}", event.event_type, event.path);
+                    log::trace!(
+                        "not delivering {:?} {} to {session_id:#x}",
+                        event.event_type,
+                        event.path
+                    );
                     continue;
                 }
                 self.send_notification(key, event.event_type.event_type(), &event.path);

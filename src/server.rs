@@ -22,6 +22,7 @@ use crate::connection::{Connection, Phase};
 use crate::event_loop::{timeout_until, ConnKey};
 use crate::sessions::LocalSession;
 use crate::sessions::Sessions;
+use crate::snapshots::{SnapshotSettings, Snapshots};
 use crate::storage::WalLog;
 use crate::workers::LogWorker;
 
@@ -63,21 +64,7 @@ pub struct Inflight {
 pub struct ServerStats {
     pub packets_received: u64,
     pub packets_sent: u64,
-    pub latency_min_ms: u64,
-    pub latency_max_ms: u64,
-    pub latency_total_ms: u64,
-    pub latency_count: u64,
-}
-
-impl ServerStats {
-    pub fn record_latency(&mut self, ms: u64) {
-        if self.latency_count == 0 || ms < self.latency_min_ms {
-            self.latency_min_ms = ms;
-        }
-        self.latency_max_ms = self.latency_max_ms.max(ms);
-        self.latency_total_ms += ms;
-        self.latency_count += 1;
-    }
+    pub latency: crate::fourlw::LatencyStats,
 }
 
 struct Slot {
@@ -102,6 +89,8 @@ pub struct Server {
     pub batch: Vec<Txn>,
     pub inflight: VecDeque<Inflight>,
     log: LogWorker,
+    /// Background snapshots: when to take them, and their worker (snapshots.rs).
+    pub snapshots: Snapshots,
     /// Connections whose interest or life may have changed this turn.
     pub dirty: BTreeSet<ConnKey>,
     /// Connections that stopped reading before `WouldBlock` and must be revisited.
@@ -124,7 +113,10 @@ impl Server {
         clock: Clock,
     ) -> io::Result<Server> {
         let crate::storage::Recovered {
-            tree, wal, secret, ..
+            tree,
+            wal,
+            secret,
+            snapshot_zxid,
         } = recovered;
         let mut sessions = Sessions::new(0, clock.wall_ms, secret);
         for (id, session) in tree.sessions().iter() {
@@ -140,7 +132,18 @@ impl Server {
                 },
             );
         }
-        let log = LogWorker::start(Box::new(WalLog::new(wal, settings.force_sync)), waker)?;
+        let log = LogWorker::start(
+            Box::new(WalLog::new(wal, settings.force_sync)),
+            Arc::clone(&waker),
+        )?;
+        let snapshot_settings = SnapshotSettings {
+            dir: crate::storage::snapshot_dir(&settings.config.data_dir),
+            snap_count: settings.config.snap_count,
+            retain_count: settings.config.autopurge_snap_retain_count,
+            loaded_zxid: snapshot_zxid,
+            seed: crate::sys::random_u64()?,
+        };
+        let snapshots = Snapshots::start(snapshot_settings, waker)?;
         let sweep_ms = settings.container_check_interval_ms;
         Ok(Server {
             next_zxid: tree.last_zxid() + 1,
@@ -156,6 +159,7 @@ impl Server {
             batch: Vec::new(),
             inflight: VecDeque::new(),
             log,
+            snapshots,
             dirty: BTreeSet::new(),
             stalled: BTreeSet::new(),
             stats: ServerStats::default(),
@@ -177,6 +181,7 @@ impl Server {
             self.sessions.next_deadline(),
             Some(self.next_container_sweep),
             Some(self.next_cnxn_sweep),
+            self.snapshots.next_deadline(self.clock.now),
         ]
         .into_iter()
         .flatten()
@@ -367,6 +372,11 @@ impl Server {
                 self.apply_durable(txn);
             }
         }
+        if let Some(snapshot_index) = self.snapshots.poll_done(self.clock.now) {
+            // Keep one snapCount of entries before the oldest snapshot, as a margin.
+            let reserve_count = u64::from(self.settings.config.snap_count);
+            self.log.submit_purge(snapshot_index, reserve_count);
+        }
     }
 
     pub fn end_turn(&mut self, registry: &mio::Registry) {
@@ -384,6 +394,7 @@ impl Server {
             let batch = std::mem::take(&mut self.batch);
             self.log.submit(batch);
         }
+        self.snapshots.turn(&mut self.tree, self.clock.now);
         let dirty: Vec<ConnKey> = std::mem::take(&mut self.dirty).into_iter().collect();
         for key in dirty {
             self.flush(key);

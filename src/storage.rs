@@ -2,9 +2,9 @@
 //!
 //! Layout: `dataLogDir/log/` holds the write-ahead log (`wal` segments; one record per txn,
 //! record index = zxid, kind `TXN_RECORD_KIND`); `dataDir/snapshots/` holds snapshots
-//! (`wal` snapshot files whose body is `DataTree::encode_snapshot`); `dataDir/session-secret`
-//! holds the 8-byte secret session passwords derive from, so a client can resume its
-//! session after a restart.
+//! (`wal` snapshot files whose body is `DataTree::encode_snapshot`, streamed out in the
+//! background by `snapshots.rs`); `dataDir/session-secret` holds the 8-byte secret session
+//! passwords derive from, so a client can resume its session after a restart.
 //!
 //! Recovery (`recover`): the newest snapshot that verifies (older ones are tried if it does
 //! not, each failure logged), then every WAL record after it, applied in order; a torn WAL
@@ -68,6 +68,8 @@ fn io_err(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> StorageErro
 
 pub struct Recovered {
     pub tree: DataTree,
+    /// The zxid of the snapshot loaded (0 if none).
+    pub snapshot_zxid: i64,
     pub wal: Wal<FileDisk>,
     pub secret: u64,
 }
@@ -144,6 +146,7 @@ pub fn recover(
     for removed in &report.removed {
         log::warn!("write-ahead log: removed {removed}");
     }
+    let snapshot_zxid = tree.last_zxid();
     let mut tree = tree;
     let replayed_count = replay(&mut wal, &mut tree, &log_dir)?;
     log::info!(
@@ -153,7 +156,12 @@ pub fn recover(
         replayed_count,
         tree.digest()
     );
-    Ok(Recovered { tree, wal, secret })
+    Ok(Recovered {
+        tree,
+        snapshot_zxid,
+        wal,
+        secret,
+    })
 }
 
 fn replay(
@@ -288,6 +296,25 @@ impl TxnLog for WalLog {
             self.wal.last_index(),
             txns.last().map(|t| t.zxid as u64).unwrap_or(0),
             "the log ends at the last txn appended"
+        );
+    }
+
+    fn purge(&mut self, snapshot_index: u64, reserve_count: u64) {
+        let first_before = self.wal.first_index();
+        match self.wal.purge(snapshot_index, reserve_count) {
+            Ok(removed) if removed.is_empty() => {}
+            Ok(removed) => log::info!(
+                "write-ahead log: purged {} segment(s) before index {} (snapshot {}, reserve {})",
+                removed.len(),
+                self.wal.first_index(),
+                snapshot_index,
+                reserve_count
+            ),
+            Err(e) => log::error!("write-ahead log: purge failed: {e}"),
+        }
+        assert!(
+            self.wal.first_index() >= first_before,
+            "purge never moves the log's start back"
         );
     }
 }

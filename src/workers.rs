@@ -5,6 +5,10 @@
 //! `TxnLog` with one append and one fsync, hands them back as one batch, and wakes the
 //! loop, which applies the txns in order. Raft (issues #4/#5) slots in behind the same
 //! seam. Threads talk only through bounded channels and a `mio::Waker`.
+//!
+//! The log worker also purges: the `Wal` lives on its thread, so when a snapshot makes old
+//! segments redundant (snapshots.rs) the loop queues a `LogJob::Purge`, which runs after
+//! the appends queued before it.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
@@ -21,6 +25,19 @@ const GROUP_COMMIT_TXNS_MAX: usize = 64 * 1024;
 pub trait TxnLog: Send {
     /// Persists the batch; returns only when every txn in it is durable.
     fn append(&mut self, txns: &[Txn]);
+
+    /// Removes log segments wholly at or before `snapshot_index - reserve_count`; logs its
+    /// own failures (the log still holds the records, so they are not fatal here).
+    fn purge(&mut self, snapshot_index: u64, reserve_count: u64);
+}
+
+/// What the log worker is asked to do.
+enum LogJob {
+    Append(Vec<Txn>),
+    Purge {
+        snapshot_index: u64,
+        reserve_count: u64,
+    },
 }
 
 /// A batch the worker has made durable, handed back for apply in the same order.
@@ -29,23 +46,39 @@ pub struct DurableBatch {
 }
 
 pub struct LogWorker {
-    jobs: Option<SyncSender<Vec<Txn>>>,
+    jobs: Option<SyncSender<LogJob>>,
     done: Receiver<DurableBatch>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl LogWorker {
     pub fn start(mut log: Box<dyn TxnLog>, waker: Arc<mio::Waker>) -> std::io::Result<LogWorker> {
-        let (jobs_tx, jobs_rx) = sync_channel::<Vec<Txn>>(LOG_QUEUE_BATCHES_MAX);
+        let (jobs_tx, jobs_rx) = sync_channel::<LogJob>(LOG_QUEUE_BATCHES_MAX);
         let (done_tx, done_rx) = sync_channel::<DurableBatch>(LOG_QUEUE_BATCHES_MAX);
         let thread = std::thread::Builder::new()
             .name("fk-log".to_string())
             .spawn(move || {
-                while let Ok(mut txns) = jobs_rx.recv() {
+                while let Ok(job) = jobs_rx.recv() {
+                    let mut txns = match job {
+                        LogJob::Append(txns) => txns,
+                        LogJob::Purge {
+                            snapshot_index,
+                            reserve_count,
+                        } => {
+                            log.purge(snapshot_index, reserve_count);
+                            continue;
+                        }
+                    };
                     // Group commit: every batch queued while the last fsync ran joins this one.
+                    // A purge met on the way runs after this batch's append.
+                    let mut purges = Vec::new();
                     while txns.len() < GROUP_COMMIT_TXNS_MAX {
                         match jobs_rx.try_recv() {
-                            Ok(more) => txns.extend(more),
+                            Ok(LogJob::Append(more)) => txns.extend(more),
+                            Ok(LogJob::Purge {
+                                snapshot_index,
+                                reserve_count,
+                            }) => purges.push((snapshot_index, reserve_count)),
                             Err(_) => break,
                         }
                     }
@@ -55,6 +88,9 @@ impl LogWorker {
                     }
                     if let Err(e) = waker.wake() {
                         log::error!("log worker cannot wake the event loop: {e}");
+                    }
+                    for (snapshot_index, reserve_count) in purges {
+                        log.purge(snapshot_index, reserve_count);
                     }
                 }
             })?;
@@ -70,8 +106,18 @@ impl LogWorker {
         assert!(!txns.is_empty(), "empty batches are not submitted");
         let jobs = self.jobs.as_ref().expect("jobs channel lives until drop");
         // The worker only exits when this sender is dropped, so a send error means it died.
-        jobs.send(txns)
+        jobs.send(LogJob::Append(txns))
             .expect("the log worker is alive while the loop runs");
+    }
+
+    /// Queues a purge of the log before `snapshot_index - reserve_count` (see `TxnLog`).
+    pub fn submit_purge(&self, snapshot_index: u64, reserve_count: u64) {
+        let jobs = self.jobs.as_ref().expect("jobs channel lives until drop");
+        jobs.send(LogJob::Purge {
+            snapshot_index,
+            reserve_count,
+        })
+        .expect("the log worker is alive while the loop runs");
     }
 
     /// The next batch that became durable, if any.

@@ -167,6 +167,21 @@ fn ruok_isro_gtmk_have_no_trailing_newline() {
 }
 
 #[test]
+fn csnp_answers_the_index_as_clickhouse_keeper_does_and_asks_for_a_snapshot() {
+    let config = config();
+    let view = view(&config);
+    let reply = answer(Word::Csnp, &all(), &view);
+    assert_eq!(reply.text, "4", "the bare last committed index, no newline");
+    assert_eq!(reply.action, Action::CreateSnapshot);
+    assert!(
+        !needs_view(Word::Csnp, &all()),
+        "the minimal view carries the index"
+    );
+    let (whitelist, _) = Whitelist::parse("ruok");
+    assert_eq!(answer(Word::Csnp, &whitelist, &view).action, Action::None);
+}
+
+#[test]
 fn words_outside_the_whitelist_are_refused_like_zookeeper() {
     let config = config();
     let view = view(&config);

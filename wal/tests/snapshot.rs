@@ -60,6 +60,27 @@ fn snapshots_round_trip_in_chunks() {
 }
 
 #[test]
+fn partial_syncs_write_through_and_keep_the_file_valid() {
+    let disk = SimDisk::new();
+    let data = body(3 << 20, 5);
+    let mut w = SnapshotWriter::create(disk.clone(), &snap_dir(), 77, 1, b"m").unwrap();
+    let syncs_before = disk.sync_data_count();
+    for chunk in data.chunks(1 << 20) {
+        w.write_body(chunk).unwrap();
+        w.sync_partial().unwrap();
+    }
+    assert_eq!(
+        disk.sync_data_count(),
+        syncs_before + 3,
+        "one fdatasync per partial sync"
+    );
+    let path = w.finish().unwrap().path;
+    let (index, _, meta, got) = read_back(&disk, &path).unwrap();
+    assert_eq!((index, meta.as_slice()), (77, &b"m"[..]));
+    assert_eq!(got, data, "the body survives partial syncs unchanged");
+}
+
+#[test]
 fn snapshots_stream_through_io_write() {
     let disk = SimDisk::new();
     let data = body(300_000, 3);
