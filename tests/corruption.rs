@@ -128,3 +128,70 @@ fn missing_segment_refuses_to_start_naming_the_gap() {
         "names the segment after the gap: {out}"
     );
 }
+
+/// Snapshot files, newest first.
+fn snapshots(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("data").join("snapshots"))
+        .expect("snapshot dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("snapshot.") && !n.ends_with(".tmp"))
+        })
+        .collect();
+    files.sort();
+    files.reverse();
+    files
+}
+
+#[test]
+fn corrupted_newest_snapshot_falls_back_to_an_older_one_and_loses_nothing() {
+    let dir = TempDir::new("corrupt-snap");
+    let cfg = "preAllocSize=64\nsnapCount=100000000\n";
+    let port = free_port();
+    let mut server = ServerProcess::start(&dir.0, port, cfg);
+    let mut c = Client::connect(port, 30_000).expect("connect");
+    c.create("/c", b"", 0).expect("create /c");
+    for round in 0..2 {
+        for i in 0..100 {
+            c.create(&format!("/c/r{round}-{i}"), b"v", 0)
+                .expect("create");
+        }
+        // `csnp` asks for a snapshot; wait (bounded) until it is on disk.
+        let before = snapshots(&dir.0).len();
+        support::four_letter_word(port, "csnp").expect("csnp answers");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while snapshots(&dir.0).len() <= before {
+            assert!(std::time::Instant::now() < deadline, "no snapshot appeared");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    server.kill();
+    let snaps = snapshots(&dir.0);
+    assert!(snaps.len() >= 2, "two snapshots: {snaps:?}");
+    let mut bytes = std::fs::read(&snaps[0]).expect("read newest snapshot");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&snaps[0], &bytes).expect("corrupt it");
+    let (n, log) = children_after_restart_with(&dir.0, cfg);
+    assert_eq!(
+        n, 200,
+        "the older snapshot plus the log give back everything"
+    );
+    let name = snaps[0].file_name().and_then(|n| n.to_str()).expect("name");
+    assert!(log.contains("skipping a damaged snapshot"), "log:\n{log}");
+    assert!(log.contains(name), "the log names {name}:\n{log}");
+    assert!(
+        log.contains("loaded snapshot"),
+        "an older snapshot was loaded:\n{log}"
+    );
+}
+
+fn children_after_restart_with(dir: &Path, cfg: &str) -> (usize, String) {
+    let port = free_port();
+    let server = ServerProcess::start(dir, port, cfg);
+    let mut c = Client::connect(port, 30_000).expect("connect");
+    let n = c.children("/c").expect("children").len();
+    (n, server.log())
+}
