@@ -59,6 +59,8 @@ pub enum Word {
     Hash,
     /// ClickHouse Keeper's `csnp`: schedule a snapshot; answers the log index it will hold.
     Csnp,
+    /// ClickHouse Keeper's `lgif`: the log's first and last entries, commit and snapshot.
+    Lgif,
     /// The bytes telnet sends when it closes (`0xfff4fffd`); answered with silence.
     TelnetClose,
 }
@@ -83,6 +85,7 @@ const WORDS: &[(Word, &[u8; 4], &str)] = &[
     (Word::Isro, b"isro", "isro"),
     (Word::Hash, b"hash", "hash"),
     (Word::Csnp, b"csnp", "csnp"),
+    (Word::Lgif, b"lgif", "lgif"),
     (Word::TelnetClose, &[0xff, 0xf4, 0xff, 0xfd], "telnet close"),
 ];
 
@@ -117,6 +120,7 @@ impl Word {
             Word::Isro => "isro",
             Word::Hash => "hash",
             Word::Csnp => "csnp",
+            Word::Lgif => "lgif",
             Word::TelnetClose => "telnet close",
         }
     }
@@ -315,6 +319,36 @@ pub struct ServerView<'a> {
     pub digest_log: Vec<(u64, u64)>,
     /// More `mntr` lines (key without `zk_`, value), printed after the standard ones.
     pub extra_metrics: Vec<(String, String)>,
+    /// `lgif`: the log as ClickHouse Keeper reports it.
+    pub log_info: LogInfo,
+}
+
+/// ClickHouse Keeper's `lgif` fields (`LogInfoCommand`), in its order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogInfo {
+    pub first_log_idx: u64,
+    pub first_log_term: u64,
+    pub last_log_idx: u64,
+    pub last_log_term: u64,
+    pub last_committed_log_idx: u64,
+    pub leader_committed_log_idx: u64,
+    pub target_committed_log_idx: u64,
+    pub last_snapshot_idx: u64,
+}
+
+/// `lgif`: one `key\tvalue` line per field.
+fn format_log_info(info: &LogInfo) -> String {
+    let fields = [
+        ("first_log_idx", info.first_log_idx),
+        ("first_log_term", info.first_log_term),
+        ("last_log_idx", info.last_log_idx),
+        ("last_log_term", info.last_log_term),
+        ("last_committed_log_idx", info.last_committed_log_idx),
+        ("leader_committed_log_idx", info.leader_committed_log_idx),
+        ("target_committed_log_idx", info.target_committed_log_idx),
+        ("last_snapshot_idx", info.last_snapshot_idx),
+    ];
+    fields.iter().map(|(k, v)| format!("{k}\t{v}\n")).collect()
 }
 
 /// True if answering `word` reads the view; the server can skip building it otherwise.
@@ -349,6 +383,7 @@ pub fn answer(word: Word, whitelist: &Whitelist, view: &ServerView<'_>) -> Answe
             };
         }
         _ if !serving => format!("{NOT_SERVING}\n"),
+        Word::Lgif => format_log_info(&view.log_info),
         Word::Conf => view
             .config
             .render_conf(view.data_dir_size_bytes, view.data_log_dir_size_bytes),

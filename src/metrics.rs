@@ -193,5 +193,16 @@ fn view_with(
         trace_mask: server.trace_mask,
         digest_log: vec![(server.tree.last_zxid() as u64, server.tree.digest())],
         extra_metrics: Vec::new(),
+        log_info: fourlw::LogInfo {
+            first_log_idx: server.log_bounds.first_index,
+            first_log_term: server.log_bounds.first_term,
+            last_log_idx: server.log_bounds.last_index,
+            last_log_term: server.log_bounds.last_term,
+            // Standalone: what is durable is committed; applied is what the tree holds.
+            last_committed_log_idx: server.tree.last_zxid().max(0) as u64,
+            leader_committed_log_idx: server.log_bounds.last_index,
+            target_committed_log_idx: server.log_bounds.last_index,
+            last_snapshot_idx: server.snapshots.last_snapshot_zxid.max(0) as u64,
+        },
     }
 }

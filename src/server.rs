@@ -91,6 +91,8 @@ pub struct Server {
     log: LogWorker,
     /// Background snapshots: when to take them, and their worker (snapshots.rs).
     pub snapshots: Snapshots,
+    /// The write-ahead log's first and last entries, as the log worker last reported them.
+    pub log_bounds: crate::workers::LogBounds,
     /// Connections whose interest or life may have changed this turn.
     pub dirty: BTreeSet<ConnKey>,
     /// Connections that stopped reading before `WouldBlock` and must be revisited.
@@ -132,10 +134,9 @@ impl Server {
                 },
             );
         }
-        let log = LogWorker::start(
-            Box::new(WalLog::new(wal, settings.force_sync)),
-            Arc::clone(&waker),
-        )?;
+        let wal_log = WalLog::new(wal, settings.force_sync);
+        let log_bounds = crate::workers::TxnLog::bounds(&wal_log);
+        let log = LogWorker::start(Box::new(wal_log), Arc::clone(&waker))?;
         let snapshot_settings = SnapshotSettings {
             dir: crate::storage::snapshot_dir(&settings.config.data_dir),
             snap_count: settings.config.snap_count,
@@ -160,6 +161,7 @@ impl Server {
             inflight: VecDeque::new(),
             log,
             snapshots,
+            log_bounds,
             dirty: BTreeSet::new(),
             stalled: BTreeSet::new(),
             stats: ServerStats::default(),
@@ -368,6 +370,7 @@ impl Server {
 
     pub fn on_wake(&mut self) {
         while let Some(batch) = self.log.try_durable() {
+            self.log_bounds = batch.bounds;
             for txn in batch.txns {
                 self.apply_durable(txn);
             }

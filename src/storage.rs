@@ -266,6 +266,16 @@ impl WalLog {
 }
 
 impl TxnLog for WalLog {
+    fn bounds(&self) -> crate::workers::LogBounds {
+        // Standalone logs are written with term 0 (there is no election); Raft fills terms.
+        crate::workers::LogBounds {
+            first_index: self.wal.first_index(),
+            first_term: 0,
+            last_index: self.wal.last_index(),
+            last_term: self.wal.last_term().unwrap_or(0),
+        }
+    }
+
     fn append(&mut self, txns: &[Txn]) {
         let records: Vec<Record> = txns
             .iter()

@@ -21,8 +21,20 @@ const LOG_QUEUE_BATCHES_MAX: usize = 64;
 /// How many txns one group commit takes at most, so one fsync's latency stays bounded.
 const GROUP_COMMIT_TXNS_MAX: usize = 64 * 1024;
 
+/// Where the log begins and ends (for `lgif`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogBounds {
+    pub first_index: u64,
+    pub first_term: u64,
+    pub last_index: u64,
+    pub last_term: u64,
+}
+
 /// Where txns are made durable before they are applied.
 pub trait TxnLog: Send {
+    /// The log's first and last entries now.
+    fn bounds(&self) -> LogBounds;
+
     /// Persists the batch; returns only when every txn in it is durable.
     fn append(&mut self, txns: &[Txn]);
 
@@ -43,6 +55,8 @@ enum LogJob {
 /// A batch the worker has made durable, handed back for apply in the same order.
 pub struct DurableBatch {
     pub txns: Vec<Txn>,
+    /// The log's bounds after this batch (and any purge before it).
+    pub bounds: LogBounds,
 }
 
 pub struct LogWorker {
@@ -66,6 +80,18 @@ impl LogWorker {
                             reserve_count,
                         } => {
                             log.purge(snapshot_index, reserve_count);
+                            // An empty batch tells the loop the log's new bounds.
+                            let bounds = log.bounds();
+                            let batch = DurableBatch {
+                                txns: Vec::new(),
+                                bounds,
+                            };
+                            if done_tx.send(batch).is_err() {
+                                return;
+                            }
+                            if let Err(e) = waker.wake() {
+                                log::error!("log worker cannot wake the event loop: {e}");
+                            }
                             continue;
                         }
                     };
@@ -83,7 +109,8 @@ impl LogWorker {
                         }
                     }
                     log.append(&txns);
-                    if done_tx.send(DurableBatch { txns }).is_err() {
+                    let bounds = log.bounds();
+                    if done_tx.send(DurableBatch { txns, bounds }).is_err() {
                         return;
                     }
                     if let Err(e) = waker.wake() {

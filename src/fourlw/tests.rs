@@ -110,6 +110,16 @@ fn view(config: &Config) -> ServerView<'_> {
         trace_mask: 306,
         digest_log: Vec::new(),
         extra_metrics: Vec::new(),
+        log_info: LogInfo {
+            first_log_idx: 1,
+            first_log_term: 0,
+            last_log_idx: 101,
+            last_log_term: 0,
+            last_committed_log_idx: 100,
+            leader_committed_log_idx: 101,
+            target_committed_log_idx: 101,
+            last_snapshot_idx: 50,
+        },
     }
 }
 
@@ -164,6 +174,20 @@ fn ruok_isro_gtmk_have_no_trailing_newline() {
         ..view.clone()
     };
     assert_eq!(say(Word::Isro, &read_only), "ro");
+}
+
+#[test]
+fn lgif_prints_clickhouse_keepers_fields_in_its_order() {
+    let config = config();
+    let view = view(&config);
+    let reply = answer(Word::Lgif, &all(), &view);
+    assert_eq!(
+        reply.text,
+        "first_log_idx\t1\nfirst_log_term\t0\nlast_log_idx\t101\nlast_log_term\t0\n\
+         last_committed_log_idx\t100\nleader_committed_log_idx\t101\n\
+         target_committed_log_idx\t101\nlast_snapshot_idx\t50\n"
+    );
+    assert_eq!(reply.action, Action::None);
 }
 
 #[test]
