@@ -18,10 +18,11 @@
 //!
 //! The driver (the server's event loop, or the simulator) handles each `Ready` in this order:
 //!
-//! 1. **Persist.** Write `hard_state` (if `Some`), then `snapshot` (if `Some`; it replaces the
-//!    whole log up to its index), then `entries`. `entries[0].index` may be at or below the last
-//!    stored index: the stored log is then truncated from `entries[0].index` before the append
-//!    (a follower resolving a conflict, paper §5.3). If `must_sync`, fsync before step 2.
+//! 1. **Persist.** Write `hard_state` (if `Some`), then `snapshot` (if `Some`: drop every
+//!    stored entry, the snapshot replaces the whole log), then `entries`. `entries[0].index`
+//!    may be at or below the last stored index: the stored log is then truncated from
+//!    `entries[0].index` before the append (a follower resolving a conflict, paper §5.3).
+//!    If `must_sync`, fsync before step 2.
 //! 2. **Send** `messages`. Votes and acknowledgements among them promise that step 1 is durable
 //!    (paper Figure 2: "respond to RPCs only after updating stable storage"), so they must never
 //!    leave before the fsync. If a worker thread does the fsync, the messages wait for its "done".
@@ -34,6 +35,27 @@
 //! `None` until the outstanding batch is advanced. One `Ready` per event-loop turn costs one WAL
 //! write and one fsync.
 //!
+//! `entries` never need applying by themselves; `committed` also carries empty `Normal` entries
+//! (a new leader's no-op, paper §8) and `ConfChange` entries (membership, already in force):
+//! a state machine skips both. A proposal is committed when `committed` carries an entry at
+//! the index `propose` returned *with the term the leader had then*; a different term there
+//! means the proposal was lost in a leader change and must be retried.
+//!
+//! # Protocol features
+//!
+//! | Feature | Source | Module |
+//! |---|---|---|
+//! | Randomized elections, one vote per term, up-to-date voting | paper §5.2, §5.4.1 | election |
+//! | Pre-vote | thesis §9.6 | election |
+//! | Check-quorum; lease that ignores disruptive votes | thesis §6.2, §4.2.3 | election |
+//! | Replication: batching, pipelining, flow control, backtracking | paper §5.3 | replication |
+//! | Commit current-term entries only by counting (Figure 8) | paper §5.4.2 | replication |
+//! | Leadership transfer: catch up, TimeoutNow, abort | thesis §3.10 | transfer |
+//! | Log compaction, chunked InstallSnapshot | paper §7 | snapshot |
+//! | ReadIndex linearizable reads | thesis §6.4 | read_index |
+//! | Membership one server at a time; learners, promotion | thesis §4 | membership |
+//! | Versioned, CRC-checked peer message codec | — | codec |
+//!
 //! # Restart
 //!
 //! After a crash, rebuild the node with [`Node::new`] from what was persisted ([`Storage`]). The
@@ -41,6 +63,7 @@
 //! committed entries after it.
 
 mod codec;
+mod config;
 mod election;
 mod error;
 mod log;
@@ -53,9 +76,14 @@ mod quorum;
 mod read_index;
 mod replication;
 mod snapshot;
+#[cfg(test)]
+mod testkit;
 mod transfer;
 
-pub use codec::{decode_message, encode_message, CODEC_VERSION};
+pub use codec::{
+    decode_message, encode_message, CODEC_VERSION, FRAME_HEADER_BYTES, FRAME_PAYLOAD_BYTES_MAX,
+};
+pub use config::{Config, Storage};
 pub use error::{
     CodecError, CompactError, MembershipError, ProposeError, ReadIndexError, StepError,
     TransferError,
@@ -65,7 +93,7 @@ pub use message::{
     Entry, EntryKind, Event, HardState, Message, MessageBody, ReadState, Ready, Role, Snapshot,
     SnapshotMeta,
 };
-pub use node::{Config, Node, Storage};
+pub use node::Node;
 pub use prng::Prng;
 
 use std::fmt;

@@ -1,0 +1,157 @@
+//! Membership changes, thesis chapter 4 (one server at a time, learners).
+
+use crate::membership::ConfChange;
+use crate::message::Role;
+use crate::testkit::{config, id, Cluster};
+use crate::{MembershipError, Node, NodeId, Storage};
+
+fn cluster_with_learner_slot() -> Cluster {
+    let mut cluster = Cluster::new(3, |_| {});
+    cluster.elect(1);
+    cluster
+        .nodes
+        .insert(NodeId(4), Node::new(config(4), Storage::default()));
+    cluster
+}
+
+#[test]
+fn learner_joins_receives_log_and_does_not_vote_4_2_1() {
+    let mut cluster = cluster_with_learner_slot();
+    cluster
+        .node(1)
+        .change_membership(ConfChange::AddLearner(id(4)))
+        .unwrap();
+    cluster.stabilize();
+    cluster.tick_all(1);
+    let last = cluster.node(1).last_index();
+    assert_eq!(cluster.node(4).last_index(), last);
+    assert!(!cluster.node(4).membership().is_voter(id(4)));
+    // A learner's acknowledgement does not count toward commit: with 2 and 3 cut off the
+    // leader cannot commit even though the learner has the entry.
+    cluster.isolated.insert(id(2));
+    cluster.isolated.insert(id(3));
+    let index = cluster.node(1).propose(b"x".to_vec()).unwrap();
+    cluster.stabilize();
+    assert!(cluster.node(1).commit_index() < index);
+}
+
+#[test]
+fn learner_is_promoted_only_once_caught_up_4_2_1() {
+    let mut cluster = cluster_with_learner_slot();
+    cluster.isolated.insert(id(4));
+    cluster
+        .node(1)
+        .change_membership(ConfChange::AddLearner(id(4)))
+        .unwrap();
+    cluster.stabilize();
+    let err = cluster
+        .node(1)
+        .change_membership(ConfChange::Promote(id(4)))
+        .unwrap_err();
+    assert!(
+        matches!(err, MembershipError::NotCaughtUp { .. }),
+        "{err:?}"
+    );
+    cluster.isolated.clear();
+    cluster.tick_all(1);
+    cluster
+        .node(1)
+        .change_membership(ConfChange::Promote(id(4)))
+        .unwrap();
+    cluster.stabilize();
+    cluster.tick_all(1);
+    assert!(cluster.node(4).membership().is_voter(id(4)));
+}
+
+#[test]
+fn one_change_at_a_time_4_1() {
+    // Thesis §4.1: "a leader ... can start another change only once the previous one has been
+    // committed."
+    let mut cluster = cluster_with_learner_slot();
+    cluster.isolated.insert(id(2));
+    cluster.isolated.insert(id(3));
+    cluster
+        .node(1)
+        .change_membership(ConfChange::AddLearner(id(4)))
+        .unwrap();
+    let err = cluster
+        .node(1)
+        .change_membership(ConfChange::Remove(id(3)))
+        .unwrap_err();
+    assert!(
+        matches!(err, MembershipError::ChangeInProgress { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn new_leader_commits_in_its_term_before_changing_membership_4_1() {
+    // The 2015 single-server fix: no change before an entry of the leader's term commits.
+    let mut cluster = Cluster::new(3, |_| {});
+    cluster.isolated.insert(id(2));
+    cluster.isolated.insert(id(3));
+    cluster.timeout(1);
+    cluster.isolated.clear();
+    cluster.process_all();
+    cluster.deliver_all();
+    cluster.process_all();
+    cluster.deliver_all();
+    assert_eq!(cluster.node(1).role(), Role::Leader);
+    let err = cluster
+        .node(1)
+        .change_membership(ConfChange::Remove(id(3)))
+        .unwrap_err();
+    assert!(
+        matches!(err, MembershipError::NoCommitInTerm { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn configuration_takes_effect_on_append_and_reverts_on_truncation_4_1() {
+    let mut cluster = Cluster::new(3, |_| {});
+    cluster.elect(1);
+    cluster.isolated.insert(id(2));
+    cluster.isolated.insert(id(3));
+    cluster
+        .nodes
+        .insert(NodeId(4), Node::new(config(4), Storage::default()));
+    cluster
+        .node(1)
+        .change_membership(ConfChange::AddLearner(id(4)))
+        .unwrap();
+    assert!(
+        cluster.node(1).membership().contains(id(4)),
+        "in force once appended"
+    );
+    cluster.stabilize();
+    // Node 2 takes over without the change; node 1's uncommitted entry is overwritten.
+    cluster.isolated = [NodeId(1), NodeId(4)].into_iter().collect();
+    cluster.elect(2);
+    assert_eq!(cluster.leader(), Some(id(2)));
+    cluster.isolated.clear();
+    cluster.node(2).propose(b"y".to_vec()).unwrap();
+    cluster.stabilize();
+    cluster.tick_all(1);
+    assert!(
+        !cluster.node(1).membership().contains(id(4)),
+        "reverted after truncation"
+    );
+}
+
+#[test]
+fn removed_leader_steps_down_once_removal_commits_4_2_2() {
+    let mut cluster = Cluster::new(3, |_| {});
+    cluster.elect(1);
+    cluster
+        .node(1)
+        .change_membership(ConfChange::Remove(id(1)))
+        .unwrap();
+    cluster.stabilize();
+    assert_eq!(cluster.node(1).role(), Role::Follower);
+    cluster.tick_all(40);
+    let leader = cluster
+        .leader()
+        .expect("the remaining servers elect a leader");
+    assert_ne!(leader, id(1));
+}

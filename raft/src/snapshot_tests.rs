@@ -1,0 +1,119 @@
+//! Log compaction and InstallSnapshot, paper §7.
+
+use crate::message::{Event, MessageBody};
+use crate::testkit::{id, Cluster};
+use crate::{CompactError, LogIndex};
+
+#[test]
+fn compaction_drops_applied_prefix_7() {
+    let mut cluster = Cluster::new(1, |_| {});
+    cluster.elect(1);
+    for i in 0..5u8 {
+        cluster.node(1).propose(vec![b'a' + i]).unwrap();
+        cluster.stabilize();
+    }
+    let applied = cluster.node(1).applied_index();
+    assert_eq!(applied, LogIndex(7));
+    cluster
+        .node(1)
+        .compact(LogIndex(5), b"image".to_vec())
+        .unwrap();
+    assert_eq!(cluster.node(1).first_index(), LogIndex(6));
+    assert!(matches!(
+        cluster.node(1).compact(LogIndex(4), vec![]),
+        Err(CompactError::AlreadyCompacted { .. })
+    ));
+    assert!(matches!(
+        cluster.node(1).compact(LogIndex(9), vec![]),
+        Err(CompactError::NotApplied { .. })
+    ));
+}
+
+#[test]
+fn lagging_follower_receives_chunked_snapshot_7() {
+    // §7: "the leader must occasionally send snapshots to followers that lag behind" — here
+    // in chunks of 4 bytes.
+    let mut cluster = Cluster::new(3, |c| c.snapshot_chunk_bytes = 4);
+    cluster.elect(1);
+    cluster.isolated.insert(id(3));
+    for i in 0..5u8 {
+        cluster.node(1).propose(vec![b'a' + i]).unwrap();
+        cluster.stabilize();
+    }
+    let applied = cluster.node(1).applied_index();
+    cluster
+        .node(1)
+        .compact(applied, b"state-machine-image".to_vec())
+        .unwrap();
+    cluster.isolated.clear();
+    let mut chunks = 0;
+    for _ in 0..30 {
+        cluster.node(1).tick();
+        cluster.process_all();
+        chunks += cluster
+            .queue
+            .iter()
+            .filter(|m| matches!(m.body, MessageBody::InstallSnapshot { .. }))
+            .count();
+        cluster.deliver_all();
+    }
+    assert!(chunks >= 5, "{chunks} chunks for 19 bytes in chunks of 4");
+    let readies = &cluster.readies[&id(3)];
+    let installed = readies
+        .iter()
+        .find_map(|r| r.snapshot.clone())
+        .expect("snapshot installed");
+    assert_eq!(installed.data, b"state-machine-image".to_vec());
+    assert!(readies.iter().any(|r| r
+        .events
+        .iter()
+        .any(|e| { matches!(e, Event::SnapshotInstalled { .. }) })));
+    assert_eq!(
+        cluster.node(3).commit_index(),
+        cluster.node(1).commit_index()
+    );
+    cluster.node(1).propose(b"after".to_vec()).unwrap();
+    cluster.stabilize();
+    cluster.tick_all(1);
+    assert_eq!(cluster.applied_data(3), vec!["after"]);
+}
+
+#[test]
+fn lost_snapshot_chunk_is_resent_after_heartbeat_7() {
+    let mut cluster = Cluster::new(3, |c| c.snapshot_chunk_bytes = 4);
+    cluster.elect(1);
+    cluster.isolated.insert(id(3));
+    for i in 0..3u8 {
+        cluster.node(1).propose(vec![b'a' + i]).unwrap();
+        cluster.stabilize();
+    }
+    let applied = cluster.node(1).applied_index();
+    cluster
+        .node(1)
+        .compact(applied, b"0123456789".to_vec())
+        .unwrap();
+    cluster.isolated.clear();
+    // Drop the first chunk sent.
+    let mut dropped = false;
+    for _ in 0..40 {
+        cluster.node(1).tick();
+        cluster.process_all();
+        if !dropped {
+            let before = cluster.queue.len();
+            cluster
+                .queue
+                .retain(|m| !matches!(m.body, MessageBody::InstallSnapshot { .. }));
+            dropped = cluster.queue.len() < before;
+        }
+        cluster.deliver_all();
+    }
+    assert!(dropped, "a chunk was dropped");
+    assert_eq!(
+        cluster.node(3).commit_index(),
+        cluster.node(1).commit_index()
+    );
+    let installed = cluster.readies[&id(3)]
+        .iter()
+        .find_map(|r| r.snapshot.clone());
+    assert_eq!(installed.map(|s| s.data), Some(b"0123456789".to_vec()));
+}

@@ -1,0 +1,565 @@
+//! The simulator's engine: a cluster of `Node`s driven by one seeded `Prng`, following the
+//! `Ready` contract, with the safety checker watching every event. `tests/sim.rs` runs it;
+//! `sim_faults.rs` holds the fault, client and operator actions.
+
+use std::collections::BTreeMap;
+
+use super::checker::Checker;
+use super::disk::SimDisk;
+use super::kv::{decode_put, Kv};
+use super::linearizability::{self, Op, OpKind};
+use super::network::{Faults, Network};
+use raft::{
+    ConfChange, Config, Event, LogIndex, Message, Node, NodeId, Prng, Ready, Role, Storage, Term,
+};
+
+/// A deliberately broken driver, to show the checks catch it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Bug {
+    None,
+    /// Sends a `Ready`'s messages before persisting it (violates the contract in lib.rs).
+    SendBeforePersist,
+}
+
+/// Each phase: chaos, then `CALM_STEPS` without faults, by whose end a leader must commit.
+pub const PHASE_STEPS: u64 = 900;
+pub const CALM_STEPS: u64 = 400;
+/// Calm phases restore paper §5.6's timing: a round trip (at most 10 steps) stays within the
+/// shortest election timeout (10 ticks, at most one tick per step).
+pub const CALM_DELAY_STEPS_MAX: u64 = 5;
+/// A leader this many steps into its term counts as young.
+pub const YOUNG_STEPS: u64 = 8;
+pub const VOTERS_MIN: usize = 3;
+pub const VOTERS_MAX: usize = 5;
+pub const NODES_MAX: usize = 9;
+
+pub struct SimNode {
+    pub node: Option<Node>,
+    pub disk: SimDisk,
+    pub kv: Kv,
+    /// Ticks per 4 steps: clocks run at different speeds.
+    pub speed: u64,
+    pub generation: u64,
+    /// Stopped for good after its removal committed.
+    pub removed: bool,
+    /// ReadIndex requests: (ctx = op number, read index once released).
+    pub reads: Vec<(u64, Option<LogIndex>)>,
+}
+
+pub struct PendingPut {
+    pub op: usize,
+    pub node: NodeId,
+    pub generation: u64,
+    pub term: Term,
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct Stats {
+    pub elections: u64,
+    pub commits: u64,
+    pub crashes: u64,
+    pub snapshots_installed: u64,
+    pub transfers: u64,
+    pub membership_changes: u64,
+    pub reads: u64,
+    pub puts_completed: u64,
+    pub steps: u64,
+    /// Longest wait, in steps after a heal, for a leader that commits in its term.
+    pub liveness_steps_max: u64,
+    /// The seed that needed `liveness_steps_max` (aggregated over runs).
+    pub liveness_worst_seed: u64,
+}
+
+pub struct Sim {
+    pub prng: Prng,
+    pub now: u64,
+    pub bug: Bug,
+    pub pre_vote: bool,
+    pub check_quorum: bool,
+    pub nodes: BTreeMap<NodeId, SimNode>,
+    pub net: Network,
+    pub checker: Checker,
+    pub history: Vec<Op>,
+    pub dropped: Vec<bool>,
+    pub pending_puts: BTreeMap<u64, Vec<PendingPut>>,
+    pub next_id: u64,
+    pub trace: bool,
+    pub stats: Stats,
+    /// Drop and duplicate rates and the delay bound of the chaos phases (calm phases use no
+    /// drops or duplicates and at most `CALM_DELAY_STEPS_MAX`).
+    pub chaos_faults: (u64, u64, u64),
+    pub calm_start: u64,
+    /// When, in this calm phase, a leader was first seen committing in its term.
+    pub live_since: Option<u64>,
+    pub msg_bytes_max: usize,
+    /// When each node last became leader (for "leaders die young").
+    pub elected_at: BTreeMap<NodeId, u64>,
+    /// Per mille, per step, that a leader younger than `YOUNG_STEPS` crashes.
+    pub young_leader_crash_per_mille: u64,
+    pub election_ticks: u32,
+}
+
+impl Sim {
+    pub fn new(seed: u64, bug: Bug, trace: bool) -> Sim {
+        let mut prng = Prng::new(seed);
+        let voters = if prng.chance(1, 2) { 3 } else { 5 };
+        let pre_vote = prng.chance(3, 4);
+        let check_quorum = prng.chance(3, 4);
+        // Half the runs send one entry per AppendEntries, so old-term entries often reach a
+        // majority ahead of the new leader's own entry (the Figure 8 situation).
+        let msg_bytes_max = if prng.chance(1, 2) { 64 } else { 256 };
+        // Half the runs kill many leaders right after their election, leaving entries of
+        // several terms half-replicated.
+        let young_leader_crash_per_mille = if prng.chance(1, 2) { 100 } else { 0 };
+        // Half the runs use short election timeouts, close to the round-trip time: more
+        // elections, more overlapping terms (and slower, but still bounded, recovery).
+        let election_ticks = if prng.chance(1, 2) { 10 } else { 20 };
+        let faults = Faults {
+            drop_per_mille: prng.range(0, 100),
+            duplicate_per_mille: prng.range(0, 50),
+            // Chaos may break paper §5.6 (broadcastTime << electionTimeout) with latency
+            // spikes of up to 12 steps; calm phases restore it (see CALM_DELAY_STEPS_MAX).
+            delay_steps_max: prng.range(1, 13),
+        };
+        let mut sim = Sim {
+            prng,
+            now: 0,
+            bug,
+            pre_vote,
+            check_quorum,
+            msg_bytes_max,
+            elected_at: BTreeMap::new(),
+            young_leader_crash_per_mille,
+            election_ticks,
+            nodes: BTreeMap::new(),
+            net: Network::new(faults),
+            checker: Checker::default(),
+            history: Vec::new(),
+            dropped: Vec::new(),
+            pending_puts: BTreeMap::new(),
+            next_id: voters + 1,
+            trace,
+            stats: Stats::default(),
+            chaos_faults: (0, 0, 0),
+            calm_start: 0,
+            live_since: None,
+        };
+        sim.chaos_faults = (
+            sim.net.faults.drop_per_mille,
+            sim.net.faults.duplicate_per_mille,
+            sim.net.faults.delay_steps_max,
+        );
+        let ids: Vec<NodeId> = (1..=voters).map(NodeId).collect();
+        for id in &ids {
+            sim.add_node(*id, Storage::bootstrap(&ids));
+        }
+        sim.log(format!(
+            "seed {seed}: {voters} voters pre_vote={pre_vote} \
+            check_quorum={check_quorum} msg_bytes_max={msg_bytes_max} \
+            young_leader_crash={young_leader_crash_per_mille}‰ \
+            election_ticks={election_ticks} drop={}‰ dup={}‰ delay<={}",
+            sim.net.faults.drop_per_mille,
+            sim.net.faults.duplicate_per_mille,
+            sim.net.faults.delay_steps_max
+        ));
+        sim
+    }
+
+    pub fn log(&self, line: String) {
+        if self.trace {
+            println!("[{:>5}] {line}", self.now);
+        }
+    }
+
+    pub fn config(&mut self, id: NodeId) -> Config {
+        let mut config = Config::new(id, self.prng.next_u64());
+        config.election_ticks = self.election_ticks;
+        config.heartbeat_ticks = 3;
+        config.pre_vote = self.pre_vote;
+        config.check_quorum = self.check_quorum;
+        config.msg_bytes_max = self.msg_bytes_max;
+        config.inflight_msgs_max = 4;
+        config.snapshot_chunk_bytes = 16;
+        config
+    }
+
+    pub fn add_node(&mut self, id: NodeId, storage: Storage) {
+        let config = self.config(id);
+        let disk = SimDisk::new(storage.clone());
+        let speed = self.prng.range(2, 5);
+        let node = Node::new(config, storage);
+        let sim_node = SimNode {
+            node: Some(node),
+            disk,
+            kv: Kv::default(),
+            speed,
+            generation: 0,
+            removed: false,
+            reads: Vec::new(),
+        };
+        self.nodes.insert(id, sim_node);
+    }
+
+    pub fn live_ids(&self) -> Vec<NodeId> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.node.is_some())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    pub fn leader(&self) -> Option<NodeId> {
+        self.nodes
+            .iter()
+            .filter_map(|(id, n)| n.node.as_ref().map(|node| (*id, node)))
+            .filter(|(_, node)| node.role() == Role::Leader)
+            .max_by_key(|(_, node)| node.term())
+            .map(|(id, _)| id)
+    }
+
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> Option<T> {
+        if items.is_empty() {
+            return None;
+        }
+        Some(items[self.prng.below(items.len() as u64) as usize])
+    }
+
+    pub fn is_calm(&self) -> bool {
+        self.now % PHASE_STEPS >= PHASE_STEPS - CALM_STEPS
+    }
+
+    pub fn step(&mut self) -> Result<(), String> {
+        self.now += 1;
+        self.stats.steps += 1;
+        if self.now % PHASE_STEPS == PHASE_STEPS - CALM_STEPS {
+            self.begin_calm();
+        }
+        if !self.is_calm() {
+            self.inject_faults();
+            self.admin_ops();
+        }
+        self.compact_some();
+        self.client_ops();
+        self.tick_nodes();
+        self.deliver();
+        self.process_readies();
+        if self.now.is_multiple_of(50) {
+            self.check_all_logs();
+        }
+        if self.is_calm() && self.live_since.is_none() && self.has_committing_leader() {
+            let steps = self.now - self.calm_start;
+            self.live_since = Some(self.now);
+            self.log(format!(
+                "live: a leader commits in its term, {steps} steps after heal"
+            ));
+            self.stats.liveness_steps_max = self.stats.liveness_steps_max.max(steps);
+        }
+        if self.now.is_multiple_of(PHASE_STEPS) {
+            self.check_liveness();
+        }
+        if let Some(violation) = self.checker.violations.first() {
+            return Err(format!("step {}: {violation}", self.now));
+        }
+        Ok(())
+    }
+
+    pub fn node(&self, id: NodeId) -> &Node {
+        self.nodes[&id].node.as_ref().expect("live node")
+    }
+
+    pub fn node_mut(&mut self, id: NodeId) -> &mut Node {
+        self.nodes
+            .get_mut(&id)
+            .and_then(|n| n.node.as_mut())
+            .expect("live node")
+    }
+
+    // ---- Time and messages ---------------------------------------------------------------
+
+    pub fn tick_nodes(&mut self) {
+        let ids = self.live_ids();
+        for id in ids {
+            let speed = self.nodes[&id].speed;
+            if self.prng.chance(speed, 4) {
+                let was = self.role_of(id);
+                self.node_mut(id).tick();
+                self.observe(id, was);
+            }
+        }
+    }
+
+    pub fn role_of(&self, id: NodeId) -> (Role, Term) {
+        let node = self.node(id);
+        (node.role(), node.term())
+    }
+
+    /// Checks Election Safety and (for a new leader) Leader Completeness right after an input.
+    pub fn observe(&mut self, id: NodeId, was: (Role, Term)) {
+        let node = self.nodes[&id].node.as_ref().expect("live node");
+        let was_leader_in_term = was.0 == Role::Leader && was.1 == node.term();
+        if node.role() == Role::Leader && !was_leader_in_term {
+            self.stats.elections += 1;
+            self.elected_at.insert(id, self.now);
+        }
+        self.checker.observe_role(node, was_leader_in_term);
+    }
+
+    pub fn deliver(&mut self) {
+        for message in self.net.due(&mut self.prng, self.now) {
+            let to = message.to;
+            let live = self.nodes.get(&to).is_some_and(|n| n.node.is_some());
+            if !live {
+                continue;
+            }
+            let was = self.role_of(to);
+            let result = self.node_mut(to).step(message.clone());
+            if let Err(err) = result {
+                self.checker
+                    .violations
+                    .push(format!("{to} refused our own message {message}: {err}"));
+            }
+            self.observe(to, was);
+        }
+    }
+
+    pub fn send_all(&mut self, messages: &[Message]) {
+        for message in messages {
+            self.net.send(&mut self.prng, self.now, message);
+        }
+    }
+
+    // ---- The Ready contract ----------------------------------------------------------------
+
+    pub fn process_readies(&mut self) {
+        for id in self.live_ids() {
+            // An earlier node's Ready may have retired this one.
+            let Some(node) = self.nodes.get_mut(&id).and_then(|n| n.node.as_mut()) else {
+                continue;
+            };
+            let Some(ready) = node.ready() else { continue };
+            if self.bug == Bug::SendBeforePersist {
+                self.send_all(&ready.messages);
+                if !self.is_calm() && self.prng.chance(20, 1000) {
+                    self.crash(id);
+                    continue;
+                }
+            } else if !self.is_calm() && self.prng.chance(2, 1000) {
+                // Power loss between taking the Ready and persisting it.
+                self.crash(id);
+                continue;
+            }
+            self.handle_ready(id, ready);
+        }
+    }
+
+    pub fn handle_ready(&mut self, id: NodeId, ready: Ready) {
+        let term = self.node(id).term();
+        // 1. Persist.
+        let prev_term = ready
+            .entries
+            .first()
+            .and_then(|e| self.node(id).term_at(e.index.prev()));
+        let sim_node = self.nodes.get_mut(&id).expect("live node");
+        sim_node.disk.persist(&ready);
+        self.checker
+            .observe_persisted(id, prev_term, &ready.entries);
+        // 2. Send.
+        if self.bug == Bug::None {
+            self.send_all(&ready.messages);
+        }
+        // 3. Apply.
+        if let Some(snapshot) = &ready.snapshot {
+            let sim_node = self.nodes.get_mut(&id).expect("live node");
+            sim_node.kv = Kv::decode(&snapshot.data);
+            let digest = sim_node.kv.digest();
+            self.checker
+                .observe_snapshot(id, snapshot.meta.index, snapshot.meta.term, digest);
+            self.stats.snapshots_installed += 1;
+        }
+        for entry in &ready.committed {
+            let sim_node = self.nodes.get_mut(&id).expect("live node");
+            sim_node.kv.apply(entry);
+            let digest = sim_node.kv.digest();
+            self.checker.observe_applied(id, term, entry, digest);
+            self.stats.commits += 1;
+            self.resolve_puts(id, entry);
+            if let raft::EntryKind::ConfChange = entry.kind {
+                if let Some(ConfChange::Remove(removed)) = ConfChange::decode(&entry.data) {
+                    self.retire(removed);
+                }
+            }
+        }
+        for event in &ready.events {
+            self.on_event(id, event);
+        }
+        let applied = ready
+            .committed
+            .last()
+            .map(|e| e.index)
+            .or(ready.snapshot.as_ref().map(|s| s.meta.index));
+        if let Some(sim_node) = self.nodes.get_mut(&id) {
+            for read in &ready.read_states {
+                if let Some(slot) = sim_node.reads.iter_mut().find(|(ctx, _)| *ctx == read.ctx) {
+                    slot.1 = Some(read.index);
+                }
+            }
+        }
+        // 4. Advance (unless the node was just retired).
+        if let Some(node) = self.nodes.get_mut(&id).and_then(|n| n.node.as_mut()) {
+            node.advance(ready);
+            let applied = applied
+                .unwrap_or(node.applied_index())
+                .max(node.applied_index());
+            self.complete_reads(id, applied);
+        }
+    }
+
+    pub fn on_event(&mut self, id: NodeId, event: &Event) {
+        self.log(format!("{id}: {event}"));
+        if let Event::ReadAborted { ctx } = event {
+            if let Some(sim_node) = self.nodes.get_mut(&id) {
+                sim_node.reads.retain(|(c, _)| c != ctx);
+            }
+        }
+    }
+
+    pub fn complete_reads(&mut self, id: NodeId, applied: LogIndex) {
+        let sim_node = self.nodes.get_mut(&id).expect("live node");
+        let mut done = Vec::new();
+        sim_node.reads.retain(|(ctx, index)| match index {
+            Some(index) if *index <= applied => {
+                done.push(*ctx);
+                false
+            }
+            _ => true,
+        });
+        for ctx in done {
+            let op = &mut self.history[ctx as usize];
+            let value = sim_node.kv.get(op.key);
+            op.kind = OpKind::Get(value);
+            op.response = Some(self.now);
+            self.dropped[ctx as usize] = false;
+            self.stats.reads += 1;
+        }
+    }
+
+    pub fn resolve_puts(&mut self, id: NodeId, entry: &raft::Entry) {
+        let Some(list) = self.pending_puts.get_mut(&entry.index.0) else {
+            return;
+        };
+        let generation_of: BTreeMap<NodeId, u64> =
+            self.nodes.iter().map(|(i, n)| (*i, n.generation)).collect();
+        let mut completed = Vec::new();
+        list.retain(|put| {
+            if put.term != entry.term {
+                // Another entry was committed at its index: the put never happened.
+                self.dropped[put.op] = true;
+                return false;
+            }
+            let expected = (op_value(&self.history[put.op]), self.history[put.op].key);
+            assert_eq!(
+                decode_put(&entry.data).map(|(k, v)| (v, k)),
+                Some(expected),
+                "entry {} of term {} is not the put proposed there",
+                entry.index,
+                entry.term
+            );
+            if put.node == id && generation_of.get(&id) == Some(&put.generation) {
+                completed.push(put.op);
+                return false;
+            }
+            // The proposer restarted: the put happened, but the client never hears back.
+            generation_of.get(&put.node) == Some(&put.generation)
+        });
+        for op in completed {
+            self.history[op].response = Some(self.now);
+            self.stats.puts_completed += 1;
+        }
+    }
+
+    /// A server whose removal committed is shut down for good.
+    pub fn retire(&mut self, id: NodeId) {
+        let Some(sim_node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        if sim_node.removed {
+            return;
+        }
+        self.crash(id);
+        self.nodes.get_mut(&id).expect("known").removed = true;
+        self.log(format!("retired {id}"));
+    }
+
+    // ---- Checks ----------------------------------------------------------------------------
+
+    pub fn check_all_logs(&mut self) {
+        let ids = self.live_ids();
+        for (i, a) in ids.iter().enumerate() {
+            for b in &ids[i + 1..] {
+                let na = self.nodes[a].node.as_ref().expect("live");
+                let nb = self.nodes[b].node.as_ref().expect("live");
+                self.checker.check_log_matching(na, nb);
+            }
+        }
+    }
+
+    pub fn has_committing_leader(&self) -> bool {
+        self.leader().is_some_and(|l| {
+            let node = self.node(l);
+            node.term_at(node.commit_index()) == Some(node.term())
+        })
+    }
+
+    /// Within a calm phase a leader must have committed an entry of its own term.
+    pub fn check_liveness(&mut self) {
+        if self.live_since.is_none() {
+            let roles: Vec<String> = self
+                .live_ids()
+                .iter()
+                .map(|id| {
+                    let n = self.node(*id);
+                    format!(
+                        "{id}:{:?}@{} commit={} last={}",
+                        n.role(),
+                        n.term(),
+                        n.commit_index(),
+                        n.last_index()
+                    )
+                })
+                .collect();
+            self.checker.violations.push(format!(
+                "liveness: no leader committed in its term \
+                after {CALM_STEPS} calm steps: {}",
+                roles.join(", ")
+            ));
+        }
+    }
+
+    pub fn check_history(&self) -> Result<(), String> {
+        let ops: Vec<Op> = self
+            .history
+            .iter()
+            .zip(&self.dropped)
+            .filter(|(_, dropped)| !**dropped)
+            .map(|(op, _)| *op)
+            .collect();
+        linearizability::check(&ops)
+    }
+}
+
+/// The value an operation wrote or read.
+fn op_value(op: &Op) -> u64 {
+    match op.kind {
+        OpKind::Put(v) | OpKind::Get(v) => v,
+    }
+}
+
+/// Runs one seed for `steps` steps; `Err` names the first violation.
+pub fn run(seed: u64, steps: u64, bug: Bug, trace: bool) -> Result<Stats, String> {
+    let mut sim = Sim::new(seed, bug, trace);
+    for _ in 0..steps {
+        sim.step()?;
+    }
+    sim.check_history()?;
+    Ok(sim.stats)
+}
