@@ -18,7 +18,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use tree::{DataTree, TreeConfig, Txn};
-use wal::{FileDisk, Record, Wal, WalOptions};
+use wal::{Disk, DiskFile, FileDisk, Record, Wal, WalOptions};
 
 use crate::workers::TxnLog;
 
@@ -70,7 +70,7 @@ pub struct Recovered {
     pub tree: DataTree,
     /// The zxid of the snapshot loaded (0 if none).
     pub snapshot_zxid: i64,
-    pub wal: Wal<FileDisk>,
+    pub wal: Wal<LogDisk>,
     pub secret: u64,
 }
 
@@ -139,7 +139,7 @@ pub fn recover(
     let log_dir = log_dir(data_log_dir);
     std::fs::create_dir_all(&log_dir).map_err(io_err("cannot create", &log_dir))?;
     let first = tree.last_zxid() as u64 + 1;
-    let (mut wal, report) = Wal::open(disk, &log_dir, first, wal_options)?;
+    let (mut wal, report) = Wal::open(LogDisk, &log_dir, first, wal_options)?;
     if let Some(torn) = &report.torn_tail {
         log::warn!("write-ahead log: truncated a torn tail: {torn}");
     }
@@ -165,7 +165,7 @@ pub fn recover(
 }
 
 fn replay(
-    wal: &mut Wal<FileDisk>,
+    wal: &mut Wal<LogDisk>,
     tree: &mut DataTree,
     log_dir: &Path,
 ) -> Result<u64, StorageError> {
@@ -249,12 +249,12 @@ fn load_or_create_secret(data_dir: &Path) -> Result<u64, StorageError> {
 
 /// The write-ahead log behind the log worker.
 pub struct WalLog {
-    wal: Wal<FileDisk>,
+    wal: Wal<LogDisk>,
     force_sync: bool,
 }
 
 impl WalLog {
-    pub fn new(wal: Wal<FileDisk>, force_sync: bool) -> WalLog {
+    pub fn new(wal: Wal<LogDisk>, force_sync: bool) -> WalLog {
         if !force_sync {
             log::warn!(
                 "forceSync=no: writes are acknowledged before they reach the disk; a power \
@@ -326,5 +326,82 @@ impl TxnLog for WalLog {
             self.wal.first_index() >= first_before,
             "purge never moves the log's start back"
         );
+    }
+}
+
+/// The disk the write-ahead log lives on: `FileDisk`, except that new segments get real
+/// blocks from `fallocate(2)` (ZooKeeper pads its logs likewise) so appends into them
+/// allocate nothing and each `fdatasync` writes data only. Filesystems without fallocate
+/// get `set_len`, as `FileDisk` does.
+pub struct LogDisk;
+
+pub struct LogFile(wal::disk::FsFile);
+
+impl DiskFile for LogFile {
+    fn len_bytes(&self) -> std::io::Result<u64> {
+        self.0.len_bytes()
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.0.read_exact_at(buf, offset)
+    }
+
+    fn write_all_at(&mut self, data: &[u8], offset: u64) -> std::io::Result<()> {
+        self.0.write_all_at(data, offset)
+    }
+
+    fn set_len(&mut self, len_bytes: u64) -> std::io::Result<()> {
+        self.0.set_len(len_bytes)
+    }
+
+    fn preallocate(&mut self, len_bytes: u64) -> std::io::Result<()> {
+        use std::os::unix::io::AsRawFd;
+        match crate::sys::fallocate(self.0.as_raw_fd(), len_bytes) {
+            Ok(()) => {
+                // fallocate never shrinks; the segment must be exactly this long.
+                if self.0.len_bytes()? != len_bytes {
+                    self.0.set_len(len_bytes)?;
+                }
+                Ok(())
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => self.0.set_len(len_bytes),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn sync_data(&mut self) -> std::io::Result<()> {
+        self.0.sync_data()
+    }
+}
+
+impl Disk for LogDisk {
+    type File = LogFile;
+
+    fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+        FileDisk.create_dir_all(dir)
+    }
+
+    fn create_new(&self, path: &Path) -> std::io::Result<LogFile> {
+        FileDisk.create_new(path).map(LogFile)
+    }
+
+    fn open(&self, path: &Path) -> std::io::Result<LogFile> {
+        FileDisk.open(path).map(LogFile)
+    }
+
+    fn list(&self, dir: &Path) -> std::io::Result<Vec<String>> {
+        FileDisk.list(dir)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        FileDisk.rename(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> std::io::Result<()> {
+        FileDisk.remove(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        FileDisk.sync_dir(dir)
     }
 }

@@ -59,6 +59,14 @@ pub struct FsFile {
     file: File,
 }
 
+/// The descriptor, for callers that preallocate with `fallocate(2)` (the server's
+/// `sys.rs`; this crate has no `unsafe`).
+impl std::os::unix::io::AsRawFd for FsFile {
+    fn as_raw_fd(&self) -> std::os::unix::io::RawFd {
+        self.file.as_raw_fd()
+    }
+}
+
 impl DiskFile for FsFile {
     fn len_bytes(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
