@@ -3,11 +3,15 @@
 //! and stops on SIGTERM. Every process started here is killed by a drop guard, and every wait
 //! is bounded.
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+mod support;
+
+use std::io::Read;
+
 use std::path::{Path, PathBuf};
+
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use support::{free_port, TempDir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrokeeper");
 
@@ -22,26 +26,6 @@ impl Drop for KillOnDrop {
     }
 }
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let p = std::env::temp_dir().join(format!("fk-cli-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&p).expect("temp dir can be created");
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _removed = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn run(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
@@ -50,23 +34,8 @@ fn run(args: &[&str]) -> Output {
         .expect("binary runs")
 }
 
-fn free_port() -> u16 {
-    let l = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).expect("bind :0");
-    l.local_addr().expect("local addr").port()
-}
-
 fn four_letter(port: u16, word: &str) -> String {
-    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
-    let Ok(mut s) = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(2)) else {
-        return String::new();
-    };
-    let _t = s.set_read_timeout(Some(Duration::from_secs(5)));
-    if s.write_all(word.as_bytes()).is_err() {
-        return String::new();
-    }
-    let mut out = String::new();
-    let _n = s.read_to_string(&mut out);
-    out
+    support::four_letter_word(port, word).unwrap_or_default()
 }
 
 fn write_config(dir: &Path, port: u16, extra: &str) -> PathBuf {
