@@ -6,11 +6,10 @@
 mod support;
 
 use std::io::Read;
-
 use std::path::{Path, PathBuf};
-
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
 use support::{free_port, TempDir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrokeeper");
