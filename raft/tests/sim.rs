@@ -23,10 +23,10 @@
 //! Deliberately broken builds show the checks bite (`raft_mutant` cfgs in the crate):
 //!
 //! ```text
-//! # Figure 8 rule removed: unit test, figure_8.txt, and the simulator (SEED=18000: Leader
+//! # Figure 8 rule removed: unit test, figure_8.txt, and the simulator (SEED=37155: Leader
 //! # Completeness) fail.
 //! RUSTFLAGS='--cfg raft_mutant="figure8"' CARGO_TARGET_DIR=target/mutant \
-//!     SEED=18000 cargo test -p raft --release --test sim
+//!     SEED=37155 cargo test -p raft --release --test sim
 //! # Pre-vote's term check removed: two election unit tests, prevote.txt, transfer.txt fail.
 //! RUSTFLAGS='--cfg raft_mutant="prevote_term"' cargo test -p raft --lib --test scenarios
 //! # ReadIndex without its quorum round: read_index tests fail; the linearizability checker
