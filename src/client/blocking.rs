@@ -97,22 +97,7 @@ impl Client {
         if mode.is_ttl() {
             return Err(ZkError::Code(ErrorCode::BadArguments));
         }
-        let body = CreateRequest {
-            path: path.to_string(),
-            data: Some(data.to_vec()),
-            acl: acl.to_vec(),
-            flags: mode.flags(),
-            ttl: -1,
-        };
-        let request = if mode.is_container() {
-            Request::CreateContainer(body)
-        } else {
-            Request::Create(body)
-        };
-        match self.call(&request)? {
-            Response::Create { path } | Response::Create2 { path, .. } => Ok(path),
-            other => Err(unexpected("create", &other)),
-        }
+        self.create_with_options(path, Some(data), acl, mode, -1)
     }
 
     /// The data (`None`: jute's null buffer) and Stat of `path`; `watch` leaves a data

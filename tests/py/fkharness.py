@@ -370,6 +370,17 @@ class RefZooKeeper(Server):
         self._remove_dir()
 
 
+def report(results):
+    """Prints PASS/FAIL per (name, error-or-None) result and the closing 'N passed, N failed'
+    line the Rust wrapper reads; returns the exit code (0 only if something ran and all
+    passed)."""
+    passed = sum(1 for _, err in results if err is None)
+    for name, err in results:
+        print("PASS %s" % name if err is None else "FAIL %s: %s" % (name, err))
+    print("%d passed, %d failed" % (passed, len(results) - passed))
+    return 0 if passed == len(results) and passed > 0 else 1
+
+
 def start_server(kind, **kw):
     """kind: 'zk' / 'zookeeper' or 'fk' / 'ferrokeeper'. Returns a started Server."""
     if kind in ("zk", "zookeeper"):

@@ -210,11 +210,7 @@ def main():
             st.close()
         for s in servers:
             s.stop()
-    passed = sum(1 for _, e in results if e is None)
-    for name, err in results:
-        print("PASS %s" % name if err is None else "FAIL %s:\n    %s" % (name, err))
-    print("%d passed, %d failed" % (passed, len(results) - passed))
-    return 0 if passed == len(results) and passed > 0 else 1
+    return H.report(results)
 
 
 if __name__ == "__main__":

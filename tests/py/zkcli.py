@@ -484,12 +484,7 @@ def main():
     finally:
         if server is not None:
             server.stop()
-    passed = sum(1 for _, e in results if e is None)
-    failed = len(results) - passed
-    for name, err in results:
-        print(("PASS %s" % name) if err is None else ("FAIL %s: %s" % (name, err)))
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 and passed > 0 else 1
+    return H.report(results)
 
 
 if __name__ == "__main__":

@@ -5,24 +5,9 @@
 use wire::{perms, Id, PathRequest, Writer};
 use wire::{Acl, CheckVersionRequest, DeleteRequest, Request, SetAclRequest, SetDataRequest};
 
+use super::support::SplitMix64;
 use crate::tree::{DataTree, TreeConfig};
 use crate::txn::{Txn, TxnOp};
-
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 #[test]
 fn splitmix64_matches_reference_output() {

@@ -10,23 +10,6 @@ use super::support::*;
 use crate::tree::{DataTree, TreeConfig};
 use crate::txn::TxnOp;
 
-/// SplitMix64, written here so a failing seed replays exactly.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 const SESSIONS: [i64; 3] = [SESSION, 0x200, 0x300];
 
 /// A path over a small alphabet, so txns collide: creates hit existing nodes, deletes hit

@@ -100,3 +100,20 @@ pub fn create_req(path: &str, data: &[u8], flags: i32) -> CreateRequest {
 pub fn digest_id(user_password: &str) -> Id {
     Id::new("digest", &crate::acl::generate_digest(user_password))
 }
+
+/// SplitMix64, written here so a failing seed replays exactly.
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
