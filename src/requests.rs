@@ -237,9 +237,27 @@ impl Server {
             .unwrap_or(true)
         {
             // The session is being closed or expired: nothing more is accepted on it.
-            // Requests behind closeSession are dropped; the connection goes once the close
-            // is answered.
-            log::debug!("dropping {} on closing session {session_id:#x}", op.name());
+            // Requests pipelined behind the client's own closeSession are answered
+            // SessionExpired before the connection goes, as ZooKeeper answers them when they
+            // reach its PrepRequestProcessor after the close (it drops them instead when its
+            // threads happen to mark the session closed first). On an expired session
+            // ZooKeeper drops them, and so do we.
+            let behind_own_close = self.conn(key).is_some_and(|c| {
+                c.pending.iter().any(|p| {
+                    matches!(
+                        p,
+                        Pending::Write {
+                            op: OpCode::CloseSession,
+                            ..
+                        }
+                    )
+                })
+            });
+            if behind_own_close {
+                self.queue_error(key, header.xid, op, ErrorCode::SessionExpired, now);
+            } else {
+                log::debug!("dropping {} on closing session {session_id:#x}", op.name());
+            }
             return Ok(());
         }
         let conn = self.conn_mut(key).expect("caller checked the connection");
