@@ -45,11 +45,12 @@ pub enum Phase {
 /// A request waiting for its turn to be answered.
 #[derive(Debug)]
 pub enum Pending {
-    /// A write in the log, answered when the txn with this zxid is applied.
+    /// A write proposed to Raft, answered when the entry with this server's sequence
+    /// number `seq` is applied.
     Write {
         xid: i32,
         op: OpCode,
-        zxid: i64,
+        seq: u64,
         received: Instant,
     },
     /// A read (or ping, sync, setWatches…) behind an unanswered write of this connection.

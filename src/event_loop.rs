@@ -24,6 +24,8 @@ const WAKER: Token = Token(1);
 /// Tokens below this are the loop's own.
 const FIRST_CONN_TOKEN: usize = 2;
 const EVENTS_CAPACITY: usize = 1024;
+/// How long a one-voter server may take to commit its log at start-up.
+const STARTUP_CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A connection's slot and the generation of the connection that holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -54,13 +56,34 @@ pub fn run(
     listen: SocketAddr,
 ) -> io::Result<()> {
     let mut poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    let mut server = Server::new(settings, recovered, waker, Clock::read())?;
+    let mut events = Events::with_capacity(EVENTS_CAPACITY);
+    server.start_up();
+    if server.is_leader() {
+        // A one-voter cluster: commit the new term's no-op and every entry before it
+        // before the client port opens, so the first client already sees everything.
+        let deadline = std::time::Instant::now() + STARTUP_CATCH_UP_TIMEOUT;
+        while !server.is_serving() {
+            if std::time::Instant::now() >= deadline {
+                return Err(io::Error::other("the log did not commit within 60 s"));
+            }
+            match poll.poll(&mut events, Some(Duration::from_millis(100))) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            server.begin_turn(Clock::read());
+            if events.iter().any(|e| e.token() == WAKER) {
+                server.on_wake();
+            }
+            server.end_turn(poll.registry());
+        }
+    }
     let mut listener = TcpListener::bind(listen)?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
-    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-    let mut server = Server::new(settings, recovered, waker, Clock::read())?;
     log::info!("serving ZooKeeper clients on {}", listener.local_addr()?);
-    let mut events = Events::with_capacity(EVENTS_CAPACITY);
     loop {
         let timeout = server.poll_timeout();
         match poll.poll(&mut events, timeout) {

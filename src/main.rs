@@ -17,6 +17,7 @@ mod convert;
 mod event_loop;
 mod fourlw;
 mod metrics;
+mod replication;
 mod requests;
 mod server;
 mod sessions;
@@ -163,6 +164,7 @@ fn run_server(config_path: Option<&std::path::Path>) -> ExitCode {
         &config.data_log_dir,
         tree_config,
         wal_options,
+        &[raft::NodeId(STANDALONE_RAFT_ID)],
     ) {
         Ok(r) => r,
         Err(e) => {
@@ -192,6 +194,10 @@ fn listen_address(config: &Config) -> Result<SocketAddr, String> {
         .next()
         .ok_or_else(|| format!("clientPortAddress {host}: no address"))
 }
+
+/// A standalone server is a one-voter Raft cluster whose member has this id (its session ids
+/// keep ZooKeeper's standalone server byte, 0).
+pub const STANDALONE_RAFT_ID: u64 = 1;
 
 fn settings_from(config: Config) -> Settings {
     Settings {

@@ -170,7 +170,7 @@ fn view_with(
         latency: st.latency,
         packets_received: st.packets_received,
         packets_sent: st.packets_sent,
-        outstanding_requests: server.inflight.len() as u64,
+        outstanding_requests: server.awaiting.len() as u64,
         connections,
         data_watches,
         watch_count: server.watches.watch_count() as u64,

@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use tree::{ApplyOutcome, Txn, TxnOp};
+use tree::{ApplyOutcome, TxnOp};
 use wire::{ErrorCode, OpCode, Request, Response, Writer};
 
 use crate::connection::{Pending, Phase};
@@ -77,6 +77,10 @@ impl Server {
 
     fn on_connect_frame(&mut self, key: ConnKey, frame: &[u8]) -> Result<(), String> {
         let req = wire::ConnectRequest::decode(frame).map_err(|e| e.to_string())?;
+        if !self.is_serving() {
+            // ZooKeeper closes client connections while it has no leader to follow.
+            return Err("not serving yet: no leader, or not caught up with it".to_string());
+        }
         let last_zxid = self.tree.last_zxid();
         let (timeout_min, timeout_max) = (
             self.settings.min_session_timeout_ms,
@@ -267,13 +271,13 @@ impl Server {
         }
         match request {
             Request::CloseSession => {
-                let zxid = self.submit_close_session(session_id, Some(key));
-                self.push_pending_write(key, header.xid, op, zxid, now);
+                let seq = self.submit_close_session(session_id, Some(key));
+                self.push_pending_write(key, header.xid, op, seq, now);
             }
             request if request.is_write() => {
                 let auth = self.conn(key).map(|c| c.auth.clone()).unwrap_or_default();
-                let zxid = self.submit_txn(session_id, auth, TxnOp::Request(request), Some(key));
-                self.push_pending_write(key, header.xid, op, zxid, now);
+                let seq = self.submit_txn(session_id, auth, TxnOp::Request(request), Some(key));
+                self.push_pending_write(key, header.xid, op, seq, now);
             }
             request => {
                 let conn = self.conn_mut(key).expect("caller checked the connection");
@@ -308,18 +312,21 @@ impl Server {
         }
     }
 
-    fn push_pending_write(&mut self, key: ConnKey, xid: i32, op: OpCode, zxid: i64, now: Instant) {
-        let conn = self.conn_mut(key).expect("caller checked the connection");
+    fn push_pending_write(&mut self, key: ConnKey, xid: i32, op: OpCode, seq: u64, now: Instant) {
+        // The proposal may have failed and closed the connection already.
+        let Some(conn) = self.conn_mut(key) else {
+            return;
+        };
         conn.pending.push_back(Pending::Write {
             xid,
             op,
-            zxid,
+            seq,
             received: now,
         });
     }
 
     /// Queues a `CloseSession` txn unless one is already on its way.
-    pub fn submit_close_session(&mut self, session_id: i64, conn: Option<ConnKey>) -> i64 {
+    pub fn submit_close_session(&mut self, session_id: i64, conn: Option<ConnKey>) -> u64 {
         if let Some(s) = self.sessions.get_mut(session_id) {
             s.closing = true;
         }
@@ -481,21 +488,48 @@ impl Server {
 
     // ---- apply ----
 
-    /// Applies one durable txn, fires its watches, and answers whoever waits for it.
-    pub fn apply_durable(&mut self, txn: Txn) {
-        let inflight = self
-            .inflight
-            .pop_front()
-            .expect("every durable txn was inflight");
-        assert_eq!(
-            inflight.zxid, txn.zxid,
-            "txns come back from the log in zxid order"
-        );
+    /// Applies one committed entry: entries without a txn (a leader's no-op, membership)
+    /// only move the zxid on; a txn is applied to the tree, its watches fire, and if its
+    /// request came from a client of this server, that client is answered.
+    pub fn apply_entry(&mut self, entry: &raft::Entry) {
+        let zxid = entry.index.0 as i64;
+        if entry.kind != raft::EntryKind::Normal || entry.data.is_empty() {
+            self.tree.skip_to(zxid);
+            return;
+        }
+        let payload = match crate::replication::EntryPayload::decode(&entry.data, zxid) {
+            Ok(p) => p,
+            Err(e) => {
+                // Every replica meets the same bytes and skips them alike.
+                log::error!("committed entry {zxid} does not decode, skipped: {e}");
+                self.tree.skip_to(zxid);
+                return;
+            }
+        };
+        let conn = if payload.origin == self.my_id {
+            self.awaiting.remove(&payload.seq)
+        } else {
+            None
+        };
+        let txn = payload.txn;
         let outcome = self.tree.apply(&txn);
         self.fire_watches(&outcome);
         match &txn.op {
-            TxnOp::CreateSession { .. } => {
-                if let Some(key) = inflight.conn {
+            TxnOp::CreateSession { timeout_ms } => {
+                if self.sessions.get(txn.session_id).is_none() {
+                    // A session created before a restart, or through another server.
+                    let deadline = self.clock.after_ms((*timeout_ms).max(0) as u64);
+                    self.sessions.insert(
+                        txn.session_id,
+                        LocalSession {
+                            timeout_ms: *timeout_ms,
+                            deadline,
+                            conn: None,
+                            closing: false,
+                        },
+                    );
+                }
+                if let Some(key) = conn {
                     if self.conn(key).is_some() {
                         self.send_connect_response(key, true);
                         self.finish_handshake(key);
@@ -505,8 +539,8 @@ impl Server {
             TxnOp::CloseSession => {
                 self.watches.remove_session(txn.session_id);
                 let holder = self.sessions.remove(txn.session_id).and_then(|s| s.conn);
-                if let Some(key) = inflight.conn {
-                    self.answer_write(key, txn.zxid, outcome);
+                if let Some(key) = conn {
+                    self.answer_write(key, payload.seq, txn.zxid, outcome);
                     self.close_after_flush(key);
                 } else if let Some(key) = holder {
                     // Expired while a connection still held it: that connection goes.
@@ -514,8 +548,8 @@ impl Server {
                 }
             }
             TxnOp::Request(_) => {
-                if let Some(key) = inflight.conn {
-                    self.answer_write(key, txn.zxid, outcome);
+                if let Some(key) = conn {
+                    self.answer_write(key, payload.seq, txn.zxid, outcome);
                 }
             }
         }
@@ -550,24 +584,31 @@ impl Server {
 
     /// Replies to the write at the front of the connection's queue, then answers the reads
     /// queued behind it.
-    fn answer_write(&mut self, key: ConnKey, zxid: i64, outcome: ApplyOutcome) {
+    fn answer_write(&mut self, key: ConnKey, seq: u64, zxid: i64, outcome: ApplyOutcome) {
         let Some(conn) = self.conn_mut(key) else {
             return;
         };
-        let front = conn.pending.pop_front();
-        let Some(Pending::Write {
-            xid,
-            op,
-            zxid: pending_zxid,
-            received,
-        }) = front
-        else {
-            panic!("the applied txn {zxid:#x} is not at the front of its connection's queue");
+        let front_seq = match conn.pending.front() {
+            Some(Pending::Write { seq, .. }) => Some(*seq),
+            _ => None,
         };
-        assert_eq!(
-            pending_zxid, zxid,
-            "writes of one connection apply in arrival order"
-        );
+        if front_seq != Some(seq) {
+            // A connection's writes are proposed in arrival order and apply in that order;
+            // one lost on the way (a leader change) leaves the client unsure what happened,
+            // and ZooKeeper tells it so by dropping the connection.
+            log::warn!(
+                "closing connection from {}: write {seq} applied out of its turn",
+                conn.peer
+            );
+            self.close(key);
+            return;
+        }
+        let Some(Pending::Write {
+            xid, op, received, ..
+        }) = conn.pending.pop_front()
+        else {
+            unreachable!("front checked above");
+        };
         self.finish_request(key, xid, op, zxid, outcome.result, received);
         self.drain_reads(key);
     }

@@ -1,14 +1,16 @@
-//! The standalone server's state and its turn: the connection slab, the data tree, the
-//! watches, the sessions, and the write path's seam — requests become txns, txns go to the
-//! log worker in one batch per turn, and come back durable to be applied in log order.
+//! The server's state and its turn: the connection slab, the data tree, the watches, the
+//! sessions, and the write path — requests become txns, txns become Raft proposals, and
+//! Raft's `Ready` batches go to the log worker and come back durable; committed entries are
+//! applied in log order and answer the connections that wait for them.
 //!
-//! Invariants: `inflight` lists every txn handed to the log and not yet applied, in zxid
-//! order, and txns come back from the log in that same order; a connection's `pending`
-//! queue holds its requests in arrival order and only its front may be answered; every
-//! connection whose state changed in a turn is in `dirty` and gets its interest
-//! recomputed at the end of the turn.
+//! Invariants: `awaiting` maps the sequence number of every local proposal whose client
+//! waits for it to that client's connection; at most one `Ready` is out (`outstanding`) and
+//! it is finished — sent, applied, advanced — only after the log worker made it durable; a
+//! connection's `pending` queue holds its requests in arrival order and only its front may
+//! be answered; every connection whose state changed in a turn is in `dirty` and gets its
+//! interest recomputed at the end of the turn.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -17,6 +19,8 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use tree::{DataTree, Txn, WatchManager};
 
+use crate::replication::EntryPayload;
+
 use crate::clock::Clock;
 use crate::connection::{Connection, Phase};
 use crate::event_loop::{timeout_until, ConnKey};
@@ -24,7 +28,7 @@ use crate::sessions::LocalSession;
 use crate::sessions::Sessions;
 use crate::snapshots::{SnapshotSettings, Snapshots};
 use crate::storage::WalLog;
-use crate::workers::LogWorker;
+use crate::workers::{LogDone, LogWorker, PersistJob};
 
 /// Bytes one connection may read in one turn before others get theirs.
 const READ_BUDGET_BYTES: usize = 256 * 1024;
@@ -35,6 +39,9 @@ const IDLE_WAKE_MS: u64 = 500;
 const SESSIONLESS_CNXN_TIMEOUT_MS: u64 = 10_000;
 /// How often connections are checked against that timeout.
 const CNXN_SWEEP_INTERVAL_MS: u64 = 1_000;
+/// One Raft tick. Elections time out after 10–20 ticks (1–2 s) and a leader sends
+/// heartbeats every tick (raft `Config::new`'s defaults are chosen for this tick).
+pub const RAFT_TICK_MS: u64 = 100;
 
 /// What the server needs from the configuration.
 #[derive(Clone, Debug)]
@@ -50,13 +57,6 @@ pub struct Settings {
     pub force_sync: bool,
     pub four_letter_words: crate::config::Whitelist,
     pub config: crate::config::Config,
-}
-
-/// One txn handed to the log and not yet applied, and who waits for its answer.
-#[derive(Debug)]
-pub struct Inflight {
-    pub zxid: i64,
-    pub conn: Option<ConnKey>,
 }
 
 /// Server-wide figures for `srvr`, `stat` and `mntr`.
@@ -83,11 +83,21 @@ pub struct Server {
     pub tree: DataTree,
     pub watches: WatchManager,
     pub sessions: Sessions,
-    /// The zxid the next txn gets.
-    pub next_zxid: i64,
-    /// Txns made this turn, submitted together at its end.
-    pub batch: Vec<Txn>,
-    pub inflight: VecDeque<Inflight>,
+    /// This server's Raft id.
+    pub my_id: u64,
+    pub raft: raft::Node,
+    /// The `Ready` the log worker is making durable.
+    outstanding: Option<raft::Ready>,
+    /// Term and vote as last written to `raft-state`.
+    persisted_vote: (raft::Term, Option<raft::NodeId>),
+    next_tick: Instant,
+    /// The sequence number of the next local proposal.
+    next_seq: u64,
+    /// Local proposals whose client waits: sequence number → connection.
+    pub awaiting: BTreeMap<u64, ConnKey>,
+    /// An entry of the current term has been applied here: the tree has caught up with
+    /// this term's leader, so clients may be served (ZooKeeper serves only once synced).
+    applied_current_term: bool,
     log: LogWorker,
     /// Background snapshots: when to take them, and their worker (snapshots.rs).
     pub snapshots: Snapshots,
@@ -119,7 +129,19 @@ impl Server {
             wal,
             secret,
             snapshot_zxid,
+            raft: raft_storage,
         } = recovered;
+        let my_id = crate::STANDALONE_RAFT_ID;
+        let mut raft_config = raft::Config::new(raft::NodeId(my_id), crate::sys::random_u64()?);
+        // An entry holds one request (at most jute.maxbuffer) plus its txn header.
+        raft_config.msg_bytes_max = raft_config
+            .msg_bytes_max
+            .max(settings.jute_max_buffer + 4096);
+        let persisted_vote = (
+            raft_storage.hard_state.term,
+            raft_storage.hard_state.voted_for,
+        );
+        let raft = raft::Node::new(raft_config, raft_storage);
         let mut sessions = Sessions::new(0, clock.wall_ms, secret);
         for (id, session) in tree.sessions().iter() {
             let timeout_ms = session.timeout_ms;
@@ -134,8 +156,8 @@ impl Server {
                 },
             );
         }
-        let wal_log = WalLog::new(wal, settings.force_sync);
-        let log_bounds = crate::workers::TxnLog::bounds(&wal_log);
+        let wal_log = WalLog::new(wal, &settings.config.data_dir, settings.force_sync);
+        let log_bounds = crate::workers::RaftLog::bounds(&wal_log);
         let log = LogWorker::start(Box::new(wal_log), Arc::clone(&waker))?;
         let snapshot_settings = SnapshotSettings {
             dir: crate::storage::snapshot_dir(&settings.config.data_dir),
@@ -147,7 +169,14 @@ impl Server {
         let snapshots = Snapshots::start(snapshot_settings, waker)?;
         let sweep_ms = settings.container_check_interval_ms;
         Ok(Server {
-            next_zxid: tree.last_zxid() + 1,
+            my_id,
+            raft,
+            outstanding: None,
+            persisted_vote,
+            next_tick: clock.after_ms(RAFT_TICK_MS),
+            next_seq: 1,
+            awaiting: BTreeMap::new(),
+            applied_current_term: false,
             tree,
             watches: WatchManager::new(),
             sessions,
@@ -157,8 +186,6 @@ impl Server {
             slots: Vec::new(),
             free_slots: Vec::new(),
             per_ip: HashMap::new(),
-            batch: Vec::new(),
-            inflight: VecDeque::new(),
             log,
             snapshots,
             log_bounds,
@@ -183,6 +210,7 @@ impl Server {
             self.sessions.next_deadline(),
             Some(self.next_container_sweep),
             Some(self.next_cnxn_sweep),
+            Some(self.next_tick),
             self.snapshots.next_deadline(self.clock.now),
         ]
         .into_iter()
@@ -369,13 +397,21 @@ impl Server {
     // ---- the turn ----
 
     pub fn on_wake(&mut self) {
-        while let Some(batch) = self.log.try_durable() {
-            self.log_bounds = batch.bounds;
-            for txn in batch.txns {
-                self.apply_durable(txn);
+        while let Some(done) = self.log.try_done() {
+            match done {
+                LogDone::Persisted { bounds } => {
+                    self.log_bounds = bounds;
+                    let ready = self
+                        .outstanding
+                        .take()
+                        .expect("the log worker persists only the outstanding Ready");
+                    self.finish_ready(ready);
+                }
+                LogDone::Purged { bounds } => self.log_bounds = bounds,
             }
         }
         if let Some(snapshot_index) = self.snapshots.poll_done(self.clock.now) {
+            self.compact_raft_log();
             // Keep one snapCount of entries before the oldest snapshot, as a margin.
             let reserve_count = u64::from(self.settings.config.snap_count);
             self.log.submit_purge(snapshot_index, reserve_count);
@@ -383,6 +419,10 @@ impl Server {
     }
 
     pub fn end_turn(&mut self, registry: &mio::Registry) {
+        while self.clock.now >= self.next_tick {
+            self.raft.tick();
+            self.next_tick += Duration::from_millis(RAFT_TICK_MS);
+        }
         self.expire_sessions();
         self.sweep_containers();
         self.sweep_sessionless_connections();
@@ -393,11 +433,12 @@ impl Server {
                 self.on_readable(key);
             }
         }
-        if !self.batch.is_empty() {
-            let batch = std::mem::take(&mut self.batch);
-            self.log.submit(batch);
-        }
-        self.snapshots.turn(&mut self.tree, self.clock.now);
+        self.drive_raft();
+        let raft = &self.raft;
+        self.snapshots
+            .turn(&mut self.tree, self.clock.now, |index| {
+                snapshot_meta(raft, index)
+            });
         let dirty: Vec<ConnKey> = std::mem::take(&mut self.dirty).into_iter().collect();
         for key in dirty {
             self.flush(key);
@@ -437,6 +478,10 @@ impl Server {
     }
 
     fn expire_sessions(&mut self) {
+        if !self.is_leader() {
+            // Only the leader decides expiry.
+            return;
+        }
         for session_id in self.sessions.expired(self.clock.now) {
             log::info!("Expiring session {session_id:#x}, timeout exceeded");
             self.submit_close_session(session_id, None);
@@ -463,7 +508,7 @@ impl Server {
     }
 
     fn sweep_containers(&mut self) {
-        if self.clock.now < self.next_container_sweep {
+        if self.clock.now < self.next_container_sweep || !self.is_leader() {
             return;
         }
         self.next_container_sweep = self
@@ -475,24 +520,178 @@ impl Server {
         }
     }
 
-    /// Stamps a txn with the next zxid and this turn's clock and queues it for the log.
+    /// Stamps a txn with this turn's clock and proposes it; returns its sequence number,
+    /// which its connection's `Pending::Write` carries until the entry is applied.
     pub fn submit_txn(
         &mut self,
         session_id: i64,
         auth: Vec<wire::Id>,
         op: tree::TxnOp,
         conn: Option<ConnKey>,
-    ) -> i64 {
-        let zxid = self.next_zxid;
-        self.next_zxid += 1;
-        self.batch.push(Txn {
-            zxid,
-            time_ms: self.clock.wall_ms,
-            session_id,
-            auth,
-            op,
-        });
-        self.inflight.push_back(Inflight { zxid, conn });
-        zxid
+    ) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let payload = EntryPayload {
+            origin: self.my_id,
+            seq,
+            txn: Txn {
+                zxid: 0,
+                time_ms: self.clock.wall_ms,
+                session_id,
+                auth,
+                op,
+            },
+        };
+        if let Some(key) = conn {
+            self.awaiting.insert(seq, key);
+        }
+        if let Err(e) = self.raft.propose(payload.encode()) {
+            // Not the leader (a start-up or election gap), a transfer, or backpressure:
+            // the client learns as from ZooKeeper in that case, by losing its connection,
+            // and retries once it reconnects.
+            log::warn!("cannot propose a txn: {e}");
+            if let Some(key) = self.awaiting.remove(&seq) {
+                self.close(key);
+            }
+        }
+        seq
     }
+
+    pub fn is_leader(&self) -> bool {
+        self.raft.role() == raft::Role::Leader
+    }
+
+    /// Clients may be served: a leader is known and this server has caught up with it.
+    pub fn is_serving(&self) -> bool {
+        self.raft.leader().is_some() && self.applied_current_term
+    }
+
+    /// At start-up: a server that is its cluster's only voter leads at once.
+    pub fn start_up(&mut self) {
+        let membership = self.raft.membership();
+        if membership.voters.len() == 1 && membership.is_voter(raft::NodeId(self.my_id)) {
+            self.raft.campaign_now();
+        }
+        self.drive_raft();
+    }
+
+    /// Takes `Ready` batches while none is out: one with disk work goes to the log worker
+    /// and is finished when it comes back durable; one without is finished at once.
+    pub fn drive_raft(&mut self) {
+        while self.outstanding.is_none() {
+            let Some(ready) = self.raft.ready() else {
+                return;
+            };
+            let hard_state = ready
+                .hard_state
+                .filter(|hs| (hs.term, hs.voted_for) != self.persisted_vote);
+            if let Some(hs) = hard_state {
+                self.persisted_vote = (hs.term, hs.voted_for);
+            }
+            let job = PersistJob {
+                snapshot: ready.snapshot.clone(),
+                entries: ready.entries.clone(),
+                hard_state,
+                sync: ready.must_sync,
+            };
+            if job.snapshot.is_none() && job.entries.is_empty() && job.hard_state.is_none() {
+                self.finish_ready(ready);
+            } else {
+                self.log.submit(job);
+                self.outstanding = Some(ready);
+            }
+        }
+    }
+
+    /// Steps 2–4 of the `Ready` contract, once step 1 (persist) is done.
+    fn finish_ready(&mut self, ready: raft::Ready) {
+        for message in &ready.messages {
+            // Peers arrive with the cluster transport; a one-member cluster sends nothing.
+            log::debug!("no transport for {message}");
+        }
+        for event in &ready.events {
+            log::info!("raft: {event}");
+            if matches!(
+                event,
+                raft::Event::BecameFollower { .. }
+                    | raft::Event::BecameCandidate { .. }
+                    | raft::Event::BecameLeader { .. }
+            ) {
+                self.applied_current_term = false;
+            }
+        }
+        if let Some(snapshot) = &ready.snapshot {
+            self.install_snapshot(snapshot);
+        }
+        for entry in &ready.committed {
+            if entry.term == self.raft.term() {
+                self.applied_current_term = true;
+            }
+            self.apply_entry(entry);
+        }
+        self.raft.advance(ready);
+    }
+
+    fn install_snapshot(&mut self, snapshot: &raft::Snapshot) {
+        let config = self.tree.config().clone();
+        match DataTree::decode_snapshot(&snapshot.data, config) {
+            Ok(tree) => {
+                log::info!(
+                    "installed the leader's snapshot at index {} ({} znodes)",
+                    snapshot.meta.index,
+                    tree.node_count()
+                );
+                self.tree = tree;
+            }
+            Err(e) => {
+                // The leader's image passed its CRCs but does not decode: nothing safe is
+                // left to serve from.
+                log::error!("the leader's snapshot does not decode: {e}; aborting");
+                std::process::abort();
+            }
+        }
+    }
+
+    /// After a snapshot is written: drop the Raft log up to it. A cluster keeps the image to
+    /// send to followers that fall behind; a one-member cluster has no one to send it to.
+    fn compact_raft_log(&mut self) {
+        let index = self.snapshots.last_snapshot_zxid;
+        if index <= 0 {
+            return;
+        }
+        let members = self.raft.membership().members().count();
+        let data = if members > 1 {
+            let path = crate::storage::snapshot_dir(&self.settings.config.data_dir)
+                .join(wal::snapshot::snapshot_name(index as u64));
+            match read_snapshot_body(&path) {
+                Ok(body) => body,
+                Err(e) => {
+                    log::warn!("cannot read snapshot {} back: {e}", path.display());
+                    return;
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        if let Err(e) = self.raft.compact(raft::LogIndex(index as u64), data) {
+            log::debug!("raft log not compacted to {index}: {e}");
+        }
+    }
+}
+
+/// The term and encoded membership a snapshot at `index` records.
+fn snapshot_meta(raft: &raft::Node, index: u64) -> (u64, Vec<u8>) {
+    let at = raft::LogIndex(index);
+    let term = raft.term_at(at).map(|t| t.0).unwrap_or(0);
+    let membership = raft.membership_at(at);
+    (term, crate::replication::encode_membership(&membership))
+}
+
+fn read_snapshot_body(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut reader =
+        wal::snapshot::open_snapshot(&wal::FileDisk, path).map_err(|e| e.to_string())?;
+    let mut body = Vec::with_capacity(reader.body_len() as usize);
+    reader.read_to_end(&mut body).map_err(|e| e.to_string())?;
+    Ok(body)
 }

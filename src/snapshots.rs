@@ -63,7 +63,13 @@ const RETAIN_COUNT_MIN: usize = 3;
 
 /// What the loop hands the snapshot worker.
 enum Job {
-    Begin { zxid: i64, header: Vec<u8> },
+    /// `term` and `meta` (the encoded membership) go in the file's header and meta blob.
+    Begin {
+        zxid: i64,
+        term: u64,
+        meta: Vec<u8>,
+        header: Vec<u8>,
+    },
     Chunk(Vec<u8>),
     Finish,
 }
@@ -191,7 +197,13 @@ impl Snapshots {
 
     /// One turn's share of snapshot work: begin one if due, else emit the next step. Call
     /// between txns (the end of a turn), after the turn's batch went to the log.
-    pub fn turn(&mut self, tree: &mut DataTree, now: Instant) {
+    /// `raft_meta(index)` gives the term and encoded membership at the snapshot's index.
+    pub fn turn(
+        &mut self,
+        tree: &mut DataTree,
+        now: Instant,
+        raft_meta: impl FnOnce(u64) -> (u64, Vec<u8>),
+    ) {
         if !self.flush_pending() {
             return;
         }
@@ -199,7 +211,7 @@ impl Snapshots {
             None => {
                 let due = (tree.last_zxid() - self.last_begin_zxid) as u64 >= self.threshold;
                 if self.requested || due {
-                    self.begin(tree, now);
+                    self.begin(tree, now, raft_meta);
                 }
             }
             Some(_) => {
@@ -236,7 +248,12 @@ impl Snapshots {
         }
     }
 
-    fn begin(&mut self, tree: &mut DataTree, now: Instant) {
+    fn begin(
+        &mut self,
+        tree: &mut DataTree,
+        now: Instant,
+        raft_meta: impl FnOnce(u64) -> (u64, Vec<u8>),
+    ) {
         assert!(self.active.is_none(), "one walk at a time");
         assert!(self.pending.is_empty(), "no job waits when a walk begins");
         let header = tree.begin_snapshot();
@@ -250,8 +267,11 @@ impl Snapshots {
             node_count: header.node_count,
             started: now,
         });
+        let (term, meta) = raft_meta(header.last_zxid as u64);
         self.pending.push_back(Job::Begin {
             zxid: header.last_zxid,
+            term,
+            meta,
             header: w.into_inner(),
         });
     }
@@ -358,11 +378,16 @@ fn run_worker(
     let mut unsynced_bytes = 0u64;
     while let Ok(job) = jobs.recv() {
         let outcome = match job {
-            Job::Begin { zxid, header } => {
+            Job::Begin {
+                zxid,
+                term,
+                meta,
+                header,
+            } => {
                 assert!(writer.is_none(), "Begin follows Finish");
                 current_zxid = zxid;
                 unsynced_bytes = 0;
-                let created = SnapshotWriter::create(FileDisk, dir, zxid as u64, 0, &[])
+                let created = SnapshotWriter::create(FileDisk, dir, zxid as u64, term, &meta)
                     .and_then(|mut w| w.write_body(&header).map(|()| w));
                 match created {
                     Ok(w) => writer = Some(w),

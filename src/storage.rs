@@ -1,29 +1,35 @@
 //! What the server keeps on disk, and how it comes back after a crash.
 //!
-//! Layout: `dataLogDir/log/` holds the write-ahead log (`wal` segments; one record per txn,
-//! record index = zxid, kind `TXN_RECORD_KIND`); `dataDir/snapshots/` holds snapshots
-//! (`wal` snapshot files whose body is `DataTree::encode_snapshot`, streamed out in the
-//! background by `snapshots.rs`); `dataDir/session-secret` holds the 8-byte secret session
-//! passwords derive from, so a client can resume its session after a restart.
+//! Layout: `dataLogDir/log/` holds the write-ahead log (`wal` segments; one record per Raft
+//! entry: record index = entry index = zxid, record term = entry term, kind
+//! `ENTRY_NORMAL_KIND` or `ENTRY_CONF_CHANGE_KIND`, payload = entry data, see
+//! replication.rs); `dataDir/raft-state` holds Raft's term and vote; `dataDir/snapshots/`
+//! holds snapshots (`wal` snapshot files: header index and term, meta = the membership,
+//! body = `DataTree::encode_snapshot`, streamed out in the background by `snapshots.rs`);
+//! `dataDir/session-secret` holds the 8-byte secret session passwords derive from, so a
+//! client can resume its session after a restart.
 //!
 //! Recovery (`recover`): the newest snapshot that verifies (older ones are tried if it does
-//! not, each failure logged), then every WAL record after it, applied in order; a torn WAL
-//! tail is truncated with a log line, corruption anywhere else refuses the start with the
-//! file and byte offset. The durability rule the write path keeps: a txn is applied, and
-//! its client answered, only after `WalLog::append` returned, i.e. after its batch's
-//! `fdatasync` (unless `forceSync=no`).
+//! not, each failure logged), and every WAL record after it, handed to Raft, which
+//! re-delivers the committed ones for apply; a torn WAL tail is truncated with a log line,
+//! corruption anywhere else refuses the start with the file and byte offset. The durability
+//! rule the write path keeps: an entry is applied, and its client answered, only after it is
+//! committed, and the leader counts itself towards a commit only for entries its log worker
+//! has made durable (`fdatasync`, unless `forceSync=no`).
 
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use tree::{DataTree, TreeConfig, Txn};
+use tree::{DataTree, TreeConfig};
 use wal::{Disk, DiskFile, FileDisk, Record, Wal, WalOptions};
 
-use crate::workers::TxnLog;
+use crate::workers::{PersistJob, RaftLog};
 
-/// `Record.kind` of a txn.
-pub const TXN_RECORD_KIND: u8 = 1;
+/// `Record.kind` of a Raft `Normal` entry (kind 1 was the pre-Raft txn record).
+pub const ENTRY_NORMAL_KIND: u8 = 2;
+/// `Record.kind` of a Raft `ConfChange` entry.
+pub const ENTRY_CONF_CHANGE_KIND: u8 = 3;
 const SECRET_FILE: &str = "session-secret";
 
 #[derive(Debug)]
@@ -67,9 +73,13 @@ fn io_err(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> StorageErro
 }
 
 pub struct Recovered {
+    /// The tree as the newest snapshot left it (empty without one). Raft re-delivers the
+    /// committed entries after it.
     pub tree: DataTree,
-    /// The zxid of the snapshot loaded (0 if none).
+    /// The index of the snapshot loaded (0 if none).
     pub snapshot_zxid: i64,
+    /// What Raft finds on disk: hard state, snapshot meta, the entries after it.
+    pub raft: raft::Storage,
     pub wal: Wal<LogDisk>,
     pub secret: u64,
 }
@@ -82,12 +92,15 @@ pub fn log_dir(data_log_dir: &Path) -> PathBuf {
     data_log_dir.join("log")
 }
 
-/// Loads the newest valid snapshot and replays the log after it.
+/// Loads the newest valid snapshot and reads the log after it for Raft. A server with
+/// nothing on disk writes the bootstrap entry naming `initial_voters` (Raft's
+/// `Storage::bootstrap`) before it starts.
 pub fn recover(
     data_dir: &Path,
     data_log_dir: &Path,
     tree_config: TreeConfig,
     wal_options: WalOptions,
+    initial_voters: &[raft::NodeId],
 ) -> Result<Recovered, StorageError> {
     let disk = FileDisk;
     for dir in [data_dir, data_log_dir] {
@@ -103,75 +116,143 @@ pub fn recover(
     for e in skipped {
         log::warn!("skipping a damaged snapshot, falling back to an older one: {e}");
     }
-    let tree = match newest {
-        None => DataTree::new(tree_config.clone()),
+    let (tree, raft_snapshot) = match newest {
+        None => (DataTree::new(tree_config.clone()), None),
         Some(mut reader) => {
             let path = reader.path.clone();
+            let content = |what: String| StorageError::Content {
+                path: path.clone(),
+                what,
+            };
+            let membership = crate::replication::decode_membership(&reader.meta)
+                .map_err(|e| content(e.to_string()))?;
             let mut body = Vec::with_capacity(reader.body_len() as usize);
             reader
                 .read_to_end(&mut body)
                 .map_err(io_err("cannot read snapshot", &path))?;
-            let tree = DataTree::decode_snapshot(&body, tree_config.clone()).map_err(|e| {
-                StorageError::Content {
-                    path: path.clone(),
-                    what: e.to_string(),
-                }
-            })?;
+            let tree = DataTree::decode_snapshot(&body, tree_config.clone())
+                .map_err(|e| content(e.to_string()))?;
             if tree.last_zxid() as u64 != reader.last_index {
-                return Err(StorageError::Content {
-                    path,
-                    what: format!(
-                        "snapshot names index {} but holds zxid {:#x}",
-                        reader.last_index,
-                        tree.last_zxid()
-                    ),
-                });
+                return Err(content(format!(
+                    "snapshot names index {} but holds zxid {:#x}",
+                    reader.last_index,
+                    tree.last_zxid()
+                )));
             }
             log::info!(
-                "loaded snapshot {} (zxid {:#x}, {} znodes)",
+                "loaded snapshot {} (index {}, term {}, {} znodes)",
                 path.display(),
-                tree.last_zxid(),
+                reader.last_index,
+                reader.last_term,
                 tree.node_count()
             );
-            tree
+            // Raft sends this image to followers that fall behind the log; a server that
+            // is its cluster's only member has no one to send it to and keeps none.
+            let data = if membership.members().count() > 1 {
+                body
+            } else {
+                Vec::new()
+            };
+            let snapshot = raft::Snapshot {
+                meta: raft::SnapshotMeta {
+                    index: raft::LogIndex(reader.last_index),
+                    term: raft::Term(reader.last_term),
+                    membership,
+                },
+                data,
+            };
+            (tree, Some(snapshot))
         }
     };
+    let snapshot_index = tree.last_zxid() as u64;
     let log_dir = log_dir(data_log_dir);
     std::fs::create_dir_all(&log_dir).map_err(io_err("cannot create", &log_dir))?;
-    let first = tree.last_zxid() as u64 + 1;
-    let (mut wal, report) = Wal::open(LogDisk, &log_dir, first, wal_options)?;
+    let (mut wal, report) = Wal::open(LogDisk, &log_dir, snapshot_index + 1, wal_options)?;
     if let Some(torn) = &report.torn_tail {
         log::warn!("write-ahead log: truncated a torn tail: {torn}");
     }
     for removed in &report.removed {
         log::warn!("write-ahead log: removed {removed}");
     }
-    let snapshot_zxid = tree.last_zxid();
-    let mut tree = tree;
-    let replayed_count = replay(&mut wal, &mut tree, &log_dir)?;
+    if wal.last_index() < snapshot_index {
+        // A snapshot received from the leader was installed and the server stopped before
+        // the log was emptied after it: the log is wholly older than the snapshot.
+        log::info!(
+            "write-ahead log ends at {} before the snapshot at {snapshot_index}: starting it \
+             after the snapshot",
+            wal.last_index()
+        );
+        wal.reset(snapshot_index + 1)?;
+    }
+    let mut hard_state =
+        crate::replication::read_hard_state(data_dir).map_err(|what| StorageError::Content {
+            path: data_dir.join(crate::replication::RAFT_STATE_FILE),
+            what,
+        })?;
+    let fresh = raft_snapshot.is_none() && wal.last_index() == 0 && hard_state.is_none();
+    let entries = if fresh {
+        let boot = raft::Storage::bootstrap(initial_voters);
+        let records: Vec<Record> = boot.entries.iter().map(entry_record).collect();
+        wal.append_batch_durable(&records)?;
+        crate::replication::write_hard_state(data_dir, &boot.hard_state)
+            .map_err(io_err("cannot write", &data_dir.join("raft-state")))?;
+        log::info!(
+            "new server: bootstrapped the log with voters {:?}",
+            initial_voters.iter().map(|v| v.0).collect::<Vec<_>>()
+        );
+        hard_state = Some(boot.hard_state);
+        boot.entries
+    } else {
+        read_entries(&mut wal, snapshot_index, &log_dir)?
+    };
+    let mut hard_state = hard_state.unwrap_or_default();
+    let last = entries.last().map(|e| e.index.0).unwrap_or(snapshot_index);
+    if hard_state.commit.0 > last || hard_state.commit.0 < snapshot_index {
+        // The stored commit is a hint; Raft relearns it.
+        hard_state.commit = raft::LogIndex(snapshot_index.min(last));
+    }
     log::info!(
-        "recovered zxid {:#x}: {} znodes, {} txns replayed from the log, digest {:#018x}",
-        tree.last_zxid(),
-        tree.node_count(),
-        replayed_count,
-        tree.digest()
+        "recovered: snapshot at {snapshot_index}, log {}..={}, term {}, commit {}",
+        wal.first_index(),
+        wal.last_index(),
+        hard_state.term,
+        hard_state.commit
     );
     Ok(Recovered {
         tree,
-        snapshot_zxid,
+        snapshot_zxid: snapshot_index as i64,
+        raft: raft::Storage {
+            hard_state,
+            snapshot: raft_snapshot,
+            entries,
+        },
         wal,
         secret,
     })
 }
 
-fn replay(
+/// The WAL record of a Raft entry.
+fn entry_record(entry: &raft::Entry) -> Record {
+    Record {
+        kind: match entry.kind {
+            raft::EntryKind::Normal => ENTRY_NORMAL_KIND,
+            raft::EntryKind::ConfChange => ENTRY_CONF_CHANGE_KIND,
+        },
+        term: entry.term.0,
+        index: entry.index.0,
+        payload: entry.data.clone(),
+    }
+}
+
+/// Every entry after `snapshot_index` (the log must reach back to it).
+fn read_entries(
     wal: &mut Wal<LogDisk>,
-    tree: &mut DataTree,
+    snapshot_index: u64,
     log_dir: &Path,
-) -> Result<u64, StorageError> {
-    let from = tree.last_zxid() as u64 + 1;
+) -> Result<Vec<raft::Entry>, StorageError> {
+    let from = snapshot_index + 1;
     if wal.last_index() < from {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     if wal.first_index() > from {
         return Err(StorageError::Content {
@@ -183,31 +264,30 @@ fn replay(
             ),
         });
     }
-    let mut count = 0u64;
+    let mut entries = Vec::new();
     for record in wal.iter_from(from)? {
         let record = record?;
-        let content = |what: String| StorageError::Content {
-            path: log_dir.to_path_buf(),
-            what,
+        let kind = match record.kind {
+            ENTRY_NORMAL_KIND => raft::EntryKind::Normal,
+            ENTRY_CONF_CHANGE_KIND => raft::EntryKind::ConfChange,
+            other => {
+                return Err(StorageError::Content {
+                    path: log_dir.to_path_buf(),
+                    what: format!(
+                        "record {} has unknown kind {other} (a log from another version?)",
+                        record.index
+                    ),
+                })
+            }
         };
-        if record.kind != TXN_RECORD_KIND {
-            return Err(content(format!(
-                "record {} has unknown kind {}",
-                record.index, record.kind
-            )));
-        }
-        let txn = Txn::decode(&record.payload)
-            .map_err(|e| content(format!("record {}: {e}", record.index)))?;
-        if txn.zxid as u64 != record.index {
-            return Err(content(format!(
-                "record {} holds txn zxid {:#x}",
-                record.index, txn.zxid
-            )));
-        }
-        tree.apply(&txn);
-        count += 1;
+        entries.push(raft::Entry {
+            term: raft::Term(record.term),
+            index: raft::LogIndex(record.index),
+            kind,
+            data: record.payload,
+        });
     }
-    Ok(count)
+    Ok(entries)
 }
 
 /// The session secret: read from `dataDir/session-secret`, or made from the kernel's random
@@ -247,27 +327,74 @@ fn load_or_create_secret(data_dir: &Path) -> Result<u64, StorageError> {
     }
 }
 
-/// The write-ahead log behind the log worker.
+/// The write-ahead log and the hard-state file behind the log worker.
 pub struct WalLog {
     wal: Wal<LogDisk>,
+    data_dir: PathBuf,
+    snapshot_dir: PathBuf,
     force_sync: bool,
 }
 
 impl WalLog {
-    pub fn new(wal: Wal<LogDisk>, force_sync: bool) -> WalLog {
+    pub fn new(wal: Wal<LogDisk>, data_dir: &Path, force_sync: bool) -> WalLog {
         if !force_sync {
             log::warn!(
                 "forceSync=no: writes are acknowledged before they reach the disk; a power \
                  loss can lose acknowledged writes"
             );
         }
-        WalLog { wal, force_sync }
+        WalLog {
+            wal,
+            data_dir: data_dir.to_path_buf(),
+            snapshot_dir: snapshot_dir(data_dir),
+            force_sync,
+        }
+    }
+
+    fn persist_or_fail(&mut self, job: &PersistJob) -> Result<(), String> {
+        if let Some(snapshot) = &job.snapshot {
+            let index = snapshot.meta.index.0;
+            let meta = crate::replication::encode_membership(&snapshot.meta.membership);
+            let mut writer = wal::SnapshotWriter::create(
+                FileDisk,
+                &self.snapshot_dir,
+                index,
+                snapshot.meta.term.0,
+                &meta,
+            )
+            .map_err(|e| e.to_string())?;
+            writer
+                .write_body(&snapshot.data)
+                .map_err(|e| e.to_string())?;
+            writer.finish().map_err(|e| e.to_string())?;
+            self.wal.reset(index + 1).map_err(|e| e.to_string())?;
+            log::info!("installed the leader's snapshot at index {index}");
+        }
+        if let Some(first) = job.entries.first() {
+            let from = first.index.0;
+            if from <= self.wal.last_index() {
+                log::info!(
+                    "write-ahead log: dropping entries from {from} (they conflict with the \
+                     leader's)"
+                );
+                self.wal.truncate_suffix(from).map_err(|e| e.to_string())?;
+            }
+            let records: Vec<Record> = job.entries.iter().map(entry_record).collect();
+            self.wal.append_batch(&records).map_err(|e| e.to_string())?;
+        }
+        if job.sync && self.force_sync && !job.entries.is_empty() {
+            self.wal.sync().map_err(|e| e.to_string())?;
+        }
+        if let Some(hs) = &job.hard_state {
+            crate::replication::write_hard_state(&self.data_dir, hs)
+                .map_err(|e| format!("cannot write the raft state: {e}"))?;
+        }
+        Ok(())
     }
 }
 
-impl TxnLog for WalLog {
+impl RaftLog for WalLog {
     fn bounds(&self) -> crate::workers::LogBounds {
-        // Standalone logs are written with term 0 (there is no election); Raft fills terms.
         crate::workers::LogBounds {
             first_index: self.wal.first_index(),
             first_term: 0,
@@ -276,37 +403,19 @@ impl TxnLog for WalLog {
         }
     }
 
-    fn append(&mut self, txns: &[Txn]) {
-        let records: Vec<Record> = txns
-            .iter()
-            .map(|txn| {
-                let mut w = wire::Writer::new();
-                txn.encode(&mut w);
-                Record {
-                    kind: TXN_RECORD_KIND,
-                    term: 0,
-                    index: txn.zxid as u64,
-                    payload: w.into_inner(),
-                }
-            })
-            .collect();
-        let result = self.wal.append_batch(&records).and_then(|()| {
-            if self.force_sync {
-                self.wal.sync()
-            } else {
-                Ok(())
-            }
-        });
-        if let Err(e) = result {
-            // A failed write or fsync leaves the file in an unknown state: never carry on.
+    fn persist(&mut self, job: &PersistJob) {
+        if let Err(e) = self.persist_or_fail(job) {
+            // A failed write or fsync leaves the files in an unknown state: never carry on.
             log::error!("write-ahead log failed, aborting: {e}");
             std::process::abort();
         }
-        assert_eq!(
-            self.wal.last_index(),
-            txns.last().map(|t| t.zxid as u64).unwrap_or(0),
-            "the log ends at the last txn appended"
-        );
+        if let Some(last) = job.entries.last() {
+            assert_eq!(
+                self.wal.last_index(),
+                last.index.0,
+                "the log ends at the last entry appended"
+            );
+        }
     }
 
     fn purge(&mut self, snapshot_index: u64, reserve_count: u64) {

@@ -41,7 +41,17 @@ fn clean_replay_digest(data_log_dir: &std::path::Path, last_zxid: u64) -> u64 {
         if record.index > last_zxid {
             break;
         }
-        let txn = tree::Txn::decode(&record.payload).expect("a txn");
+        // Record layout: src/replication.rs. Kind 2 is a Raft `Normal` entry: empty (a
+        // leader's no-op) or `[version 1][origin u64][seq u64][Txn]`; kind 3 is a membership
+        // change. zxid = entry index.
+        let zxid = record.index as i64;
+        if record.kind != 2 || record.payload.is_empty() {
+            tree.skip_to(zxid);
+            continue;
+        }
+        assert_eq!(record.payload[0], 1, "entry payload version");
+        let mut txn = tree::Txn::decode(&record.payload[17..]).expect("a txn");
+        txn.zxid = zxid;
         tree.apply(&txn);
     }
     assert_eq!(

@@ -113,6 +113,24 @@ impl Node {
         self.membership.is_voter(self.id)
     }
 
+    /// Starts an election now rather than at the timeout (etcd's `MsgHup`), with a pre-vote
+    /// first if configured. A server that is the only voter calls it at start-up, so a
+    /// standalone server leads at once instead of after an election timeout. Does nothing
+    /// for a leader or a non-voter.
+    pub fn campaign_now(&mut self) {
+        if self.role == Role::Leader || !self.is_promotable() {
+            return;
+        }
+        self.reset_election_timer();
+        let kind = if self.config.pre_vote {
+            CampaignKind::PreVote
+        } else {
+            CampaignKind::Vote
+        };
+        self.campaign(kind);
+        self.check_invariants();
+    }
+
     pub(crate) fn tick_election(&mut self) {
         self.election_elapsed += 1;
         if self.election_elapsed >= self.randomized_timeout && self.is_promotable() {

@@ -257,3 +257,15 @@ fn prevote_with_check_quorum_keeps_up_to_date_rejoiner_from_disrupting_9_6_4_2_3
     assert_eq!(cluster.leader(), Some(id(1)));
     assert_eq!(cluster.node(1).term(), term, "leader was disrupted");
 }
+
+#[test]
+fn sole_voter_campaigning_now_leads_at_once() {
+    // A one-voter cluster needs no timeout: its own vote is a majority (paper §5.2).
+    let mut node = Node::new(config(1), storage_with(&[1], &[], 1));
+    node.campaign_now();
+    assert_eq!(node.role(), Role::Leader);
+    assert_eq!(node.term(), Term(2));
+    // A leader asked again stays as it is.
+    node.campaign_now();
+    assert_eq!(node.term(), Term(2));
+}

@@ -262,7 +262,8 @@ impl Node {
     }
 
     /// The configuration in force at `index` (for a snapshot's metadata).
-    pub(crate) fn membership_at(&self, index: LogIndex) -> Membership {
+    /// The configuration in force at `index` (at or after the snapshot).
+    pub fn membership_at(&self, index: LogIndex) -> Membership {
         self.membership_through(index).0
     }
 

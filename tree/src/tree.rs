@@ -249,6 +249,18 @@ impl DataTree {
         out
     }
 
+    /// Moves `last_zxid` to `zxid` for a log position that carries no txn (a Raft no-op or
+    /// membership entry: zxids are log indexes, so they have gaps there). Changes nothing
+    /// else, so every replica still reaches the same tree and digest.
+    pub fn skip_to(&mut self, zxid: i64) {
+        assert!(
+            zxid > self.last_zxid,
+            "zxid {zxid:#x} not after last applied {:#x}",
+            self.last_zxid
+        );
+        self.last_zxid = zxid;
+    }
+
     /// Applies one txn: validates it against the current tree, mutates on success, and
     /// returns the reply plus the changes for the watch manager. Failed txns change
     /// nothing but `last_zxid`.
