@@ -514,7 +514,7 @@ impl Peers {
             Direction::Inbound => {
                 if member.inbound == Some(key) {
                     member.inbound = None;
-                    log::info!("peer {id} at {} closed its connection to us", link.remote);
+                    log::info!("lost the connection from peer {id} at {}", link.remote);
                 }
             }
         }
