@@ -21,8 +21,10 @@ use crate::server::{Server, Settings};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
+/// Tokens of the peer transport (its listener and connections).
+pub const PEER_TOKENS: std::ops::Range<usize> = 2..1026;
 /// Tokens below this are the loop's own.
-const FIRST_CONN_TOKEN: usize = 2;
+const FIRST_CONN_TOKEN: usize = PEER_TOKENS.end;
 const EVENTS_CAPACITY: usize = 1024;
 /// How long a one-voter server may take to commit its log at start-up.
 const STARTUP_CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -54,10 +56,18 @@ pub fn run(
     settings: Settings,
     recovered: crate::storage::Recovered,
     listen: SocketAddr,
+    cluster: crate::cluster::ClusterSettings,
 ) -> io::Result<()> {
     let mut poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-    let mut server = Server::new(settings, recovered, waker, Clock::read())?;
+    let mut server = Server::new(
+        settings,
+        recovered,
+        waker,
+        Clock::read(),
+        cluster,
+        poll.registry(),
+    )?;
     let mut events = Events::with_capacity(EVENTS_CAPACITY);
     server.start_up();
     if server.is_leader() {
@@ -96,6 +106,11 @@ pub fn run(
             match event.token() {
                 LISTENER => accept_all(&listener, &mut server),
                 WAKER => server.on_wake(),
+                token if server.peers.as_ref().is_some_and(|p| p.owns(token)) => {
+                    if let Some(peers) = server.peers.as_mut() {
+                        peers.on_event(poll.registry(), event, server.clock.now);
+                    }
+                }
                 token => {
                     let Some(key) = ConnKey::from_token(token) else {
                         continue;

@@ -11,12 +11,14 @@ mod bench;
 mod cli;
 mod client;
 mod clock;
+mod cluster;
 mod config;
 mod connection;
 mod convert;
 mod event_loop;
 mod fourlw;
 mod metrics;
+mod peers;
 mod replication;
 mod requests;
 mod server;
@@ -137,9 +139,13 @@ fn run_server(config_path: Option<&std::path::Path>) -> ExitCode {
             }
         },
     };
-    if !config.is_standalone() {
-        log::warn!("server.N lines found: this build runs standalone only (clustering: #5)");
-    }
+    let cluster = match cluster::ClusterSettings::from_config(&config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ferrokeeper: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let listen = match listen_address(&config) {
         Ok(a) => a,
         Err(e) => {
@@ -164,7 +170,7 @@ fn run_server(config_path: Option<&std::path::Path>) -> ExitCode {
         &config.data_log_dir,
         tree_config,
         wal_options,
-        &[raft::NodeId(STANDALONE_RAFT_ID)],
+        &cluster.voters,
     ) {
         Ok(r) => r,
         Err(e) => {
@@ -173,7 +179,7 @@ fn run_server(config_path: Option<&std::path::Path>) -> ExitCode {
         }
     };
     let settings = settings_from(config);
-    match event_loop::run(settings, recovered, listen) {
+    match event_loop::run(settings, recovered, listen, cluster) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ferrokeeper: cannot serve on {listen}: {e}");

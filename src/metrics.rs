@@ -162,9 +162,9 @@ fn view_with(
     ServerView {
         config: &server.settings.config,
         version: version_string(),
-        is_serving: true,
+        is_serving: server.is_serving(),
         read_only: false,
-        mode: "standalone",
+        mode: server_mode(server),
         last_processed_zxid: server.tree.last_zxid() as u64,
         node_count: server.tree.node_count() as u64,
         latency: st.latency,
@@ -204,5 +204,22 @@ fn view_with(
             target_committed_log_idx: server.log_bounds.last_index,
             last_snapshot_idx: server.snapshots.last_snapshot_zxid.max(0) as u64,
         },
+    }
+}
+
+/// ZooKeeper's `Mode`/`zk_server_state`: "standalone" for a one-member cluster, else this
+/// server's Raft role ("leader", "follower", "observer" for a learner; a server between
+/// leaders reports "follower", as a ZooKeeper peer in LOOKING reports no leader either).
+fn server_mode(server: &Server) -> &'static str {
+    if server.peers.is_none() {
+        return "standalone";
+    }
+    let me = raft::NodeId(server.my_id);
+    if server.raft.membership().learners.contains(&me) {
+        return "observer";
+    }
+    match server.raft.role() {
+        raft::Role::Leader => "leader",
+        _ => "follower",
     }
 }

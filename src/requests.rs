@@ -15,7 +15,7 @@ use wire::{ErrorCode, OpCode, Request, Response, Writer};
 use crate::connection::{Pending, Phase};
 use crate::event_loop::ConnKey;
 use crate::server::Server;
-use crate::sessions::LocalSession;
+use crate::sessions::{LocalSession, Sessions};
 
 /// Reply xids of the requests ZooKeeper answers out of band.
 use wire::keeper_state::SYNC_CONNECTED as STATE_SYNC_CONNECTED;
@@ -115,7 +115,10 @@ impl Server {
             self.submit_txn(
                 session_id,
                 Vec::new(),
-                TxnOp::CreateSession { timeout_ms },
+                TxnOp::CreateSession {
+                    timeout_ms,
+                    password: self.sessions.new_password(session_id),
+                },
                 Some(key),
             );
         } else {
@@ -132,7 +135,11 @@ impl Server {
             .get(session_id)
             .map(|s| !s.closing)
             .unwrap_or(false)
-            && self.sessions.password_matches(session_id, passwd);
+            && self
+                .tree
+                .sessions()
+                .get(session_id)
+                .is_some_and(|s| Sessions::password_matches(&s.password, passwd));
         if !valid {
             log::info!("Invalid session {session_id:#x} for client, probably expired");
             self.send_connect_response(key, false);
@@ -166,7 +173,11 @@ impl Server {
             time_out: if valid { conn.timeout_ms } else { 0 },
             session_id: if valid { session_id } else { 0 },
             passwd: if valid {
-                self.sessions.password(session_id).to_vec()
+                self.tree
+                    .sessions()
+                    .get(session_id)
+                    .map(|s| s.password.to_vec())
+                    .unwrap_or_else(|| vec![0; 16])
             } else {
                 vec![0; 16]
             },
@@ -199,6 +210,7 @@ impl Server {
         let conn = self.conn_mut(key).expect("caller checked the connection");
         let session_id = conn.session_id;
         self.sessions.touch(session_id, now);
+        self.note_session_alive(session_id);
         // `Request.isValid`: notification (0) and error (-1) are not requests a client sends.
         let op = OpCode::from_code(header.op_type)
             .filter(|op| !matches!(op, OpCode::Notification | OpCode::Error));
@@ -515,7 +527,7 @@ impl Server {
         let outcome = self.tree.apply(&txn);
         self.fire_watches(&outcome);
         match &txn.op {
-            TxnOp::CreateSession { timeout_ms } => {
+            TxnOp::CreateSession { timeout_ms, .. } => {
                 if self.sessions.get(txn.session_id).is_none() {
                     // A session created before a restart, or through another server.
                     let deadline = self.clock.after_ms((*timeout_ms).max(0) as u64);

@@ -85,6 +85,12 @@ pub struct Server {
     pub sessions: Sessions,
     /// This server's Raft id.
     pub my_id: u64,
+    /// Connections to the other members (`None` in a one-member cluster).
+    pub peers: Option<crate::peers::Peers>,
+    /// Observers configured in `server.N` lines: the leader adds them as Raft learners.
+    observers: Vec<raft::NodeId>,
+    /// Sessions heard from since the last liveness batch to the leader (followers).
+    touched: BTreeSet<i64>,
     pub raft: raft::Node,
     /// The `Ready` the log worker is making durable.
     outstanding: Option<raft::Ready>,
@@ -123,6 +129,8 @@ impl Server {
         recovered: crate::storage::Recovered,
         waker: Arc<mio::Waker>,
         clock: Clock,
+        cluster: crate::cluster::ClusterSettings,
+        registry: &mio::Registry,
     ) -> io::Result<Server> {
         let crate::storage::Recovered {
             tree,
@@ -131,7 +139,20 @@ impl Server {
             snapshot_zxid,
             raft: raft_storage,
         } = recovered;
-        let my_id = crate::STANDALONE_RAFT_ID;
+        let my_id = cluster.my_id;
+        let peers = match cluster.peers {
+            None => None,
+            Some(peer_settings) => {
+                let peers = crate::peers::Peers::new(
+                    peer_settings,
+                    registry,
+                    crate::event_loop::PEER_TOKENS,
+                    clock.now,
+                )?;
+                log::info!("server {my_id}: accepting peers on {}", peers.local_addr());
+                Some(peers)
+            }
+        };
         let mut raft_config = raft::Config::new(raft::NodeId(my_id), crate::sys::random_u64()?);
         // An entry holds one request (at most jute.maxbuffer) plus its txn header.
         raft_config.msg_bytes_max = raft_config
@@ -142,7 +163,7 @@ impl Server {
             raft_storage.hard_state.voted_for,
         );
         let raft = raft::Node::new(raft_config, raft_storage);
-        let mut sessions = Sessions::new(0, clock.wall_ms, secret);
+        let mut sessions = Sessions::new(cluster.session_server_byte, clock.wall_ms, secret);
         for (id, session) in tree.sessions().iter() {
             let timeout_ms = session.timeout_ms;
             let deadline = clock.after_ms(timeout_ms.max(0) as u64);
@@ -170,6 +191,9 @@ impl Server {
         let sweep_ms = settings.container_check_interval_ms;
         Ok(Server {
             my_id,
+            peers,
+            observers: cluster.observers,
+            touched: BTreeSet::new(),
             raft,
             outstanding: None,
             persisted_vote,
@@ -211,6 +235,7 @@ impl Server {
             Some(self.next_container_sweep),
             Some(self.next_cnxn_sweep),
             Some(self.next_tick),
+            self.peers.as_ref().and_then(|p| p.next_deadline()),
             self.snapshots.next_deadline(self.clock.now),
         ]
         .into_iter()
@@ -419,9 +444,19 @@ impl Server {
     }
 
     pub fn end_turn(&mut self, registry: &mio::Registry) {
+        self.receive_from_peers();
+        let mut ticked = false;
         while self.clock.now >= self.next_tick {
             self.raft.tick();
             self.next_tick += Duration::from_millis(RAFT_TICK_MS);
+            ticked = true;
+        }
+        if ticked {
+            self.send_liveness();
+            self.add_observers();
+        }
+        if let Some(peers) = self.peers.as_mut() {
+            peers.tick(registry, self.clock.now);
         }
         self.expire_sessions();
         self.sweep_containers();
@@ -439,6 +474,9 @@ impl Server {
             .turn(&mut self.tree, self.clock.now, |index| {
                 snapshot_meta(raft, index)
             });
+        if let Some(peers) = self.peers.as_mut() {
+            peers.end_turn(registry);
+        }
         let dirty: Vec<ConnKey> = std::mem::take(&mut self.dirty).into_iter().collect();
         for key in dirty {
             self.flush(key);
@@ -545,16 +583,144 @@ impl Server {
         if let Some(key) = conn {
             self.awaiting.insert(seq, key);
         }
-        if let Err(e) = self.raft.propose(payload.encode()) {
-            // Not the leader (a start-up or election gap), a transfer, or backpressure:
-            // the client learns as from ZooKeeper in that case, by losing its connection,
-            // and retries once it reconnects.
+        let data = payload.encode();
+        let result = match (self.is_leader(), self.raft.leader(), self.peers.as_mut()) {
+            (true, _, _) => self
+                .raft
+                .propose(data)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            (false, Some(leader), Some(peers)) => {
+                let mut frame = Vec::with_capacity(1 + data.len());
+                frame.push(crate::cluster::KIND_FORWARD);
+                frame.extend_from_slice(&data);
+                if peers.send(leader.0, &frame) {
+                    Ok(())
+                } else {
+                    Err(format!("cannot forward it to leader {leader}"))
+                }
+            }
+            (false, _, _) => Err("no leader".to_string()),
+        };
+        if let Err(e) = result {
+            // No leader (an election), a transfer, or backpressure: the client learns as
+            // from ZooKeeper in that case, by losing its connection, and retries once it
+            // reconnects.
             log::warn!("cannot propose a txn: {e}");
             if let Some(key) = self.awaiting.remove(&seq) {
                 self.close(key);
             }
         }
         seq
+    }
+
+    /// Peer frames that arrived this turn: Raft messages, forwarded writes, liveness.
+    fn receive_from_peers(&mut self) {
+        let Some(peers) = self.peers.as_mut() else {
+            return;
+        };
+        for (from, frame) in peers.take_received() {
+            let Some((&kind, body)) = frame.split_first() else {
+                log::warn!("empty frame from server {from}");
+                continue;
+            };
+            match kind {
+                crate::cluster::KIND_RAFT => match raft::decode_message(body) {
+                    Ok(Some((message, used))) if used == body.len() && message.from.0 == from => {
+                        if let Err(e) = self.raft.step(message) {
+                            log::debug!("raft refused a message from server {from}: {e}");
+                        }
+                    }
+                    Ok(_) => log::warn!("a malformed Raft frame from server {from}"),
+                    Err(e) => log::warn!("a Raft frame from server {from}: {e}"),
+                },
+                crate::cluster::KIND_FORWARD => self.on_forwarded(from, body),
+                crate::cluster::KIND_TOUCH => match crate::cluster::decode_touch(body) {
+                    Ok(ids) if self.is_leader() => {
+                        for id in ids {
+                            self.sessions.touch(id, self.clock.now);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => log::warn!("server {from}: {e}"),
+                },
+                other => log::warn!("a frame of unknown kind {other} from server {from}"),
+            }
+        }
+    }
+
+    /// A follower's client write: the leader stamps it with its own clock (as ZooKeeper's
+    /// leader does in PrepRequestProcessor) and proposes it. A server that is no longer the
+    /// leader drops it; the follower closes the waiting connection when it learns of the
+    /// new leader.
+    fn on_forwarded(&mut self, from: u64, body: &[u8]) {
+        if !self.is_leader() {
+            log::debug!("not the leader: dropping a write forwarded by server {from}");
+            return;
+        }
+        let mut payload = match EntryPayload::decode(body, 0) {
+            Ok(p) => p,
+            Err(e) => {
+                log::warn!("a malformed write forwarded by server {from}: {e}");
+                return;
+            }
+        };
+        if payload.origin != from {
+            log::warn!(
+                "server {from} forwarded a write of server {}",
+                payload.origin
+            );
+            return;
+        }
+        payload.txn.time_ms = self.clock.wall_ms;
+        if let Err(e) = self.raft.propose(payload.encode()) {
+            log::warn!("cannot propose a write forwarded by server {from}: {e}");
+        }
+    }
+
+    /// Followers: tell the leader which sessions were heard from (ZooKeeper's learners
+    /// send the same in their pings).
+    fn send_liveness(&mut self) {
+        if self.is_leader() || self.touched.is_empty() {
+            self.touched.clear();
+            return;
+        }
+        let (Some(leader), Some(peers)) = (self.raft.leader(), self.peers.as_mut()) else {
+            return;
+        };
+        let ids: Vec<i64> = std::mem::take(&mut self.touched).into_iter().collect();
+        for chunk in ids.chunks(crate::cluster::TOUCH_IDS_MAX) {
+            peers.send(leader.0, &crate::cluster::encode_touch(chunk));
+        }
+    }
+
+    /// Notes that a client of this server was heard from (for the leader's expiry).
+    pub fn note_session_alive(&mut self, session_id: i64) {
+        if self.peers.is_some() && !self.is_leader() && session_id != 0 {
+            self.touched.insert(session_id);
+        }
+    }
+
+    /// Leader: configured observers that are not members yet join as learners, one at a
+    /// time (the membership change in flight must commit first).
+    fn add_observers(&mut self) {
+        if !self.is_leader() {
+            return;
+        }
+        let missing = self
+            .observers
+            .iter()
+            .copied()
+            .find(|id| !self.raft.membership().contains(*id));
+        if let Some(id) = missing {
+            match self
+                .raft
+                .change_membership(raft::ConfChange::AddLearner(id))
+            {
+                Ok(index) => log::info!("adding observer {id} as a learner at index {index}"),
+                Err(e) => log::debug!("observer {id} not added yet: {e}"),
+            }
+        }
     }
 
     pub fn is_leader(&self) -> bool {
@@ -605,9 +771,13 @@ impl Server {
 
     /// Steps 2–4 of the `Ready` contract, once step 1 (persist) is done.
     fn finish_ready(&mut self, ready: raft::Ready) {
-        for message in &ready.messages {
-            // Peers arrive with the cluster transport; a one-member cluster sends nothing.
-            log::debug!("no transport for {message}");
+        if let Some(peers) = self.peers.as_mut() {
+            for message in &ready.messages {
+                let mut frame = vec![crate::cluster::KIND_RAFT];
+                frame.extend_from_slice(&raft::encode_message(message));
+                // A frame that does not fit is dropped; Raft sends again.
+                peers.send(message.to.0, &frame);
+            }
         }
         for event in &ready.events {
             log::info!("raft: {event}");
@@ -618,6 +788,11 @@ impl Server {
                     | raft::Event::BecameLeader { .. }
             ) {
                 self.applied_current_term = false;
+                self.drop_unanswered_writes();
+            }
+            if matches!(event, raft::Event::BecameLeader { .. }) {
+                // A new leader gives every session a fresh timeout (ZooKeeper does the same).
+                self.sessions.reset_deadlines(&self.clock);
             }
         }
         if let Some(snapshot) = &ready.snapshot {
@@ -632,6 +807,17 @@ impl Server {
         self.raft.advance(ready);
     }
 
+    /// The leader changed: writes already proposed may still commit, or may be lost. Their
+    /// clients cannot be told which, so, as ZooKeeper does when its leader goes, their
+    /// connections close; the sessions live on and the clients reconnect.
+    fn drop_unanswered_writes(&mut self) {
+        let keys: BTreeSet<ConnKey> = std::mem::take(&mut self.awaiting).into_values().collect();
+        for key in keys {
+            log::info!("closing a connection whose writes were in flight at a leader change");
+            self.close(key);
+        }
+    }
+
     fn install_snapshot(&mut self, snapshot: &raft::Snapshot) {
         let config = self.tree.config().clone();
         match DataTree::decode_snapshot(&snapshot.data, config) {
@@ -642,12 +828,49 @@ impl Server {
                     tree.node_count()
                 );
                 self.tree = tree;
+                self.resync_sessions();
             }
             Err(e) => {
                 // The leader's image passed its CRCs but does not decode: nothing safe is
                 // left to serve from.
                 log::error!("the leader's snapshot does not decode: {e}; aborting");
                 std::process::abort();
+            }
+        }
+    }
+
+    /// After installing the leader's snapshot: the local session table follows the tree's.
+    fn resync_sessions(&mut self) {
+        let gone: Vec<i64> = self
+            .sessions
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| !self.tree.sessions().contains(*id))
+            .collect();
+        for id in gone {
+            self.watches.remove_session(id);
+            if let Some(key) = self.sessions.remove(id).and_then(|s| s.conn) {
+                self.close(key);
+            }
+        }
+        let tree_sessions: Vec<(i64, i32)> = self
+            .tree
+            .sessions()
+            .iter()
+            .map(|(id, s)| (id, s.timeout_ms))
+            .collect();
+        for (id, timeout_ms) in tree_sessions {
+            if self.sessions.get(id).is_none() {
+                let deadline = self.clock.after_ms(timeout_ms.max(0) as u64);
+                self.sessions.insert(
+                    id,
+                    LocalSession {
+                        timeout_ms,
+                        deadline,
+                        conn: None,
+                        closing: false,
+                    },
+                );
             }
         }
     }

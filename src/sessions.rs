@@ -1,11 +1,13 @@
-//! The server-local side of sessions: which connection holds each session, when it
-//! expires, and its password. The replicated side (timeouts, ephemerals) lives in the
-//! tree's session table and changes only through `CreateSession`/`CloseSession` txns.
+//! The server-local side of sessions: which connection holds each session and when it
+//! expires. The replicated side (timeouts, passwords, ephemerals) lives in the tree's
+//! session table and changes only through `CreateSession`/`CloseSession` txns.
 //!
 //! Source for behaviour: ZooKeeper's `SessionTrackerImpl` (session ids from the clock and
-//! server id; expiry when no packet arrives within the timeout) and
-//! `ZooKeeperServer.generatePasswd` (a password derived from the session id and a secret,
-//! so any server that knows the secret can check it without storing it).
+//! server id; expiry when no packet arrives within the timeout). ZooKeeper derives a
+//! session's password from its id and a constant (`ZooKeeperServer.generatePasswd`), so
+//! anyone who sees an id can compute it; ours comes from the id and this server's random
+//! secret and is replicated in the CreateSession txn, so every server can check it and no
+//! one can derive it. (Sessions converted from ZooKeeper keep ZooKeeper's password.)
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -65,7 +67,9 @@ impl Sessions {
         id
     }
 
-    pub fn password(&self, session_id: i64) -> [u8; PASSWORD_BYTES] {
+    /// The password a new session gets; it travels in the CreateSession txn and every
+    /// replica keeps it in the tree's session table.
+    pub fn new_password(&self, session_id: i64) -> [u8; PASSWORD_BYTES] {
         let mut state = (session_id as u64) ^ self.secret;
         let mut out = [0u8; PASSWORD_BYTES];
         for chunk in out.chunks_mut(8) {
@@ -75,8 +79,7 @@ impl Sessions {
     }
 
     /// Constant-time comparison of a client's password with the session's.
-    pub fn password_matches(&self, session_id: i64, given: &[u8]) -> bool {
-        let expected = self.password(session_id);
+    pub fn password_matches(expected: &[u8; PASSWORD_BYTES], given: &[u8]) -> bool {
         if given.len() != expected.len() {
             return false;
         }
@@ -105,6 +108,13 @@ impl Sessions {
     }
 
     /// Pushes the session's deadline out by its timeout from `now`.
+    /// Every session gets a full timeout from now (a new leader's start).
+    pub fn reset_deadlines(&mut self, clock: &crate::clock::Clock) {
+        for session in self.by_id.values_mut() {
+            session.deadline = clock.after_ms(session.timeout_ms.max(0) as u64);
+        }
+    }
+
     pub fn touch(&mut self, id: i64, now: Instant) {
         if let Some(s) = self.by_id.get_mut(&id) {
             s.deadline = now + std::time::Duration::from_millis(s.timeout_ms as u64);
@@ -141,11 +151,17 @@ mod tests {
     #[test]
     fn passwords_are_stable_per_session_and_differ_between_sessions() {
         let s = Sessions::new(0, 1_700_000_000_000, 42);
-        assert_eq!(s.password(7), s.password(7));
-        assert_ne!(s.password(7), s.password(8));
-        assert!(s.password_matches(7, &s.password(7)));
-        assert!(!s.password_matches(7, &s.password(8)));
-        assert!(!s.password_matches(7, &[0u8; 15]));
+        assert_eq!(s.new_password(7), s.new_password(7));
+        assert_ne!(s.new_password(7), s.new_password(8));
+        assert!(Sessions::password_matches(
+            &s.new_password(7),
+            &s.new_password(7)
+        ));
+        assert!(!Sessions::password_matches(
+            &s.new_password(7),
+            &s.new_password(8)
+        ));
+        assert!(!Sessions::password_matches(&s.new_password(7), &[0u8; 15]));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use wire::Writer;
 use super::replay::ZkTree;
 
 /// The tree snapshot encoding version this module writes (`tree::snapshot`).
-const TREE_SNAPSHOT_VERSION: i32 = 1;
+const TREE_SNAPSHOT_VERSION: i32 = tree::snapshot::SNAPSHOT_FORMAT_VERSION;
 
 /// The settings the converted tree is loaded with.
 pub fn tree_config() -> TreeConfig {
@@ -60,6 +60,8 @@ pub fn to_data_tree(zk: &ZkTree) -> Result<DataTree, String> {
     w.write_vec(&sessions, |w, (id, timeout_ms)| {
         w.write_i64(*id);
         w.write_i32(*timeout_ms);
+        // The password ZooKeeper gave the session, so its client can resume it here.
+        w.write_buffer(&super::zk_password::zookeeper_password(*id));
     });
     let entries: Vec<(&String, &Node)> = nodes.iter().collect();
     w.write_vec(&entries, |w, (path, node)| {

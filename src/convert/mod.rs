@@ -34,6 +34,7 @@ mod records;
 mod replay;
 mod snapshot;
 mod txnlog;
+mod zk_password;
 
 use std::fmt;
 use std::io::Write as _;

@@ -1,5 +1,6 @@
-//! The replicated session table: which sessions exist, their negotiated timeouts and the
-//! ephemeral nodes each owns (ZooKeeper keeps these in `ZKDatabase.sessionsWithTimeouts`
+//! The replicated session table: which sessions exist, their negotiated timeouts, their
+//! passwords (so any replica can check a reconnecting client's) and the ephemeral nodes each
+//! owns (ZooKeeper keeps these in `ZKDatabase.sessionsWithTimeouts`
 //! and `DataTree.ephemerals`). Expiry timing is not here: the server owns clocks and
 //! proposes a CloseSession txn when a session times out.
 //!
@@ -8,9 +9,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Bytes in a session password (ZooKeeper's `ConnectResponse.passwd` is 16).
+pub const PASSWORD_BYTES: usize = 16;
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Session {
     pub timeout_ms: i32,
+    /// Chosen by the server that created the session; a client resuming the session on any
+    /// server must present it.
+    pub password: [u8; PASSWORD_BYTES],
     /// Paths of the nodes this session owns, sorted (CloseSession deletes in this order).
     pub ephemerals: BTreeSet<String>,
 }
@@ -25,10 +32,12 @@ impl SessionTable {
         SessionTable::default()
     }
 
-    /// Registers a session, or updates the timeout of one that exists (a re-proposed
-    /// CreateSession keeps its ephemerals).
-    pub fn create(&mut self, session_id: i64, timeout_ms: i32) {
-        self.sessions.entry(session_id).or_default().timeout_ms = timeout_ms;
+    /// Registers a session, or updates the timeout and password of one that exists (a
+    /// re-proposed CreateSession keeps its ephemerals).
+    pub fn create(&mut self, session_id: i64, timeout_ms: i32, password: [u8; PASSWORD_BYTES]) {
+        let session = self.sessions.entry(session_id).or_default();
+        session.timeout_ms = timeout_ms;
+        session.password = password;
         assert!(
             self.sessions.contains_key(&session_id),
             "session {session_id:#x} registered"
@@ -105,9 +114,9 @@ mod tests {
     #[test]
     fn create_is_idempotent_and_keeps_ephemerals() {
         let mut table = SessionTable::new();
-        table.create(7, 3000);
+        table.create(7, 3000, [0; PASSWORD_BYTES]);
         table.add_ephemeral(7, "/e");
-        table.create(7, 4000);
+        table.create(7, 4000, [0; PASSWORD_BYTES]);
         assert_eq!(table.timeout_ms(7), Some(4000));
         assert_eq!(table.get(7).unwrap().ephemerals.len(), 1);
         table.remove_ephemeral(7, "/e");

@@ -1,9 +1,10 @@
 //! Tree snapshots: the whole replicated state (nodes, sessions, last zxid) as one byte
 //! string, and a loader that rebuilds the tree from it and checks it.
 //!
-//! Layout (jute primitives, big-endian), version 1:
-//! `int version=1; long last_zxid; long digest;`
-//! `vector<{long session_id; int timeout_ms}> sessions` (ascending ids);
+//! Layout (jute primitives, big-endian), version 2:
+//! `int version=2; long last_zxid; long digest;`
+//! `vector<{long session_id; int timeout_ms; buffer password}> sessions` (ascending ids,
+//! 16-byte passwords);
 //! `vector<{ustring path; buffer data; vector<ACL> acl; long czxid; long mzxid; long ctime;
 //! long mtime; int version; int cversion; int aversion; long ephemeral_owner; long pzxid}>`
 //! nodes, in strictly ascending path order, so every parent (a prefix of its children)
@@ -23,9 +24,9 @@ use crate::path;
 use crate::tree::{DataTree, TreeConfig};
 use crate::znode::{EphemeralType, Meta, Node};
 
-pub const SNAPSHOT_FORMAT_VERSION: i32 = 1;
-/// Smallest encoded session: a long and an int.
-const SESSION_MIN_BYTES: usize = 12;
+pub const SNAPSHOT_FORMAT_VERSION: i32 = 2;
+/// An encoded session: a long, an int and a 16-byte buffer.
+const SESSION_MIN_BYTES: usize = 8 + 4 + 4 + crate::session::PASSWORD_BYTES;
 /// Smallest encoded node: empty path, data and ACL list, six longs and three ints.
 const NODE_MIN_BYTES: usize = 4 + 4 + 4 + 6 * 8 + 3 * 4;
 
@@ -50,17 +51,25 @@ impl DataTree {
         let mut r = Reader::new(bytes);
         let version = r.read_i32()?;
         if version != SNAPSHOT_FORMAT_VERSION {
-            return Err(r.error(format!("snapshot format version {version}, expected 1")));
+            return Err(r.error(format!("snapshot format version {version}, expected 2")));
         }
         let last_zxid = r.read_i64()?;
         let digest = r.read_i64()? as u64;
         let mut tree = DataTree::empty(config);
-        let sessions = r.read_vec(SESSION_MIN_BYTES, |r| Ok((r.read_i64()?, r.read_i32()?)))?;
-        for (id, timeout_ms) in sessions {
+        let sessions = r.read_vec(SESSION_MIN_BYTES, |r| {
+            Ok((r.read_i64()?, r.read_i32()?, r.read_buffer()?))
+        })?;
+        for (id, timeout_ms, password) in sessions {
             if tree.sessions().contains(id) {
                 return Err(r.error(format!("session {id:#x} listed twice")));
             }
-            tree.sessions.create(id, timeout_ms);
+            let password = password.as_slice().try_into().map_err(|_| {
+                r.error(format!(
+                    "session {id:#x} has a password of {} bytes",
+                    password.len()
+                ))
+            })?;
+            tree.sessions.create(id, timeout_ms, password);
         }
         let count = r.read_i32()?;
         if count < 1 || count as usize > r.remaining() / NODE_MIN_BYTES {

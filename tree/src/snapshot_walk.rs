@@ -52,8 +52,8 @@ pub struct SnapshotHeader {
     pub digest: u64,
     /// How many nodes the stream will hold ("/" counted once).
     pub node_count: usize,
-    /// (session id, timeout) in ascending id order.
-    pub sessions: Vec<(i64, i32)>,
+    /// (session id, timeout, password) in ascending id order.
+    pub sessions: Vec<(i64, i32, [u8; crate::session::PASSWORD_BYTES])>,
 }
 
 impl SnapshotHeader {
@@ -64,9 +64,10 @@ impl SnapshotHeader {
         w.write_i32(SNAPSHOT_FORMAT_VERSION);
         w.write_i64(self.last_zxid);
         w.write_i64(self.digest as i64);
-        w.write_vec(&self.sessions, |w, (id, timeout_ms)| {
+        w.write_vec(&self.sessions, |w, (id, timeout_ms, password)| {
             w.write_i64(*id);
             w.write_i32(*timeout_ms);
+            w.write_buffer(password);
         });
         w.write_i32(node_count);
     }
@@ -137,7 +138,7 @@ impl DataTree {
         let sessions = self
             .sessions
             .iter()
-            .map(|(id, s)| (id, s.timeout_ms))
+            .map(|(id, s)| (id, s.timeout_ms, s.password))
             .collect();
         SnapshotHeader {
             last_zxid: self.last_zxid(),

@@ -280,8 +280,11 @@ impl DataTree {
         let mut changes = Vec::new();
         let result = match &txn.op {
             TxnOp::Request(request) => self.apply_request(txn, request, &mut changes),
-            TxnOp::CreateSession { timeout_ms } => {
-                self.sessions.create(txn.session_id, *timeout_ms);
+            TxnOp::CreateSession {
+                timeout_ms,
+                password,
+            } => {
+                self.sessions.create(txn.session_id, *timeout_ms, *password);
                 Ok(Response::Empty)
             }
             TxnOp::CloseSession => self.close_session(txn, &mut changes),

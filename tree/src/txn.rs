@@ -9,16 +9,17 @@
 //! Source for what each op does: `org.apache.zookeeper.server.DataTree.processTxn` and
 //! `PrepRequestProcessor.pRequest2Txn`.
 //!
-//! Encoding (jute primitives, big-endian), version 1:
-//! `int version=1; long zxid; long time_ms; long session_id; vector<Id> auth; int kind;`
+//! Encoding (jute primitives, big-endian), version 2:
+//! `int version=2; long zxid; long time_ms; long session_id; vector<Id> auth; int kind;`
 //! then for kind 0 (Request) `int opcode; buffer body` (the body as `Request::encode`
-//! writes it), for kind 1 (CreateSession) `int timeout_ms`, for kind 2 (CloseSession)
+//! writes it), for kind 1 (CreateSession) `int timeout_ms; buffer password` (16 bytes),
+//! for kind 2 (CloseSession)
 //! nothing. Decoding is total and rejects unknown versions, kinds, opcodes and trailing bytes.
 
 use wire::{DecodeError, ErrorCode, Id, OpCode, Reader, Request, Response, Writer};
 
 /// The encoding version written by `Txn::encode`.
-pub const TXN_FORMAT_VERSION: i32 = 1;
+pub const TXN_FORMAT_VERSION: i32 = 2;
 const KIND_REQUEST: i32 = 0;
 const KIND_CREATE_SESSION: i32 = 1;
 const KIND_CLOSE_SESSION: i32 = 2;
@@ -46,7 +47,10 @@ pub enum TxnOp {
     /// DeleteContainer, SetData, SetAcl, Check, Multi (or Reconfig later).
     Request(Request),
     /// A new session with its negotiated timeout; `session_id` is the Txn's.
-    CreateSession { timeout_ms: i32 },
+    CreateSession {
+        timeout_ms: i32,
+        password: [u8; crate::session::PASSWORD_BYTES],
+    },
     /// An explicit close or an expiry decided by the leader: deletes the session's
     /// ephemerals. `session_id` is the Txn's.
     CloseSession,
@@ -111,9 +115,13 @@ impl Txn {
                 request.encode(&mut body);
                 w.write_buffer(&body.bytes);
             }
-            TxnOp::CreateSession { timeout_ms } => {
+            TxnOp::CreateSession {
+                timeout_ms,
+                password,
+            } => {
                 w.write_i32(KIND_CREATE_SESSION);
                 w.write_i32(*timeout_ms);
+                w.write_buffer(password);
             }
             TxnOp::CloseSession => w.write_i32(KIND_CLOSE_SESSION),
         }
@@ -128,7 +136,7 @@ impl Txn {
         let mut r = Reader::new(bytes);
         let version = r.read_i32()?;
         if version != TXN_FORMAT_VERSION {
-            return Err(r.error(format!("txn format version {version}, expected 1")));
+            return Err(r.error(format!("txn format version {version}, expected 2")));
         }
         let zxid = r.read_i64()?;
         let time_ms = r.read_i64()?;
@@ -145,9 +153,18 @@ impl Txn {
                 body_reader.finish("txn request body")?;
                 TxnOp::Request(request)
             }
-            KIND_CREATE_SESSION => TxnOp::CreateSession {
-                timeout_ms: r.read_i32()?,
-            },
+            KIND_CREATE_SESSION => {
+                let timeout_ms = r.read_i32()?;
+                let bytes = r.read_buffer()?;
+                let password = bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| r.error(format!("session password of {} bytes", bytes.len())))?;
+                TxnOp::CreateSession {
+                    timeout_ms,
+                    password,
+                }
+            }
             KIND_CLOSE_SESSION => TxnOp::CloseSession,
             kind => return Err(r.error(format!("unknown txn kind {kind}"))),
         };
@@ -198,7 +215,10 @@ mod tests {
             TxnOp::Request(Request::CreateTtl(ttl)),
             TxnOp::Request(Request::SetData(set)),
             TxnOp::Request(Request::Multi(ops)),
-            TxnOp::CreateSession { timeout_ms: 30_000 },
+            TxnOp::CreateSession {
+                timeout_ms: 30_000,
+                password: [7; crate::session::PASSWORD_BYTES],
+            },
             TxnOp::CloseSession,
         ]
         .into_iter()

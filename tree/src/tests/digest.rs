@@ -74,7 +74,10 @@ fn random_log(seed: u64, len: usize) -> Vec<Txn> {
     for i in 0..len {
         let session_id = sessions[rng.below(4) as usize];
         let op = match rng.below(20) {
-            0 => TxnOp::CreateSession { timeout_ms: 5000 },
+            0 => TxnOp::CreateSession {
+                timeout_ms: 5000,
+                password: [1; crate::session::PASSWORD_BYTES],
+            },
             1 => TxnOp::CloseSession,
             _ => TxnOp::Request(random_request(&mut rng)),
         };

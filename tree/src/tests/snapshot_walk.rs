@@ -86,7 +86,13 @@ fn apply_random_txn(h: &mut Harness, rng: &mut SplitMix64) {
     let session = SESSIONS[rng.below(SESSIONS.len() as u64) as usize];
     match rng.below(20) {
         0 => {
-            h.session_op(session, TxnOp::CreateSession { timeout_ms: 5_000 });
+            h.session_op(
+                session,
+                TxnOp::CreateSession {
+                    timeout_ms: 5_000,
+                    password: [1; crate::session::PASSWORD_BYTES],
+                },
+            );
         }
         1 => {
             h.session_op(session, TxnOp::CloseSession);
@@ -163,7 +169,13 @@ fn streamed_snapshot_is_the_tree_at_begin_under_random_txns() {
         let mut rng = SplitMix64(seed);
         let mut h = Harness::extended();
         for &session in &SESSIONS[1..] {
-            h.session_op(session, TxnOp::CreateSession { timeout_ms: 5_000 });
+            h.session_op(
+                session,
+                TxnOp::CreateSession {
+                    timeout_ms: 5_000,
+                    password: [1; crate::session::PASSWORD_BYTES],
+                },
+            );
         }
         for round in 0..4 {
             for _ in 0..rng.below(100) {

@@ -25,7 +25,13 @@ impl Harness {
             zxid: 0,
             time_ms: T0,
         };
-        h.session_op(SESSION, TxnOp::CreateSession { timeout_ms: 30_000 });
+        h.session_op(
+            SESSION,
+            TxnOp::CreateSession {
+                timeout_ms: 30_000,
+                password: [1; crate::session::PASSWORD_BYTES],
+            },
+        );
         h
     }
 

@@ -1,0 +1,202 @@
+//! Cluster membership as ZooKeeper users configure it, and the messages servers exchange.
+//!
+//! * `server.N=host:peerPort:electionPort[:participant|:observer][;[clientHost:]clientPort]`
+//!   lines name the members; `dataDir/myid` says which one this server is. Participants are
+//!   the initial Raft voters; observers are learners (they replicate and serve, never vote).
+//!   The election port is accepted for compatibility and unused: Raft elects over the peer
+//!   connections. No `server.N` lines: a one-voter cluster (`STANDALONE_RAFT_ID`).
+//! * The cluster id every peer handshake carries is a hash of the member list, so a server
+//!   configured for another cluster (or with a stale list) is refused at connect.
+//! * Peer frames (payloads of `peers`): `[kind u8][body]` with kind 1 = a Raft message
+//!   (`raft::encode_message`), 2 = a client write forwarded to the leader (an
+//!   `EntryPayload`, re-stamped with the leader's clock), 3 = session liveness
+//!   (`[count u32][session id i64]*`: sessions whose clients were heard from since the last
+//!   batch; only the leader expires sessions, as in ZooKeeper).
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+
+use byteorder::{BigEndian, ByteOrder};
+
+use crate::config::{Config, PeerRole};
+use crate::peers::PeerSettings;
+
+pub const KIND_RAFT: u8 = 1;
+pub const KIND_FORWARD: u8 = 2;
+pub const KIND_TOUCH: u8 = 3;
+/// Largest peer frame: a Raft message carries up to `raft::FRAME_PAYLOAD_BYTES_MAX`.
+const PEER_FRAME_BYTES_MAX: usize = raft::FRAME_HEADER_BYTES + raft::FRAME_PAYLOAD_BYTES_MAX + 1;
+/// Bytes queued for one peer before frames to it are dropped (Raft retransmits).
+const PEER_QUEUE_BYTES_MAX: usize = 64 << 20;
+/// Session ids one liveness frame carries at most.
+pub const TOUCH_IDS_MAX: usize = 64 * 1024;
+
+/// What the server needs to know about its cluster.
+pub struct ClusterSettings {
+    pub my_id: u64,
+    /// The byte ZooKeeper puts at the top of this server's session ids (its myid; 0 alone).
+    pub session_server_byte: u8,
+    /// The initial Raft voters (participants).
+    pub voters: Vec<raft::NodeId>,
+    /// Observers: added as Raft learners by the first leader that finds them missing.
+    pub observers: Vec<raft::NodeId>,
+    /// `None` for a one-member cluster.
+    pub peers: Option<PeerSettings>,
+}
+
+impl ClusterSettings {
+    pub fn standalone() -> ClusterSettings {
+        ClusterSettings {
+            my_id: crate::STANDALONE_RAFT_ID,
+            session_server_byte: 0,
+            voters: vec![raft::NodeId(crate::STANDALONE_RAFT_ID)],
+            observers: Vec::new(),
+            peers: None,
+        }
+    }
+
+    /// From `server.N` lines and `dataDir/myid`.
+    pub fn from_config(config: &Config) -> Result<ClusterSettings, String> {
+        if config.is_standalone() {
+            return Ok(ClusterSettings::standalone());
+        }
+        let my_id = read_myid(&config.data_dir)?;
+        let me = config
+            .servers
+            .iter()
+            .find(|s| s.id == my_id)
+            .ok_or_else(|| format!("myid is {my_id} but there is no server.{my_id} line"))?;
+        if my_id > 255 {
+            return Err(format!(
+                "myid {my_id}: server ids above 255 are not supported"
+            ));
+        }
+        let resolve = |host: &str, port: u16| -> Result<SocketAddr, String> {
+            (host, port)
+                .to_socket_addrs()
+                .map_err(|e| format!("{host}:{port}: {e}"))?
+                .next()
+                .ok_or_else(|| format!("{host}:{port}: no address"))
+        };
+        let listen = resolve(&me.host, me.peer_port)?;
+        let mut members = BTreeMap::new();
+        for s in config.servers.iter().filter(|s| s.id != my_id) {
+            members.insert(s.id, resolve(&s.host, s.peer_port)?);
+        }
+        let ids = |role: PeerRole| -> Vec<raft::NodeId> {
+            config
+                .servers
+                .iter()
+                .filter(|s| s.role == role)
+                .map(|s| raft::NodeId(s.id))
+                .collect()
+        };
+        Ok(ClusterSettings {
+            my_id,
+            session_server_byte: my_id as u8,
+            voters: ids(PeerRole::Participant),
+            observers: ids(PeerRole::Observer),
+            peers: Some(PeerSettings {
+                my_id,
+                cluster_id: cluster_id(config),
+                listen,
+                members,
+                frame_bytes_max: PEER_FRAME_BYTES_MAX,
+                queue_bytes_max: PEER_QUEUE_BYTES_MAX,
+            }),
+        })
+    }
+}
+
+/// `dataDir/myid`: the server's id, as ZooKeeper reads it (a number, surrounding space
+/// ignored).
+fn read_myid(data_dir: &Path) -> Result<u64, String> {
+    let path = data_dir.join("myid");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "{}: {e} (a server with server.N lines needs it)",
+            path.display()
+        )
+    })?;
+    let id = text
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| format!("{}: {:?} is not a server id", path.display(), text.trim()))?;
+    if id == 0 {
+        return Err(format!("{}: server id 0 is reserved", path.display()));
+    }
+    Ok(id)
+}
+
+/// FNV-1a over the member list as configured (ids, peer addresses, roles), in id order.
+fn cluster_id(config: &Config) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for s in &config.servers {
+        let line = format!("{}={}:{}:{:?}\n", s.id, s.host, s.peer_port, s.role);
+        for byte in line.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+pub fn encode_touch(ids: &[i64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + 8 * ids.len());
+    out.push(KIND_TOUCH);
+    out.extend_from_slice(&(ids.len() as u32).to_be_bytes());
+    for id in ids {
+        out.extend_from_slice(&id.to_be_bytes());
+    }
+    out
+}
+
+/// The body of a liveness frame (after its kind byte).
+pub fn decode_touch(body: &[u8]) -> Result<Vec<i64>, String> {
+    if body.len() < 4 {
+        return Err("a liveness frame without its count".to_string());
+    }
+    let count = BigEndian::read_u32(&body[..4]) as usize;
+    let rest = &body[4..];
+    if count > TOUCH_IDS_MAX || rest.len() != count * 8 {
+        return Err(format!(
+            "a liveness frame names {count} sessions in {} bytes",
+            rest.len()
+        ));
+    }
+    Ok(rest.chunks(8).map(BigEndian::read_i64).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn touch_frames_round_trip_and_garbage_is_an_error() {
+        let ids = [1i64, -5, 0x0100_0000_0000_0001];
+        let frame = encode_touch(&ids);
+        assert_eq!(frame[0], KIND_TOUCH);
+        assert_eq!(decode_touch(&frame[1..]).unwrap(), ids);
+        for cut in 1..frame.len() {
+            assert!(decode_touch(&frame[1..cut]).is_err(), "cut at {cut}");
+        }
+        let mut huge = frame.clone();
+        huge[1..5].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(decode_touch(&huge[1..]).is_err());
+    }
+
+    #[test]
+    fn myid_is_read_as_zookeeper_reads_it() {
+        let dir = std::env::temp_dir().join(format!("fk-myid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(read_myid(&dir).unwrap_err().contains("needs it"));
+        std::fs::write(dir.join("myid"), " 3\n").unwrap();
+        assert_eq!(read_myid(&dir).unwrap(), 3);
+        std::fs::write(dir.join("myid"), "x").unwrap();
+        assert!(read_myid(&dir).unwrap_err().contains("is not a server id"));
+        std::fs::write(dir.join("myid"), "0").unwrap();
+        assert!(read_myid(&dir).unwrap_err().contains("reserved"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

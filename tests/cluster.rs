@@ -1,0 +1,293 @@
+//! Multi-process cluster tests: three (or five) `ferrokeeper server` processes on 127.0.0.1
+//! with `server.N` lines and `myid` files, as ZooKeeper users configure an ensemble.
+//!
+//! * writes through any member are visible on every member, and zxids agree;
+//! * kill -9 of the leader under write load: a new leader serves writes, no acknowledged
+//!   write is lost, and every replica ends with the same zxid and digest;
+//! * a five-member cluster survives the loss of two.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use support::{four_letter_word, free_port, Client, ServerProcess, TempDir};
+
+struct Member {
+    id: u64,
+    dir: std::path::PathBuf,
+    port: u16,
+    cfg: String,
+    process: Option<ServerProcess>,
+}
+
+struct Cluster {
+    _root: TempDir,
+    members: Vec<Member>,
+}
+
+impl Cluster {
+    fn start(size: u64) -> Cluster {
+        let root = TempDir::new("cluster");
+        let lines: Vec<String> = (1..=size)
+            .map(|id| format!("server.{id}=127.0.0.1:{}:{}", free_port(), free_port()))
+            .collect();
+        let cfg = format!("initLimit=10\nsyncLimit=5\n{}\n", lines.join("\n"));
+        let mut members = Vec::new();
+        for id in 1..=size {
+            let dir = root.0.join(format!("s{id}"));
+            std::fs::create_dir_all(dir.join("data")).expect("mkdir");
+            std::fs::write(dir.join("data/myid"), format!("{id}\n")).expect("myid");
+            members.push(Member {
+                id,
+                dir,
+                port: free_port(),
+                cfg: cfg.clone(),
+                process: None,
+            });
+        }
+        for m in &mut members {
+            m.process = Some(ServerProcess::start(&m.dir, m.port, &m.cfg));
+        }
+        let cluster = Cluster {
+            _root: root,
+            members,
+        };
+        cluster.wait_for_leader(Duration::from_secs(30));
+        cluster
+    }
+
+    fn mode(&self, i: usize) -> Option<String> {
+        let text = four_letter_word(self.members[i].port, "srvr")?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("Mode: "))
+            .map(str::to_string)
+    }
+
+    fn alive(&self) -> Vec<usize> {
+        (0..self.members.len())
+            .filter(|i| self.members[*i].process.is_some())
+            .collect()
+    }
+
+    /// Index of the member that reports Mode: leader, once every live member serves.
+    fn wait_for_leader(&self, limit: Duration) -> usize {
+        let deadline = Instant::now() + limit;
+        loop {
+            let modes: Vec<(usize, Option<String>)> = self
+                .alive()
+                .into_iter()
+                .map(|i| (i, self.mode(i)))
+                .collect();
+            let leaders: Vec<usize> = modes
+                .iter()
+                .filter(|(_, m)| m.as_deref() == Some("leader"))
+                .map(|(i, _)| *i)
+                .collect();
+            if leaders.len() == 1 && modes.iter().all(|(_, m)| m.is_some()) {
+                return leaders[0];
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no single leader in time: {modes:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn kill(&mut self, i: usize) {
+        let mut p = self.members[i].process.take().expect("member runs");
+        p.kill();
+    }
+
+    fn restart(&mut self, i: usize) {
+        let m = &mut self.members[i];
+        assert!(m.process.is_none(), "member {} still runs", m.id);
+        m.process = Some(ServerProcess::start(&m.dir, m.port, &m.cfg));
+    }
+
+    /// `hash`'s last line: (zxid, digest).
+    fn zxid_digest(&self, i: usize) -> Option<(u64, u64)> {
+        let text = four_letter_word(self.members[i].port, "hash")?;
+        let line = text.lines().last()?;
+        let (zxid, digest) = line.split_once(": ")?;
+        Some((
+            u64::from_str_radix(zxid.trim(), 16).ok()?,
+            digest.trim().parse().ok()?,
+        ))
+    }
+
+    /// Waits until every live member reports the same zxid and digest.
+    fn wait_converged(&self, limit: Duration) -> (u64, u64) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let states: Vec<Option<(u64, u64)>> = self
+                .alive()
+                .into_iter()
+                .map(|i| self.zxid_digest(i))
+                .collect();
+            if let Some(Some(first)) = states.first() {
+                if states.iter().all(|s| s.as_ref() == Some(first)) {
+                    return *first;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "replicas did not converge: {states:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Connects to the first member of `order` that accepts a session.
+fn connect_any(cluster: &Cluster, order: &[usize]) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        for &i in order {
+            if cluster.members[i].process.is_none() {
+                continue;
+            }
+            if let Ok(c) = Client::connect(cluster.members[i].port, 30_000) {
+                return c;
+            }
+        }
+        assert!(Instant::now() < deadline, "no member accepts a session");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn writes_through_any_member_reach_every_member() {
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(Duration::from_secs(30));
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    // Through a follower (forwarded to the leader), then through the leader.
+    let mut via_follower = Client::connect(cluster.members[followers[0]].port, 30_000).unwrap();
+    via_follower.create("/f", b"from a follower", 0).unwrap();
+    let mut via_leader = Client::connect(cluster.members[leader].port, 30_000).unwrap();
+    via_leader.create("/l", b"from the leader", 0).unwrap();
+    // A client reads its own writes on its own server at once.
+    assert_eq!(
+        via_follower.get_data("/f").unwrap().as_deref(),
+        Some(&b"from a follower"[..])
+    );
+    cluster.wait_converged(Duration::from_secs(10));
+    for i in 0..3 {
+        let mut c = Client::connect(cluster.members[i].port, 30_000).unwrap();
+        let mut children = c.children("/").unwrap();
+        children.sort();
+        assert_eq!(children, ["f", "l", "zookeeper"], "member {}", i + 1);
+    }
+    let modes: BTreeSet<String> = (0..3).filter_map(|i| cluster.mode(i)).collect();
+    assert_eq!(
+        modes,
+        ["follower".to_string(), "leader".to_string()].into(),
+        "srvr reports the roles"
+    );
+}
+
+#[test]
+fn killing_the_leader_under_load_loses_no_acknowledged_write() {
+    let mut cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(Duration::from_secs(30));
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let ports: Vec<u16> = cluster.members.iter().map(|m| m.port).collect();
+    let mut writers = Vec::new();
+    for w in 0..4usize {
+        let (stop, acked, ports) = (stop.clone(), acked.clone(), ports.clone());
+        writers.push(std::thread::spawn(move || {
+            let mut n = 0u64;
+            let mut client: Option<Client> = None;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                if client.is_none() {
+                    let port = ports[(w + n as usize) % ports.len()];
+                    client = Client::connect(port, 30_000).ok();
+                    if client.is_none() {
+                        std::thread::sleep(Duration::from_millis(20));
+                        n += 1;
+                        continue;
+                    }
+                }
+                let path = format!("/w{w}-{n}");
+                match client.as_mut().expect("connected").create(&path, b"v", 0) {
+                    Ok(_) => acked.lock().unwrap().push(path),
+                    // Lost connection or an unknown outcome: reconnect elsewhere.
+                    Err(_) => client = None,
+                }
+                n += 1;
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    let before_kill = acked.lock().unwrap().len();
+    cluster.kill(leader);
+    let killed_at = Instant::now();
+    let new_leader = cluster.wait_for_leader(Duration::from_secs(30));
+    assert_ne!(new_leader, leader);
+    // Writes resume under the new leader.
+    let resumed_deadline = Instant::now() + Duration::from_secs(30);
+    while acked.lock().unwrap().len() < before_kill + 50 {
+        assert!(Instant::now() < resumed_deadline, "writes did not resume");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!(
+        "failover: new leader {} serving writes {} ms after the kill",
+        new_leader + 1,
+        killed_at.elapsed().as_millis()
+    );
+    // The old leader comes back as a follower and catches up.
+    cluster.restart(leader);
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().expect("writer");
+    }
+    cluster.wait_converged(Duration::from_secs(30));
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() > before_kill,
+        "writes were acknowledged after the kill"
+    );
+    for i in 0..3 {
+        let mut c = Client::connect(cluster.members[i].port, 30_000).unwrap();
+        let present: BTreeSet<String> = c
+            .children("/")
+            .unwrap()
+            .into_iter()
+            .map(|c| format!("/{c}"))
+            .collect();
+        for path in &acked {
+            assert!(
+                present.contains(path),
+                "member {}: acknowledged {path} is missing",
+                i + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn five_members_survive_the_loss_of_two() {
+    let mut cluster = Cluster::start(5);
+    let leader = cluster.wait_for_leader(Duration::from_secs(30));
+    let others: Vec<usize> = (0..5).filter(|i| *i != leader).collect();
+    // Lose the leader and one follower.
+    cluster.kill(leader);
+    cluster.kill(others[0]);
+    cluster.wait_for_leader(Duration::from_secs(30));
+    let mut client = connect_any(&cluster, &others[1..]);
+    for n in 0..20 {
+        client.create(&format!("/after-{n}"), b"x", 0).unwrap();
+    }
+    let (zxid, _) = cluster.wait_converged(Duration::from_secs(30));
+    assert!(zxid > 20, "the writes committed (zxid {zxid:#x})");
+    // The two come back and catch up.
+    cluster.restart(leader);
+    cluster.restart(others[0]);
+    cluster.wait_converged(Duration::from_secs(30));
+}
