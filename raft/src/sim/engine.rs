@@ -1,6 +1,10 @@
 //! The simulator's engine: a cluster of `Node`s driven by one seeded `Prng`, following the
-//! `Ready` contract, with the safety checker watching every event. `tests/sim.rs` runs it;
-//! `sim_faults.rs` holds the fault, client and operator actions.
+//! `Ready` contract, with the safety checker watching every event. `actions.rs` holds the
+//! fault, client and operator actions.
+//!
+//! Every random choice comes from `Sim::prng`, in an order fixed by the seed and the knobs;
+//! the knobs gate what a draw does, not whether it is drawn, so `Options::new(seed)` keeps
+//! the run that seed has always given.
 
 use std::collections::BTreeMap;
 
@@ -8,101 +12,123 @@ use super::checker::Checker;
 use super::disk::SimDisk;
 use super::kv::{decode_put, Kv};
 use super::linearizability::{self, Op, OpKind};
-use super::network::{Faults, Network};
-use raft::{
+use super::network::{Faults, Network, Sent};
+use super::options::{Bug, Fault, FaultSet, Options};
+use super::trace;
+use crate::{
     ConfChange, Config, Event, LogIndex, Message, Node, NodeId, Prng, Ready, Role, Storage, Term,
 };
 
-/// A deliberately broken driver, to show the checks catch it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Bug {
-    None,
-    /// Sends a `Ready`'s messages before persisting it (violates the contract in lib.rs).
-    SendBeforePersist,
-}
-
 /// Each phase: chaos, then `CALM_STEPS` without faults, by whose end a leader must commit.
-pub const PHASE_STEPS: u64 = 900;
-pub const CALM_STEPS: u64 = 400;
+pub(super) const PHASE_STEPS: u64 = 900;
+pub(super) const CALM_STEPS: u64 = 400;
 /// Calm phases restore paper §5.6's timing: a round trip (at most 10 steps) stays within the
 /// shortest election timeout (10 ticks, at most one tick per step).
-pub const CALM_DELAY_STEPS_MAX: u64 = 5;
+pub(super) const CALM_DELAY_STEPS_MAX: u64 = 5;
 /// A leader this many steps into its term counts as young.
-pub const YOUNG_STEPS: u64 = 8;
-pub const VOTERS_MIN: usize = 3;
-pub const VOTERS_MAX: usize = 5;
-pub const NODES_MAX: usize = 9;
+pub(super) const YOUNG_STEPS: u64 = 8;
+/// Removals stop at this many voters; promotions at `VOTERS_MAX` or the starting size.
+pub(super) const VOTERS_MIN: usize = 3;
+pub(super) const VOTERS_MAX: usize = 5;
+pub(super) const NODES_MAX: usize = 9;
+/// A node with this speed ticks on every step.
+pub(super) const SPEED_FULL: u64 = 4;
 
-pub struct SimNode {
-    pub node: Option<Node>,
-    pub disk: SimDisk,
-    pub kv: Kv,
-    /// Ticks per 4 steps: clocks run at different speeds.
-    pub speed: u64,
-    pub generation: u64,
+pub(super) struct SimNode {
+    pub(super) node: Option<Node>,
+    pub(super) disk: SimDisk,
+    pub(super) kv: Kv,
+    /// Ticks per `SPEED_FULL` steps: clocks run at different speeds.
+    pub(super) speed: u64,
+    pub(super) generation: u64,
     /// Stopped for good after its removal committed.
-    pub removed: bool,
+    pub(super) removed: bool,
     /// ReadIndex requests: (ctx = op number, read index once released).
-    pub reads: Vec<(u64, Option<LogIndex>)>,
+    pub(super) reads: Vec<(u64, Option<LogIndex>)>,
 }
 
-pub struct PendingPut {
-    pub op: usize,
-    pub node: NodeId,
-    pub generation: u64,
-    pub term: Term,
+pub(super) struct PendingPut {
+    pub(super) op: usize,
+    pub(super) node: NodeId,
+    pub(super) generation: u64,
+    pub(super) term: Term,
 }
 
-#[derive(Default, Clone, Copy)]
+/// What happened in a run (or, summed, in many).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    pub steps: u64,
+    /// Times a node became leader.
     pub elections: u64,
+    /// Entries applied, counted once per node that applied them.
     pub commits: u64,
+    /// Distinct log indexes known committed (applied by some node).
+    pub committed_indexes: u64,
     pub crashes: u64,
+    pub restarts: u64,
+    pub partitions: u64,
+    /// Logs compacted into a snapshot by their own node.
+    pub compactions: u64,
     pub snapshots_installed: u64,
     pub transfers: u64,
     pub membership_changes: u64,
     pub reads: u64,
     pub puts_completed: u64,
-    pub steps: u64,
+    pub messages_sent: u64,
+    /// Lost on the wire (the `drop` fault).
+    pub messages_lost: u64,
+    pub messages_duplicated: u64,
+    /// Arrived on a link a partition blocked.
+    pub messages_blocked: u64,
+    pub messages_delivered: u64,
     /// Longest wait, in steps after a heal, for a leader that commits in its term.
     pub liveness_steps_max: u64,
-    /// The seed that needed `liveness_steps_max` (aggregated over runs).
-    pub liveness_worst_seed: u64,
 }
 
 pub struct Sim {
-    pub prng: Prng,
-    pub now: u64,
-    pub bug: Bug,
-    pub pre_vote: bool,
-    pub check_quorum: bool,
-    pub nodes: BTreeMap<NodeId, SimNode>,
-    pub net: Network,
-    pub checker: Checker,
-    pub history: Vec<Op>,
-    pub dropped: Vec<bool>,
-    pub pending_puts: BTreeMap<u64, Vec<PendingPut>>,
-    pub next_id: u64,
-    pub trace: bool,
-    pub stats: Stats,
+    pub(super) prng: Prng,
+    pub(super) now: u64,
+    pub(super) bug: Bug,
+    pub(super) faults: FaultSet,
+    pub(super) voters: usize,
+    pub(super) pre_vote: bool,
+    pub(super) check_quorum: bool,
+    pub(super) nodes: BTreeMap<NodeId, SimNode>,
+    pub(super) net: Network,
+    pub(super) checker: Checker,
+    pub(super) history: Vec<Op>,
+    pub(super) dropped: Vec<bool>,
+    pub(super) pending_puts: BTreeMap<u64, Vec<PendingPut>>,
+    pub(super) next_id: u64,
+    /// `Some` when tracing: the lines not yet taken by `take_trace`.
+    pub(super) trace: Option<Vec<String>>,
+    pub(super) stats: Stats,
     /// Drop and duplicate rates and the delay bound of the chaos phases (calm phases use no
     /// drops or duplicates and at most `CALM_DELAY_STEPS_MAX`).
-    pub chaos_faults: (u64, u64, u64),
-    pub calm_start: u64,
+    pub(super) chaos_faults: (u64, u64, u64),
+    pub(super) calm_start: u64,
     /// When, in this calm phase, a leader was first seen committing in its term.
-    pub live_since: Option<u64>,
-    pub msg_bytes_max: usize,
+    pub(super) live_since: Option<u64>,
+    pub(super) msg_bytes_max: usize,
     /// When each node last became leader (for "leaders die young").
-    pub elected_at: BTreeMap<NodeId, u64>,
+    pub(super) elected_at: BTreeMap<NodeId, u64>,
     /// Per mille, per step, that a leader younger than `YOUNG_STEPS` crashes.
-    pub young_leader_crash_per_mille: u64,
-    pub election_ticks: u32,
+    pub(super) young_leader_crash_per_mille: u64,
+    pub(super) election_ticks: u32,
+    /// The seeded configuration, one line.
+    description: String,
 }
 
 impl Sim {
-    pub fn new(seed: u64, bug: Bug, trace: bool) -> Sim {
-        let mut prng = Prng::new(seed);
-        let voters = if prng.chance(1, 2) { 3 } else { 5 };
+    /// A cluster of voters bootstrapped from `options`; `Err` if a knob is out of range.
+    pub fn new(options: &Options) -> Result<Sim, String> {
+        options.validate()?;
+        let faults = options.faults;
+        let mut prng = Prng::new(options.seed);
+        // Every seeded choice is drawn even when a knob overrides it, so that the draws after
+        // it (and the run) stay those of the seed.
+        let seeded_voters = if prng.chance(1, 2) { 3 } else { 5 };
+        let voters = options.voters.unwrap_or(seeded_voters);
         let pre_vote = prng.chance(3, 4);
         let check_quorum = prng.chance(3, 4);
         // Half the runs send one entry per AppendEntries, so old-term entries often reach a
@@ -114,17 +140,55 @@ impl Sim {
         // Half the runs use short election timeouts, close to the round-trip time: more
         // elections, more overlapping terms (and slower, but still bounded, recovery).
         let election_ticks = if prng.chance(1, 2) { 10 } else { 20 };
-        let faults = Faults {
-            drop_per_mille: prng.range(0, 100),
-            duplicate_per_mille: prng.range(0, 50),
-            // Chaos may break paper §5.6 (broadcastTime << electionTimeout) with latency
-            // spikes of up to 12 steps; calm phases restore it (see CALM_DELAY_STEPS_MAX).
-            delay_steps_max: prng.range(1, 13),
+        let drop_per_mille = prng.range(0, 100);
+        let duplicate_per_mille = prng.range(0, 50);
+        // Chaos may break paper §5.6 (broadcastTime << electionTimeout) with latency
+        // spikes of up to 12 steps; calm phases restore it (see CALM_DELAY_STEPS_MAX).
+        let delay_steps_max = prng.range(1, 13);
+        let net_faults = Faults {
+            drop_per_mille: if faults.contains(Fault::Drop) {
+                drop_per_mille
+            } else {
+                0
+            },
+            duplicate_per_mille: if faults.contains(Fault::Duplicate) {
+                duplicate_per_mille
+            } else {
+                0
+            },
+            delay_steps_max: if faults.contains(Fault::Slow) {
+                delay_steps_max
+            } else {
+                delay_steps_max.min(CALM_DELAY_STEPS_MAX)
+            },
+            reorder: faults.contains(Fault::Reorder),
         };
+        let description = format!(
+            "seed {}: {voters} voters faults={faults} pre_vote={pre_vote} \
+            check_quorum={check_quorum} msg_bytes_max={msg_bytes_max} \
+            young_leader_crash={}‰ election_ticks={election_ticks} drop={}‰ dup={}‰ \
+            delay<={}",
+            options.seed,
+            if faults.contains(Fault::Crash) {
+                young_leader_crash_per_mille
+            } else {
+                0
+            },
+            net_faults.drop_per_mille,
+            net_faults.duplicate_per_mille,
+            net_faults.delay_steps_max
+        );
+        let chaos_faults = (
+            net_faults.drop_per_mille,
+            net_faults.duplicate_per_mille,
+            net_faults.delay_steps_max,
+        );
         let mut sim = Sim {
             prng,
             now: 0,
-            bug,
+            bug: options.bug,
+            faults,
+            voters,
             pre_vote,
             check_quorum,
             msg_bytes_max,
@@ -132,46 +196,65 @@ impl Sim {
             young_leader_crash_per_mille,
             election_ticks,
             nodes: BTreeMap::new(),
-            net: Network::new(faults),
+            net: Network::new(net_faults),
             checker: Checker::default(),
             history: Vec::new(),
             dropped: Vec::new(),
             pending_puts: BTreeMap::new(),
-            next_id: voters + 1,
-            trace,
+            next_id: voters as u64 + 1,
+            trace: options.trace.then(Vec::new),
             stats: Stats::default(),
-            chaos_faults: (0, 0, 0),
+            chaos_faults,
             calm_start: 0,
             live_since: None,
+            description,
         };
-        sim.chaos_faults = (
-            sim.net.faults.drop_per_mille,
-            sim.net.faults.duplicate_per_mille,
-            sim.net.faults.delay_steps_max,
-        );
-        let ids: Vec<NodeId> = (1..=voters).map(NodeId).collect();
+        let ids: Vec<NodeId> = (1..=voters as u64).map(NodeId).collect();
         for id in &ids {
             sim.add_node(*id, Storage::bootstrap(&ids));
         }
-        sim.log(format!(
-            "seed {seed}: {voters} voters pre_vote={pre_vote} \
-            check_quorum={check_quorum} msg_bytes_max={msg_bytes_max} \
-            young_leader_crash={young_leader_crash_per_mille}‰ \
-            election_ticks={election_ticks} drop={}‰ dup={}‰ delay<={}",
-            sim.net.faults.drop_per_mille,
-            sim.net.faults.duplicate_per_mille,
-            sim.net.faults.delay_steps_max
-        ));
-        sim
+        sim.log(sim.description.clone());
+        assert_eq!(sim.nodes.len(), voters, "one node per voter");
+        assert_eq!(sim.now, 0, "a new simulation starts at step 0");
+        Ok(sim)
     }
 
-    pub fn log(&self, line: String) {
-        if self.trace {
-            println!("[{:>5}] {line}", self.now);
+    /// The seeded configuration of this run, in one line.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The voters the run started with (the knob, or the seed's choice).
+    pub fn voters(&self) -> usize {
+        self.voters
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Every (term, leader) seen, by term.
+    pub fn leaders(&self) -> Vec<(Term, NodeId)> {
+        self.checker.leaders()
+    }
+
+    /// The trace lines since the last call (none unless `Options::trace`).
+    pub fn take_trace(&mut self) -> Vec<String> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    pub(super) fn log(&mut self, line: String) {
+        let now = self.now;
+        if let Some(lines) = self.trace.as_mut() {
+            lines.push(format!("[{now:>6}] {line}"));
         }
     }
 
-    pub fn config(&mut self, id: NodeId) -> Config {
+    pub(super) fn is_tracing(&self) -> bool {
+        self.trace.is_some()
+    }
+
+    pub(super) fn config(&mut self, id: NodeId) -> Config {
         let mut config = Config::new(id, self.prng.next_u64());
         config.election_ticks = self.election_ticks;
         config.heartbeat_ticks = 3;
@@ -183,10 +266,15 @@ impl Sim {
         config
     }
 
-    pub fn add_node(&mut self, id: NodeId, storage: Storage) {
+    pub(super) fn add_node(&mut self, id: NodeId, storage: Storage) {
         let config = self.config(id);
         let disk = SimDisk::new(storage.clone());
-        let speed = self.prng.range(2, 5);
+        let speed = self.prng.range(2, SPEED_FULL + 1);
+        let speed = if self.faults.contains(Fault::Slow) {
+            speed
+        } else {
+            SPEED_FULL
+        };
         let node = Node::new(config, storage);
         let sim_node = SimNode {
             node: Some(node),
@@ -200,7 +288,7 @@ impl Sim {
         self.nodes.insert(id, sim_node);
     }
 
-    pub fn live_ids(&self) -> Vec<NodeId> {
+    pub(super) fn live_ids(&self) -> Vec<NodeId> {
         self.nodes
             .iter()
             .filter(|(_, n)| n.node.is_some())
@@ -208,7 +296,7 @@ impl Sim {
             .collect()
     }
 
-    pub fn leader(&self) -> Option<NodeId> {
+    pub(super) fn leader(&self) -> Option<NodeId> {
         self.nodes
             .iter()
             .filter_map(|(id, n)| n.node.as_ref().map(|node| (*id, node)))
@@ -217,17 +305,19 @@ impl Sim {
             .map(|(id, _)| id)
     }
 
-    pub fn pick<T: Copy>(&mut self, items: &[T]) -> Option<T> {
+    pub(super) fn pick<T: Copy>(&mut self, items: &[T]) -> Option<T> {
         if items.is_empty() {
             return None;
         }
         Some(items[self.prng.below(items.len() as u64) as usize])
     }
 
-    pub fn is_calm(&self) -> bool {
+    pub(super) fn is_calm(&self) -> bool {
         self.now % PHASE_STEPS >= PHASE_STEPS - CALM_STEPS
     }
 
+    /// One step: faults and operators (in chaos), clients, ticks, deliveries, `Ready`s, and
+    /// the checks. `Err` names the first violation.
     pub fn step(&mut self) -> Result<(), String> {
         self.now += 1;
         self.stats.steps += 1;
@@ -257,17 +347,32 @@ impl Sim {
         if self.now.is_multiple_of(PHASE_STEPS) {
             self.check_liveness();
         }
+        self.sync_network_stats();
         if let Some(violation) = self.checker.violations.first() {
             return Err(format!("step {}: {violation}", self.now));
         }
         Ok(())
     }
 
-    pub fn node(&self, id: NodeId) -> &Node {
+    /// The end of a run: the client history must be linearizable.
+    pub fn finish(&mut self) -> Result<(), String> {
+        self.check_history()
+    }
+
+    fn sync_network_stats(&mut self) {
+        self.stats.messages_sent = self.net.sent;
+        self.stats.messages_lost = self.net.lost;
+        self.stats.messages_duplicated = self.net.duplicated;
+        self.stats.messages_blocked = self.net.blocked_count;
+        self.stats.messages_delivered = self.net.delivered;
+        self.stats.committed_indexes = self.checker.committed_count();
+    }
+
+    pub(super) fn node(&self, id: NodeId) -> &Node {
         self.nodes[&id].node.as_ref().expect("live node")
     }
 
-    pub fn node_mut(&mut self, id: NodeId) -> &mut Node {
+    pub(super) fn node_mut(&mut self, id: NodeId) -> &mut Node {
         self.nodes
             .get_mut(&id)
             .and_then(|n| n.node.as_mut())
@@ -276,11 +381,11 @@ impl Sim {
 
     // ---- Time and messages ---------------------------------------------------------------
 
-    pub fn tick_nodes(&mut self) {
+    fn tick_nodes(&mut self) {
         let ids = self.live_ids();
         for id in ids {
             let speed = self.nodes[&id].speed;
-            if self.prng.chance(speed, 4) {
+            if self.prng.chance(speed, SPEED_FULL) {
                 let was = self.role_of(id);
                 self.node_mut(id).tick();
                 self.observe(id, was);
@@ -288,13 +393,13 @@ impl Sim {
         }
     }
 
-    pub fn role_of(&self, id: NodeId) -> (Role, Term) {
+    fn role_of(&self, id: NodeId) -> (Role, Term) {
         let node = self.node(id);
         (node.role(), node.term())
     }
 
     /// Checks Election Safety and (for a new leader) Leader Completeness right after an input.
-    pub fn observe(&mut self, id: NodeId, was: (Role, Term)) {
+    fn observe(&mut self, id: NodeId, was: (Role, Term)) {
         let node = self.nodes[&id].node.as_ref().expect("live node");
         let was_leader_in_term = was.0 == Role::Leader && was.1 == node.term();
         if node.role() == Role::Leader && !was_leader_in_term {
@@ -304,11 +409,20 @@ impl Sim {
         self.checker.observe_role(node, was_leader_in_term);
     }
 
-    pub fn deliver(&mut self) {
-        for message in self.net.due(&mut self.prng, self.now) {
+    fn deliver(&mut self) {
+        for arrival in self.net.due(&mut self.prng, self.now) {
+            let message = arrival.message;
             let to = message.to;
             let live = self.nodes.get(&to).is_some_and(|n| n.node.is_some());
-            if !live {
+            if self.is_tracing() {
+                let verdict = match (arrival.blocked, live) {
+                    (true, _) => "blocked ",
+                    (false, false) => "to a down node ",
+                    (false, true) => "",
+                };
+                self.log(format!("{verdict}{}", trace::message(&message)));
+            }
+            if arrival.blocked || !live {
                 continue;
             }
             let was = self.role_of(to);
@@ -322,15 +436,23 @@ impl Sim {
         }
     }
 
-    pub fn send_all(&mut self, messages: &[Message]) {
+    fn send_all(&mut self, messages: &[Message]) {
         for message in messages {
-            self.net.send(&mut self.prng, self.now, message);
+            let sent = self.net.send(&mut self.prng, self.now, message);
+            if self.is_tracing() {
+                match sent {
+                    Sent::Lost => self.log(format!("lost {}", trace::message(message))),
+                    Sent::Twice => self.log(format!("duplicated {}", trace::message(message))),
+                    Sent::Once => {}
+                }
+            }
         }
     }
 
     // ---- The Ready contract ----------------------------------------------------------------
 
-    pub fn process_readies(&mut self) {
+    fn process_readies(&mut self) {
+        let crashes = self.faults.contains(Fault::Crash);
         for id in self.live_ids() {
             // An earlier node's Ready may have retired this one.
             let Some(node) = self.nodes.get_mut(&id).and_then(|n| n.node.as_mut()) else {
@@ -339,12 +461,14 @@ impl Sim {
             let Some(ready) = node.ready() else { continue };
             if self.bug == Bug::SendBeforePersist {
                 self.send_all(&ready.messages);
-                if !self.is_calm() && self.prng.chance(20, 1000) {
+                if !self.is_calm() && self.prng.chance(20, 1000) && crashes {
+                    self.log(format!("{id} loses power before persisting its Ready"));
                     self.crash(id);
                     continue;
                 }
-            } else if !self.is_calm() && self.prng.chance(2, 1000) {
+            } else if !self.is_calm() && self.prng.chance(2, 1000) && crashes {
                 // Power loss between taking the Ready and persisting it.
+                self.log(format!("{id} loses power before persisting its Ready"));
                 self.crash(id);
                 continue;
             }
@@ -352,7 +476,7 @@ impl Sim {
         }
     }
 
-    pub fn handle_ready(&mut self, id: NodeId, ready: Ready) {
+    fn handle_ready(&mut self, id: NodeId, ready: Ready) {
         let term = self.node(id).term();
         // 1. Persist.
         let prev_term = ready
@@ -380,10 +504,16 @@ impl Sim {
             let sim_node = self.nodes.get_mut(&id).expect("live node");
             sim_node.kv.apply(entry);
             let digest = sim_node.kv.digest();
-            self.checker.observe_applied(id, term, entry, digest);
+            let first = self.checker.observe_applied(id, term, entry, digest);
+            if first && self.is_tracing() {
+                self.log(format!(
+                    "commit {} (applied first by {id})",
+                    trace::entry(entry)
+                ));
+            }
             self.stats.commits += 1;
             self.resolve_puts(id, entry);
-            if let raft::EntryKind::ConfChange = entry.kind {
+            if let crate::EntryKind::ConfChange = entry.kind {
                 if let Some(ConfChange::Remove(removed)) = ConfChange::decode(&entry.data) {
                     self.retire(removed);
                 }
@@ -414,7 +544,7 @@ impl Sim {
         }
     }
 
-    pub fn on_event(&mut self, id: NodeId, event: &Event) {
+    fn on_event(&mut self, id: NodeId, event: &Event) {
         self.log(format!("{id}: {event}"));
         if let Event::ReadAborted { ctx } = event {
             if let Some(sim_node) = self.nodes.get_mut(&id) {
@@ -423,7 +553,7 @@ impl Sim {
         }
     }
 
-    pub fn complete_reads(&mut self, id: NodeId, applied: LogIndex) {
+    fn complete_reads(&mut self, id: NodeId, applied: LogIndex) {
         let sim_node = self.nodes.get_mut(&id).expect("live node");
         let mut done = Vec::new();
         sim_node.reads.retain(|(ctx, index)| match index {
@@ -434,26 +564,31 @@ impl Sim {
             _ => true,
         });
         for ctx in done {
+            let sim_node = &self.nodes[&id];
             let op = &mut self.history[ctx as usize];
             let value = sim_node.kv.get(op.key);
             op.kind = OpKind::Get(value);
             op.response = Some(self.now);
+            let key = op.key;
             self.dropped[ctx as usize] = false;
             self.stats.reads += 1;
+            self.log(format!("client op {ctx}: get k{key} at {id} -> {value}"));
         }
     }
 
-    pub fn resolve_puts(&mut self, id: NodeId, entry: &raft::Entry) {
+    fn resolve_puts(&mut self, id: NodeId, entry: &crate::Entry) {
         let Some(list) = self.pending_puts.get_mut(&entry.index.0) else {
             return;
         };
         let generation_of: BTreeMap<NodeId, u64> =
             self.nodes.iter().map(|(i, n)| (*i, n.generation)).collect();
         let mut completed = Vec::new();
+        let mut lost = Vec::new();
         list.retain(|put| {
             if put.term != entry.term {
                 // Another entry was committed at its index: the put never happened.
                 self.dropped[put.op] = true;
+                lost.push(put.op);
                 return false;
             }
             let expected = (op_value(&self.history[put.op]), self.history[put.op].key);
@@ -471,14 +606,21 @@ impl Sim {
             // The proposer restarted: the put happened, but the client never hears back.
             generation_of.get(&put.node) == Some(&put.generation)
         });
+        for op in lost {
+            self.log(format!(
+                "client op {op}: put lost, {}/{} took its index",
+                entry.term, entry.index
+            ));
+        }
         for op in completed {
             self.history[op].response = Some(self.now);
             self.stats.puts_completed += 1;
+            self.log(format!("client op {op}: put acknowledged by {id}"));
         }
     }
 
     /// A server whose removal committed is shut down for good.
-    pub fn retire(&mut self, id: NodeId) {
+    fn retire(&mut self, id: NodeId) {
         let Some(sim_node) = self.nodes.get_mut(&id) else {
             return;
         };
@@ -492,7 +634,7 @@ impl Sim {
 
     // ---- Checks ----------------------------------------------------------------------------
 
-    pub fn check_all_logs(&mut self) {
+    fn check_all_logs(&mut self) {
         let ids = self.live_ids();
         for (i, a) in ids.iter().enumerate() {
             for b in &ids[i + 1..] {
@@ -503,7 +645,7 @@ impl Sim {
         }
     }
 
-    pub fn has_committing_leader(&self) -> bool {
+    fn has_committing_leader(&self) -> bool {
         self.leader().is_some_and(|l| {
             let node = self.node(l);
             node.term_at(node.commit_index()) == Some(node.term())
@@ -511,7 +653,7 @@ impl Sim {
     }
 
     /// Within a calm phase a leader must have committed an entry of its own term.
-    pub fn check_liveness(&mut self) {
+    fn check_liveness(&mut self) {
         if self.live_since.is_none() {
             let roles: Vec<String> = self
                 .live_ids()
@@ -535,7 +677,7 @@ impl Sim {
         }
     }
 
-    pub fn check_history(&self) -> Result<(), String> {
+    fn check_history(&self) -> Result<(), String> {
         let ops: Vec<Op> = self
             .history
             .iter()
@@ -552,14 +694,4 @@ fn op_value(op: &Op) -> u64 {
     match op.kind {
         OpKind::Put(v) | OpKind::Get(v) => v,
     }
-}
-
-/// Runs one seed for `steps` steps; `Err` names the first violation.
-pub fn run(seed: u64, steps: u64, bug: Bug, trace: bool) -> Result<Stats, String> {
-    let mut sim = Sim::new(seed, bug, trace);
-    for _ in 0..steps {
-        sim.step()?;
-    }
-    sim.check_history()?;
-    Ok(sim.stats)
 }
