@@ -33,7 +33,7 @@ pub(super) fn message(message: &Message) -> String {
     )
 }
 
-/// `3/7 put k1=12`, `3/6 no-op`, `3/8 add-learner 6`.
+/// `3/7 put k1=12`, `3/6 no-op`, `3/8 add-learner 6`, `1/1 bootstrap voters 1,2,3`.
 pub(super) fn entry(entry: &Entry) -> String {
     let what = match entry.kind {
         EntryKind::Normal if entry.data.is_empty() => "no-op".to_string(),
@@ -42,6 +42,10 @@ pub(super) fn entry(entry: &Entry) -> String {
             None => format!("{} bytes", entry.data.len()),
         },
         EntryKind::ConfChange => match ConfChange::decode(&entry.data) {
+            Some(ConfChange::Bootstrap { voters }) => {
+                let voters: Vec<String> = voters.iter().map(|v| v.to_string()).collect();
+                format!("bootstrap voters {}", voters.join(","))
+            }
             Some(change) => change.to_string(),
             None => format!("conf change of {} bytes", entry.data.len()),
         },
@@ -100,5 +104,15 @@ mod tests {
         noop.data.clear();
         assert_eq!(entry(&noop), "3/6 no-op");
         assert_eq!(entry(&put(3, 7, 4, 9)), "3/7 put k4=9");
+        let bootstrap = Entry {
+            term: Term(1),
+            index: LogIndex(1),
+            kind: EntryKind::ConfChange,
+            data: ConfChange::Bootstrap {
+                voters: vec![NodeId(1), NodeId(2), NodeId(3)],
+            }
+            .encode(),
+        };
+        assert_eq!(entry(&bootstrap), "1/1 bootstrap voters 1,2,3");
     }
 }
