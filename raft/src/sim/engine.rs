@@ -1,6 +1,6 @@
-//! The simulator's engine: a cluster of `Node`s driven by one seeded `Prng`, following the
-//! `Ready` contract, with the safety checker watching every event. `actions.rs` holds the
-//! fault, client and operator actions.
+//! The simulator's engine: a cluster of `Node`s driven by one seeded `Prng`, with the safety
+//! checker watching every event. `ready.rs` follows the `Ready` contract for it; `actions.rs`
+//! holds the fault, client and operator actions.
 //!
 //! Every random choice comes from `Sim::prng`, in an order fixed by the seed and the knobs;
 //! the knobs gate what a draw does, not whether it is drawn, so `Options::new(seed)` keeps
@@ -10,14 +10,12 @@ use std::collections::BTreeMap;
 
 use super::checker::Checker;
 use super::disk::SimDisk;
-use super::kv::{decode_put, Kv};
-use super::linearizability::{self, Op, OpKind};
+use super::kv::Kv;
+use super::linearizability::{self, Op};
 use super::network::{Faults, Network, Sent};
 use super::options::{Bug, Fault, FaultSet, Options};
 use super::trace;
-use crate::{
-    ConfChange, Config, Event, LogIndex, Message, Node, NodeId, Prng, Ready, Role, Storage, Term,
-};
+use crate::{Config, LogIndex, Message, Node, NodeId, Prng, Role, Storage, Term};
 
 /// Each phase: chaos, then `CALM_STEPS` without faults, by whose end a leader must commit.
 pub(super) const PHASE_STEPS: u64 = 900;
@@ -119,6 +117,36 @@ pub struct Sim {
     description: String,
 }
 
+/// The chaos phases' link faults: the seed's rates, zeroed (drop, dup) or capped to the calm
+/// phases' delay (slow) for the faults left out.
+fn link_faults(
+    faults: FaultSet,
+    drop_per_mille: u64,
+    duplicate_per_mille: u64,
+    delay_steps_max: u64,
+) -> Faults {
+    let gate = |fault: Fault, value: u64, otherwise: u64| {
+        if faults.contains(fault) {
+            value
+        } else {
+            otherwise
+        }
+    };
+    let link = Faults {
+        drop_per_mille: gate(Fault::Drop, drop_per_mille, 0),
+        duplicate_per_mille: gate(Fault::Duplicate, duplicate_per_mille, 0),
+        delay_steps_max: gate(
+            Fault::Slow,
+            delay_steps_max,
+            delay_steps_max.min(CALM_DELAY_STEPS_MAX),
+        ),
+        reorder: faults.contains(Fault::Reorder),
+    };
+    assert!(link.delay_steps_max >= 1, "a message takes at least a step");
+    assert!(link.drop_per_mille <= 1000, "drop {}‰", link.drop_per_mille);
+    link
+}
+
 impl Sim {
     /// A cluster of voters bootstrapped from `options`; `Err` if a knob is out of range.
     pub fn new(options: &Options) -> Result<Sim, String> {
@@ -145,35 +173,14 @@ impl Sim {
         // Chaos may break paper §5.6 (broadcastTime << electionTimeout) with latency
         // spikes of up to 12 steps; calm phases restore it (see CALM_DELAY_STEPS_MAX).
         let delay_steps_max = prng.range(1, 13);
-        let net_faults = Faults {
-            drop_per_mille: if faults.contains(Fault::Drop) {
-                drop_per_mille
-            } else {
-                0
-            },
-            duplicate_per_mille: if faults.contains(Fault::Duplicate) {
-                duplicate_per_mille
-            } else {
-                0
-            },
-            delay_steps_max: if faults.contains(Fault::Slow) {
-                delay_steps_max
-            } else {
-                delay_steps_max.min(CALM_DELAY_STEPS_MAX)
-            },
-            reorder: faults.contains(Fault::Reorder),
-        };
+        let net_faults = link_faults(faults, drop_per_mille, duplicate_per_mille, delay_steps_max);
         let description = format!(
             "seed {}: {voters} voters faults={faults} pre_vote={pre_vote} \
             check_quorum={check_quorum} msg_bytes_max={msg_bytes_max} \
             young_leader_crash={}‰ election_ticks={election_ticks} drop={}‰ dup={}‰ \
             delay<={}",
             options.seed,
-            if faults.contains(Fault::Crash) {
-                young_leader_crash_per_mille
-            } else {
-                0
-            },
+            young_leader_crash_per_mille * u64::from(faults.contains(Fault::Crash)),
             net_faults.drop_per_mille,
             net_faults.duplicate_per_mille,
             net_faults.delay_steps_max
@@ -436,7 +443,7 @@ impl Sim {
         }
     }
 
-    fn send_all(&mut self, messages: &[Message]) {
+    pub(super) fn send_all(&mut self, messages: &[Message]) {
         for message in messages {
             let sent = self.net.send(&mut self.prng, self.now, message);
             if self.is_tracing() {
@@ -447,189 +454,6 @@ impl Sim {
                 }
             }
         }
-    }
-
-    // ---- The Ready contract ----------------------------------------------------------------
-
-    fn process_readies(&mut self) {
-        let crashes = self.faults.contains(Fault::Crash);
-        for id in self.live_ids() {
-            // An earlier node's Ready may have retired this one.
-            let Some(node) = self.nodes.get_mut(&id).and_then(|n| n.node.as_mut()) else {
-                continue;
-            };
-            let Some(ready) = node.ready() else { continue };
-            if self.bug == Bug::SendBeforePersist {
-                self.send_all(&ready.messages);
-                if !self.is_calm() && self.prng.chance(20, 1000) && crashes {
-                    self.log(format!("{id} loses power before persisting its Ready"));
-                    self.crash(id);
-                    continue;
-                }
-            } else if !self.is_calm() && self.prng.chance(2, 1000) && crashes {
-                // Power loss between taking the Ready and persisting it.
-                self.log(format!("{id} loses power before persisting its Ready"));
-                self.crash(id);
-                continue;
-            }
-            self.handle_ready(id, ready);
-        }
-    }
-
-    fn handle_ready(&mut self, id: NodeId, ready: Ready) {
-        let term = self.node(id).term();
-        // 1. Persist.
-        let prev_term = ready
-            .entries
-            .first()
-            .and_then(|e| self.node(id).term_at(e.index.prev()));
-        let sim_node = self.nodes.get_mut(&id).expect("live node");
-        sim_node.disk.persist(&ready);
-        self.checker
-            .observe_persisted(id, prev_term, &ready.entries);
-        // 2. Send.
-        if self.bug == Bug::None {
-            self.send_all(&ready.messages);
-        }
-        // 3. Apply.
-        if let Some(snapshot) = &ready.snapshot {
-            let sim_node = self.nodes.get_mut(&id).expect("live node");
-            sim_node.kv = Kv::decode(&snapshot.data);
-            let digest = sim_node.kv.digest();
-            self.checker
-                .observe_snapshot(id, snapshot.meta.index, snapshot.meta.term, digest);
-            self.stats.snapshots_installed += 1;
-        }
-        for entry in &ready.committed {
-            let sim_node = self.nodes.get_mut(&id).expect("live node");
-            sim_node.kv.apply(entry);
-            let digest = sim_node.kv.digest();
-            let first = self.checker.observe_applied(id, term, entry, digest);
-            if first && self.is_tracing() {
-                self.log(format!(
-                    "commit {} (applied first by {id})",
-                    trace::entry(entry)
-                ));
-            }
-            self.stats.commits += 1;
-            self.resolve_puts(id, entry);
-            if let crate::EntryKind::ConfChange = entry.kind {
-                if let Some(ConfChange::Remove(removed)) = ConfChange::decode(&entry.data) {
-                    self.retire(removed);
-                }
-            }
-        }
-        for event in &ready.events {
-            self.on_event(id, event);
-        }
-        let applied = ready
-            .committed
-            .last()
-            .map(|e| e.index)
-            .or(ready.snapshot.as_ref().map(|s| s.meta.index));
-        if let Some(sim_node) = self.nodes.get_mut(&id) {
-            for read in &ready.read_states {
-                if let Some(slot) = sim_node.reads.iter_mut().find(|(ctx, _)| *ctx == read.ctx) {
-                    slot.1 = Some(read.index);
-                }
-            }
-        }
-        // 4. Advance (unless the node was just retired).
-        if let Some(node) = self.nodes.get_mut(&id).and_then(|n| n.node.as_mut()) {
-            node.advance(ready);
-            let applied = applied
-                .unwrap_or(node.applied_index())
-                .max(node.applied_index());
-            self.complete_reads(id, applied);
-        }
-    }
-
-    fn on_event(&mut self, id: NodeId, event: &Event) {
-        self.log(format!("{id}: {event}"));
-        if let Event::ReadAborted { ctx } = event {
-            if let Some(sim_node) = self.nodes.get_mut(&id) {
-                sim_node.reads.retain(|(c, _)| c != ctx);
-            }
-        }
-    }
-
-    fn complete_reads(&mut self, id: NodeId, applied: LogIndex) {
-        let sim_node = self.nodes.get_mut(&id).expect("live node");
-        let mut done = Vec::new();
-        sim_node.reads.retain(|(ctx, index)| match index {
-            Some(index) if *index <= applied => {
-                done.push(*ctx);
-                false
-            }
-            _ => true,
-        });
-        for ctx in done {
-            let sim_node = &self.nodes[&id];
-            let op = &mut self.history[ctx as usize];
-            let value = sim_node.kv.get(op.key);
-            op.kind = OpKind::Get(value);
-            op.response = Some(self.now);
-            let key = op.key;
-            self.dropped[ctx as usize] = false;
-            self.stats.reads += 1;
-            self.log(format!("client op {ctx}: get k{key} at {id} -> {value}"));
-        }
-    }
-
-    fn resolve_puts(&mut self, id: NodeId, entry: &crate::Entry) {
-        let Some(list) = self.pending_puts.get_mut(&entry.index.0) else {
-            return;
-        };
-        let generation_of: BTreeMap<NodeId, u64> =
-            self.nodes.iter().map(|(i, n)| (*i, n.generation)).collect();
-        let mut completed = Vec::new();
-        let mut lost = Vec::new();
-        list.retain(|put| {
-            if put.term != entry.term {
-                // Another entry was committed at its index: the put never happened.
-                self.dropped[put.op] = true;
-                lost.push(put.op);
-                return false;
-            }
-            let expected = (op_value(&self.history[put.op]), self.history[put.op].key);
-            assert_eq!(
-                decode_put(&entry.data).map(|(k, v)| (v, k)),
-                Some(expected),
-                "entry {} of term {} is not the put proposed there",
-                entry.index,
-                entry.term
-            );
-            if put.node == id && generation_of.get(&id) == Some(&put.generation) {
-                completed.push(put.op);
-                return false;
-            }
-            // The proposer restarted: the put happened, but the client never hears back.
-            generation_of.get(&put.node) == Some(&put.generation)
-        });
-        for op in lost {
-            self.log(format!(
-                "client op {op}: put lost, {}/{} took its index",
-                entry.term, entry.index
-            ));
-        }
-        for op in completed {
-            self.history[op].response = Some(self.now);
-            self.stats.puts_completed += 1;
-            self.log(format!("client op {op}: put acknowledged by {id}"));
-        }
-    }
-
-    /// A server whose removal committed is shut down for good.
-    fn retire(&mut self, id: NodeId) {
-        let Some(sim_node) = self.nodes.get_mut(&id) else {
-            return;
-        };
-        if sim_node.removed {
-            return;
-        }
-        self.crash(id);
-        self.nodes.get_mut(&id).expect("known").removed = true;
-        self.log(format!("retired {id}"));
     }
 
     // ---- Checks ----------------------------------------------------------------------------
@@ -686,12 +510,5 @@ impl Sim {
             .map(|(op, _)| *op)
             .collect();
         linearizability::check(&ops)
-    }
-}
-
-/// The value an operation wrote or read.
-fn op_value(op: &Op) -> u64 {
-    match op.kind {
-        OpKind::Put(v) | OpKind::Get(v) => v,
     }
 }

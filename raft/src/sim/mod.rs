@@ -16,7 +16,8 @@
 //! The prefix of a run does not depend on how many steps follow it. A step is the
 //! simulator's clock: each node ticks at most once per step.
 //!
-//! * `engine.rs`: the cluster, the `Ready` contract, the checks.
+//! * `engine.rs`: the cluster, its clock and messages, the checks.
+//! * `ready.rs`: the `Ready` contract, and client operations' results.
 //! * `actions.rs`: faults, clients and operators.
 //! * `network.rs`, `disk.rs`, `kv.rs`: the links, the stable storage and the state machine.
 //! * `trace.rs`: the one-line forms of the trace.
@@ -29,6 +30,7 @@ mod kv;
 mod linearizability;
 mod network;
 mod options;
+mod ready;
 mod trace;
 
 pub use disk::SimDisk;
