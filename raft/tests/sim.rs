@@ -350,3 +350,25 @@ fn each_fault_alone_passes_and_shows() {
     assert!(seen.compactions > 0, "snapshot never compacted");
     assert!(seen.snapshots_installed > 0, "snapshot never installed one");
 }
+
+/// In a deliberately broken build (see the module doc), the documented seed fails, and a
+/// replay of it is the same run, line for line, ending in the same violation.
+#[cfg(any(raft_mutant = "figure8", raft_mutant = "read_without_quorum"))]
+#[test]
+fn the_mutant_fails_its_seed_and_the_failure_replays_identically() {
+    let seed = if cfg!(raft_mutant = "figure8") {
+        37155
+    } else {
+        360
+    };
+    let options = Options {
+        trace: true,
+        ..Options::new(seed)
+    };
+    let (lines, end) = trace_of(&options, 2000);
+    let Err(violation) = &end else {
+        panic!("SEED={seed} passed in a mutant build");
+    };
+    println!("mutant caught: SEED={seed} {violation}");
+    assert_eq!((lines, end.clone()), trace_of(&options, 2000));
+}
