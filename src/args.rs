@@ -30,6 +30,8 @@ pub enum Command {
     },
     /// Run the ZooKeeper shell (one command, or commands from stdin).
     Cli { options: crate::cli::Options },
+    /// Run the seeded Raft cluster simulator.
+    Simulate { options: crate::simulate::Options },
     /// Print this text to stdout and exit 0.
     Help(String),
     /// Print `ferrokeeper <CARGO_PKG_VERSION>` to stdout and exit 0.
@@ -182,6 +184,38 @@ Options:
   -V, --version       print the version
 ",
         parse: parse_cli,
+    },
+    Subcommand {
+        name: "simulate",
+        summary: "run the seeded Raft cluster simulator; replay a seed, trace its events",
+        usage:
+            "Usage: ferrokeeper simulate --seed N [--nodes K] [--steps S] [--faults LIST] [--trace]
+
+Runs the raft crate's deterministic simulator: K servers in one process, one seeded
+random generator driving message delays, losses, duplicates and reordering, partitions,
+crashes that lose unsynced writes, restarts, slow clocks, client puts and reads,
+compaction, leadership transfers and membership changes. Every step is checked for
+election safety, log matching, leader completeness and state machine safety; the
+client history is checked for linearizability at the end. The same command line always
+prints the same output, so a failing run replays exactly.
+
+Prints a summary (elections, leaders by term, commits, messages, faults, the verdict);
+with --trace, first one line per event, stamped with its step. On a violation it prints
+what was violated and the command that replays it, and exits with status 1.
+
+Options:
+  --seed N          the run's seed (required)
+  --nodes K         voters at the start, 1 to 7 (default: the seed picks 3 or 5)
+  --steps S         steps to run, 1 to 10000000 (default 2000)
+  --faults LIST     faults to inject, comma-separated: drop, dup, reorder, partition,
+                    crash, slow, membership, transfer, snapshot; or all, or none
+                    (default all)
+  --trace           print every event: elections, votes, appends, commits, crashes,
+                    partitions, membership changes, transfers, snapshots, client ops
+  -h, --help        print this help
+  -V, --version     print the version
+",
+        parse: parse_simulate,
     },
 ];
 
@@ -506,6 +540,68 @@ fn parse_cli(flags: &mut Flags<'_>) -> Result<Command, ArgError> {
     Ok(Command::Cli { options })
 }
 
+fn parse_simulate(flags: &mut Flags<'_>) -> Result<Command, ArgError> {
+    use crate::simulate::{STEPS_DEFAULT, STEPS_MAX};
+    use raft::sim::{FaultSet, VOTERS_KNOB_MAX};
+    let mut seed: Option<u64> = None;
+    let mut options = crate::simulate::Options {
+        sim: raft::sim::Options::new(0),
+        steps: STEPS_DEFAULT,
+    };
+    while let Some(arg) = flags.next_arg() {
+        let (name, inline_value) = match arg {
+            Arg::Flag { name, inline_value } => (name, inline_value),
+            Arg::Positional(text) => return Err(flags.extra_positional(text)),
+        };
+        if name == "--trace" {
+            if inline_value.is_some() {
+                return Err(flags.error("option '--trace' takes no value".to_string()));
+            }
+            options.sim.trace = true;
+            continue;
+        }
+        if !["--seed", "--nodes", "--steps", "--faults"].contains(&name) {
+            return Err(flags.unknown_flag(name));
+        }
+        let value = flags.value(name, inline_value)?;
+        match name {
+            "--seed" => seed = Some(parse_number(flags, name, value)?),
+            "--nodes" => {
+                let nodes: usize = parse_number(flags, name, value)?;
+                if nodes == 0 || nodes > VOTERS_KNOB_MAX {
+                    return Err(flags.error(format!(
+                        "option '--nodes' needs 1 to {VOTERS_KNOB_MAX} servers, not {nodes}"
+                    )));
+                }
+                options.sim.voters = Some(nodes);
+            }
+            "--steps" => {
+                let steps: u64 = parse_number(flags, name, value)?;
+                if steps == 0 || steps > STEPS_MAX {
+                    return Err(flags.error(format!(
+                        "option '--steps' needs 1 to {STEPS_MAX} steps, not {steps}"
+                    )));
+                }
+                options.steps = steps;
+            }
+            "--faults" => {
+                options.sim.faults = FaultSet::parse(value)
+                    .map_err(|message| flags.error(format!("option '--faults': {message}")))?;
+            }
+            other => unreachable!("'{other}' is one of the value flags checked above"),
+        }
+    }
+    let Some(seed) = seed else {
+        return Err(flags.error("missing --seed N".to_string()));
+    };
+    options.sim.seed = seed;
+    options
+        .sim
+        .validate()
+        .map_err(|message| flags.error(message))?;
+    Ok(Command::Simulate { options })
+}
+
 fn parse_number<T: std::str::FromStr>(
     flags: &Flags<'_>,
     name: &str,
@@ -592,13 +688,17 @@ mod tests {
             panic!("expected help")
         };
         assert!(text.starts_with("Usage: ferrokeeper"));
-        assert!(text.contains("  server    run the server\n"), "{text}");
+        assert!(text.contains("  server     run the server\n"), "{text}");
         assert!(
-            text.contains("  4lw       send a four-letter word"),
+            text.contains("  4lw        send a four-letter word"),
             "{text}"
         );
         assert!(
-            text.contains("  convert   convert a ZooKeeper data directory"),
+            text.contains("  convert    convert a ZooKeeper data directory"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  simulate   run the seeded Raft cluster simulator"),
             "{text}"
         );
         assert_eq!(run(&["help"]), Ok(Command::Help(usage())));
@@ -844,6 +944,65 @@ mod tests {
             "cli: option '-server' needs a value"
         );
         assert_eq!(error_message(&["cli", "-x"]), "cli: unknown option '-x'");
+    }
+
+    #[test]
+    fn simulate_takes_a_seed_and_knobs() {
+        use raft::sim::FaultSet;
+        let simulate = |args: &[&str]| match run(args) {
+            Ok(Command::Simulate { options }) => options,
+            other => panic!("expected simulate, got {other:?}"),
+        };
+        let options = simulate(&["simulate", "--seed", "17"]);
+        assert_eq!(options.sim, raft::sim::Options::new(17));
+        assert_eq!(options.steps, crate::simulate::STEPS_DEFAULT);
+        let options = simulate(&[
+            "simulate",
+            "--seed=18446744073709551615",
+            "--nodes",
+            "7",
+            "--steps=50",
+            "--faults",
+            "crash,partition",
+            "--trace",
+        ]);
+        assert_eq!(options.sim.seed, u64::MAX);
+        assert_eq!(options.sim.voters, Some(7));
+        assert_eq!(options.steps, 50);
+        assert_eq!(
+            options.sim.faults,
+            FaultSet::parse("partition,crash").expect("valid")
+        );
+        assert!(options.sim.trace);
+        let options = simulate(&["simulate", "--faults", "none", "--seed", "1"]);
+        assert_eq!(options.sim.faults, FaultSet::NONE);
+    }
+
+    #[test]
+    fn simulate_rejects_bad_knobs() {
+        assert_eq!(error_message(&["simulate"]), "simulate: missing --seed N");
+        assert_eq!(
+            error_message(&["simulate", "--seed", "x"]),
+            "simulate: option '--seed' needs a whole number, not 'x'"
+        );
+        assert_eq!(
+            error_message(&["simulate", "--seed", "1", "--nodes", "8"]),
+            "simulate: option '--nodes' needs 1 to 7 servers, not 8"
+        );
+        assert!(error_message(&["simulate", "--seed", "1", "--nodes", "0"]).contains("1 to 7"));
+        assert!(error_message(&["simulate", "--seed", "1", "--steps", "0"]).contains("--steps"));
+        assert!(
+            error_message(&["simulate", "--seed", "1", "--faults", "fire"])
+                .contains("unknown fault 'fire'")
+        );
+        assert_eq!(
+            error_message(&["simulate", "--seed", "1", "extra"]),
+            "simulate: unexpected argument 'extra'"
+        );
+        assert_eq!(
+            error_message(&["simulate", "--seed", "1", "--trace=yes"]),
+            "simulate: option '--trace' takes no value"
+        );
     }
 
     #[test]

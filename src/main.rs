@@ -3,8 +3,8 @@
 //! Subcommands: `server` (the default service; standalone on 127.0.0.1:2181 with data in
 //! `./ferrokeeper-data` when given no config), `4lw` (send a four-letter word),
 //! `convert` (a ZooKeeper data directory to a Ferrokeeper snapshot), `bench` (a load
-//! generator) and `cli` (a zkCli-style shell). The
-//! process logs through `env_logger` (`RUST_LOG=debug` for more).
+//! generator), `cli` (a zkCli-style shell) and `simulate` (the seeded Raft cluster
+//! simulator). The process logs through `env_logger` (`RUST_LOG=debug` for more).
 
 mod args;
 mod bench;
@@ -23,6 +23,7 @@ mod replication;
 mod requests;
 mod server;
 mod sessions;
+mod simulate;
 mod snapshots;
 mod storage;
 mod sys;
@@ -69,6 +70,7 @@ fn main() -> ExitCode {
         args::Command::Server { config } => run_server(config.as_deref()),
         args::Command::Bench { options } => bench::main(&options),
         args::Command::Cli { options } => cli::main(&options),
+        args::Command::Simulate { options } => simulate::main(&options),
         args::Command::Convert {
             zk_data,
             zk_log_dir,

@@ -75,6 +75,9 @@ mod progress;
 mod quorum;
 mod read_index;
 mod replication;
+/// The seeded whole-cluster simulator; only with the `sim` feature.
+#[cfg(feature = "sim")]
+pub mod sim;
 mod snapshot;
 #[cfg(test)]
 mod testkit;

@@ -26,9 +26,9 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use raft::sim::SimDisk;
 use raft::{ConfChange, Config, LogIndex, Message, Node, NodeId, Storage};
 use support::datadriven::{run_file, words};
-use support::disk::SimDisk;
 
 #[derive(Default)]
 struct Harness {

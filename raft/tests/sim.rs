@@ -1,24 +1,17 @@
-//! The seeded whole-cluster simulator.
-//!
-//! N nodes run in one process. One `Prng`, seeded per run, drives everything: message delay,
-//! loss, duplication and reordering, partitions (symmetric and one-way), crashes that lose
-//! unsynced writes (also between taking a `Ready` and persisting it), restarts, nodes whose
-//! clocks tick at different speeds, client puts and ReadIndex gets, compaction, leadership
-//! transfers and membership changes. After every step the checker (`support/checker.rs`)
-//! verifies Election Safety, Log Matching, Leader Completeness and State Machine Safety; at
-//! the end the client history is checked for linearizability. Runs alternate chaos phases with
-//! calm ones (faults healed, crashed nodes restarted); by the end of each calm phase a leader
-//! must have committed an entry of its term (liveness).
+//! The seeded whole-cluster simulator (`raft::sim`, cargo feature `sim`) over many seeds.
 //!
 //! ```text
 //! cargo test -p raft --release --test sim                      # the default seeds
 //! SEED=17 SIM_TRACE=1 cargo test -p raft --release --test sim  # replay one seed, with trace
 //! SIM_SEEDS=10000 SIM_STEPS=5000 SIM_SEED_START=1000 cargo test -p raft --release --test sim
+//! SIM_NODES=7 SIM_FAULTS=crash,partition cargo test -p raft --release --test sim
 //! ```
 //!
 //! A failure prints `SEED=n`; the same command with `SEED=n` replays it exactly (the run's
-//! prefix does not depend on `SIM_STEPS`). CI can add fresh seeds with a printed
-//! `SIM_SEED_START`.
+//! prefix does not depend on `SIM_STEPS`), as does `ferrokeeper simulate --seed n`. CI can
+//! add fresh seeds with a printed `SIM_SEED_START`. `SIM_NODES` (1 to 7 voters) and
+//! `SIM_FAULTS` (as `ferrokeeper simulate --faults`) override the seeded knobs; without
+//! them every seed runs as it always has.
 //!
 //! Deliberately broken builds show the checks bite (`raft_mutant` cfgs in the crate):
 //!
@@ -38,40 +31,76 @@
 //! Persist-before-send is checked without a special build: the test
 //! `simulator_catches_a_driver_that_sends_before_persisting` runs a driver that sends first.
 
-mod support;
-
-use support::simulator::{run, Bug, Stats};
+use raft::sim::{run, Bug, Fault, FaultSet, Options, Sim, Stats, VOTERS_KNOB_MAX};
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+/// The knobs from `SIM_NODES` and `SIM_FAULTS`, for `seed`.
+fn env_options(seed: u64) -> Options {
+    let mut options = Options::new(seed);
+    options.voters = env_u64("SIM_NODES").map(|n| n as usize);
+    if let Ok(list) = std::env::var("SIM_FAULTS") {
+        options.faults = FaultSet::parse(&list).expect("SIM_FAULTS is a fault list");
+    }
+    options.validate().expect("SIM_NODES is 1 to 7");
+    options
+}
+
+/// One run, printing its trace as it goes when `trace`; a panic becomes an `Err`.
+fn run_one(options: &Options, steps: u64, trace: bool) -> Result<Stats, String> {
+    let result = std::panic::catch_unwind(|| {
+        if !trace {
+            return run(options, steps);
+        }
+        let options = Options {
+            trace: true,
+            ..options.clone()
+        };
+        let mut sim = Sim::new(&options)?;
+        for _ in 0..steps {
+            let stepped = sim.step();
+            for line in sim.take_trace() {
+                println!("{line}");
+            }
+            stepped?;
+        }
+        sim.finish()?;
+        Ok(*sim.stats())
+    });
+    result.unwrap_or_else(|panic| {
+        let msg = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        Err(format!("panic: {msg}"))
+    })
+}
+
+/// Totals over the passing runs of `run_seeds`.
+#[derive(Default)]
+struct Totals {
+    stats: Stats,
+    runs: u64,
+    liveness_worst_seed: u64,
 }
 
 /// Runs seeds; returns the first failing one with its message.
 fn run_seeds(
     seeds: impl Iterator<Item = u64>,
     steps: u64,
-    bug: Bug,
+    options_for: impl Fn(u64) -> Options,
     trace: bool,
-) -> (Stats, u64, Option<(u64, String)>) {
-    let mut total = Stats::default();
-    let mut runs = 0;
+) -> (Totals, Option<(u64, String)>) {
+    let mut totals = Totals::default();
     for seed in seeds {
-        let result = std::panic::catch_unwind(|| run(seed, steps, bug, trace));
-        let outcome = match result {
-            Ok(Ok(stats)) => Ok(stats),
-            Ok(Err(msg)) => Err(msg),
-            Err(panic) => {
-                let msg = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                Err(format!("panic: {msg}"))
-            }
-        };
-        runs += 1;
+        let outcome = run_one(&options_for(seed), steps, trace);
+        totals.runs += 1;
         match outcome {
             Ok(stats) => {
+                let total = &mut totals.stats;
                 total.elections += stats.elections;
                 total.commits += stats.commits;
                 total.crashes += stats.crashes;
@@ -83,13 +112,13 @@ fn run_seeds(
                 total.steps += stats.steps;
                 if stats.liveness_steps_max > total.liveness_steps_max {
                     total.liveness_steps_max = stats.liveness_steps_max;
-                    total.liveness_worst_seed = seed;
+                    totals.liveness_worst_seed = seed;
                 }
             }
-            Err(msg) => return (total, runs, Some((seed, msg))),
+            Err(msg) => return (totals, Some((seed, msg))),
         }
     }
-    (total, runs, None)
+    (totals, None)
 }
 
 #[test]
@@ -105,11 +134,13 @@ fn simulate() {
         }
     };
     let first = seeds[0];
-    let (stats, runs, failure) = run_seeds(seeds.into_iter(), steps, Bug::None, trace);
+    let (totals, failure) = run_seeds(seeds.into_iter(), steps, env_options, trace);
+    let stats = totals.stats;
     println!(
-        "sim: {runs} seeds from {first} x {steps} steps: {} elections, {} applied entries, {} \
+        "sim: {} seeds from {first} x {steps} steps: {} elections, {} applied entries, {} \
          crashes, {} snapshots installed, {} transfers, {} membership changes, {} reads, {} \
          puts acknowledged; leader committing within {} steps of every heal (worst: seed {})",
+        totals.runs,
         stats.elections,
         stats.commits,
         stats.crashes,
@@ -119,12 +150,18 @@ fn simulate() {
         stats.reads,
         stats.puts_completed,
         stats.liveness_steps_max,
-        stats.liveness_worst_seed
+        totals.liveness_worst_seed
     );
     if let Some((seed, msg)) = failure {
+        let options = env_options(seed);
         panic!(
             "SEED={seed} {msg}\nreplay: SEED={seed} SIM_STEPS={steps} SIM_TRACE=1 cargo test \
-            -p raft --release --test sim"
+            -p raft --release --test sim\n    or: ferrokeeper simulate --seed {seed} --steps \
+            {steps}{}{} --trace",
+            options
+                .voters
+                .map_or(String::new(), |n| format!(" --nodes {n}")),
+            format_args!(" --faults {}", options.faults)
         );
     }
 }
@@ -133,30 +170,205 @@ fn simulate() {
 fn simulator_catches_a_driver_that_sends_before_persisting() {
     // The Ready contract's "persist, then send": a driver that sends first and then crashes
     // forgets votes and acknowledgements it already gave. The checks must notice.
-    let (_, runs, failure) = run_seeds(0..200, 2000, Bug::SendBeforePersist, false);
+    let broken = |seed| Options {
+        bug: Bug::SendBeforePersist,
+        ..Options::new(seed)
+    };
+    let (totals, failure) = run_seeds(0..200, 2000, broken, false);
     let Some((seed, msg)) = failure else {
-        panic!("{runs} seeds with send-before-persist found no violation");
+        panic!(
+            "{} seeds with send-before-persist found no violation",
+            totals.runs
+        );
     };
     assert!(
         !msg.contains("liveness"),
         "expected a safety violation, got SEED={seed} {msg}"
     );
-    println!("send-before-persist caught after {runs} seeds: SEED={seed} {msg}");
-    // A failing seed replays identically: same violation, same step.
-    let (_, _, replay) = run_seeds(seed..seed + 1, 2000, Bug::SendBeforePersist, false);
+    println!(
+        "send-before-persist caught after {} seeds: SEED={seed} {msg}",
+        totals.runs
+    );
+    // A failing seed replays identically: same violation, same step, same trace.
+    let (_, replay) = run_seeds(seed..seed + 1, 2000, broken, false);
     assert_eq!(
         replay,
-        Some((seed, msg)),
+        Some((seed, msg.clone())),
         "SEED={seed} replayed differently"
     );
+    let traced = |seed| Options {
+        trace: true,
+        ..broken(seed)
+    };
+    assert_eq!(trace_of(&traced(seed), 2000), trace_of(&traced(seed), 2000));
+}
+
+/// Every trace line of a run, and how it ended.
+fn trace_of(options: &Options, steps: u64) -> (Vec<String>, Result<Stats, String>) {
+    let mut sim = Sim::new(options).expect("valid options");
+    let mut lines = Vec::new();
+    for _ in 0..steps {
+        let stepped = sim.step();
+        lines.extend(sim.take_trace());
+        if let Err(violation) = stepped {
+            return (lines, Err(violation));
+        }
+    }
+    let end = sim.finish().map(|()| *sim.stats());
+    (lines, end)
 }
 
 #[test]
-fn same_seed_replays_identically() {
-    let a = run(7, 600, Bug::None, false).expect("seed 7 passes");
-    let b = run(7, 600, Bug::None, false).expect("seed 7 passes");
-    assert_eq!(
-        (a.elections, a.commits, a.crashes, a.reads),
-        (b.elections, b.commits, b.crashes, b.reads)
+fn same_seed_and_knobs_replay_identically() {
+    let options = Options {
+        trace: true,
+        ..Options::new(7)
+    };
+    let (a, end_a) = trace_of(&options, 1200);
+    let (b, end_b) = trace_of(&options, 1200);
+    assert_eq!(end_a, end_b);
+    assert!(end_a.is_ok(), "seed 7 passes: {end_a:?}");
+    assert!(a.len() > 1000, "a 1200-step trace has {} lines", a.len());
+    assert_eq!(a, b);
+    let (other, _) = trace_of(
+        &Options {
+            trace: true,
+            ..Options::new(8)
+        },
+        1200,
     );
+    assert_ne!(a, other, "seeds 7 and 8 gave the same trace");
+}
+
+#[test]
+fn naming_the_seeded_cluster_size_changes_nothing() {
+    // A replay line names the voters even when the seed chose them; it must be the same run.
+    for seed in 0..20 {
+        let seeded = Options {
+            trace: true,
+            ..Options::new(seed)
+        };
+        let voters = Sim::new(&seeded).expect("valid").voters();
+        assert!(voters == 3 || voters == 5, "seeded size {voters}");
+        let named = Options {
+            voters: Some(voters),
+            ..seeded.clone()
+        };
+        let named_all = Options {
+            faults: FaultSet::parse(
+                "drop,dup,reorder,partition,crash,slow,membership,transfer,snapshot",
+            )
+            .expect("every fault"),
+            ..named.clone()
+        };
+        let expected = trace_of(&seeded, 600);
+        assert_eq!(trace_of(&named, 600), expected, "seed {seed}");
+        assert_eq!(trace_of(&named_all, 600), expected, "seed {seed}");
+    }
+}
+
+#[test]
+fn every_cluster_size_passes_with_and_without_faults() {
+    for voters in 1..=VOTERS_KNOB_MAX {
+        for faults in [FaultSet::ALL, FaultSet::NONE] {
+            for seed in 0..4 {
+                let options = Options {
+                    voters: Some(voters),
+                    faults,
+                    ..Options::new(seed)
+                };
+                let stats = run(&options, 1800)
+                    .unwrap_or_else(|e| panic!("{voters} voters, {faults}, seed {seed}: {e}"));
+                assert!(stats.elections > 0, "{voters} voters: nobody led");
+                assert!(stats.puts_completed > 0, "{voters} voters: no put returned");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_fault_left_out_never_happens() {
+    for seed in 0..30 {
+        let calm = run(
+            &Options {
+                faults: FaultSet::NONE,
+                ..Options::new(seed)
+            },
+            1800,
+        )
+        .unwrap_or_else(|e| panic!("seed {seed} without faults: {e}"));
+        assert_eq!(calm.crashes, 0);
+        assert_eq!(calm.restarts, 0);
+        assert_eq!(calm.partitions, 0);
+        assert_eq!(calm.messages_lost, 0);
+        assert_eq!(calm.messages_duplicated, 0);
+        assert_eq!(calm.messages_blocked, 0);
+        assert_eq!(calm.snapshots_installed, 0);
+        assert_eq!(calm.transfers, 0);
+        assert_eq!(calm.membership_changes, 0);
+        assert_eq!(calm.compactions, 0);
+    }
+}
+
+#[test]
+fn each_fault_alone_passes_and_shows() {
+    let mut seen = Stats::default();
+    for fault in Fault::ALL {
+        for seed in 0..6 {
+            // Followers only need a snapshot when they fall behind, which takes a crash.
+            let faults = match fault {
+                Fault::Snapshot => FaultSet::NONE.with(fault).with(Fault::Crash),
+                _ => FaultSet::NONE.with(fault),
+            };
+            let options = Options {
+                faults,
+                ..Options::new(seed)
+            };
+            let stats = run(&options, 1800)
+                .unwrap_or_else(|e| panic!("only {}, seed {seed}: {e}", fault.name()));
+            match fault {
+                Fault::Drop => seen.messages_lost += stats.messages_lost,
+                Fault::Duplicate => seen.messages_duplicated += stats.messages_duplicated,
+                Fault::Partition => seen.partitions += stats.partitions,
+                Fault::Crash => seen.crashes += stats.crashes,
+                Fault::Membership => seen.membership_changes += stats.membership_changes,
+                Fault::Transfer => seen.transfers += stats.transfers,
+                Fault::Snapshot => {
+                    seen.compactions += stats.compactions;
+                    seen.snapshots_installed += stats.snapshots_installed;
+                }
+                Fault::Reorder | Fault::Slow => {}
+            }
+        }
+    }
+    assert!(seen.messages_lost > 0, "drop lost nothing");
+    assert!(seen.messages_duplicated > 0, "dup duplicated nothing");
+    assert!(seen.partitions > 0, "partition never partitioned");
+    assert!(seen.crashes > 0, "crash never crashed");
+    assert!(seen.membership_changes > 0, "membership never changed");
+    assert!(seen.transfers > 0, "transfer never transferred");
+    assert!(seen.compactions > 0, "snapshot never compacted");
+    assert!(seen.snapshots_installed > 0, "snapshot never installed one");
+}
+
+/// In a deliberately broken build (see the module doc), the documented seed fails, and a
+/// replay of it is the same run, line for line, ending in the same violation.
+#[cfg(any(raft_mutant = "figure8", raft_mutant = "read_without_quorum"))]
+#[test]
+fn the_mutant_fails_its_seed_and_the_failure_replays_identically() {
+    let seed = if cfg!(raft_mutant = "figure8") {
+        37155
+    } else {
+        360
+    };
+    let options = Options {
+        trace: true,
+        ..Options::new(seed)
+    };
+    let (lines, end) = trace_of(&options, 2000);
+    let Err(violation) = &end else {
+        panic!("SEED={seed} passed in a mutant build");
+    };
+    println!("mutant caught: SEED={seed} {violation}");
+    assert_eq!((lines, end.clone()), trace_of(&options, 2000));
 }

@@ -4,7 +4,7 @@
 //! of a `Ready` without it (only the commit index moved) sit in `unsynced` until the next
 //! sync; `crash` throws them away, as a real page cache would.
 
-use raft::{Entry, HardState, Ready, Snapshot, Storage};
+use crate::{Entry, HardState, Ready, Snapshot, Storage};
 
 #[derive(Default)]
 pub struct SimDisk {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use raft::{Entry, EntryKind};
+use crate::{Entry, EntryKind};
 
 pub const KEYS: u64 = 5;
 

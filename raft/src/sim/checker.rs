@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use raft::{Entry, LogIndex, Node, NodeId, Term};
+use crate::{Entry, LogIndex, Node, NodeId, Term};
 
 use super::kv::fnv1a;
 
@@ -28,7 +28,7 @@ pub struct Checker {
 }
 
 fn entry_hash(entry: &Entry) -> u64 {
-    fnv1a(&entry.data) ^ (entry.kind == raft::EntryKind::ConfChange) as u64
+    fnv1a(&entry.data) ^ (entry.kind == crate::EntryKind::ConfChange) as u64
 }
 
 impl Checker {
@@ -36,17 +36,19 @@ impl Checker {
         self.violations.push(what);
     }
 
-    pub fn max_committed(&self) -> u64 {
-        self.committed.keys().next_back().copied().unwrap_or(0)
+    /// How many log indexes some server has applied.
+    pub fn committed_count(&self) -> u64 {
+        self.committed.len() as u64
     }
 
-    pub fn committed_term(&self, index: u64) -> Option<u64> {
-        self.committed.get(&index).map(|c| c.0)
+    /// Every (term, leader) seen so far, by term.
+    pub fn leaders(&self) -> Vec<(Term, NodeId)> {
+        self.leaders.iter().map(|(t, id)| (*t, *id)).collect()
     }
 
     /// Election Safety, and Leader Completeness at the moment leadership begins.
     pub fn observe_role(&mut self, node: &Node, was_leader_in_term: bool) {
-        if node.role() != raft::Role::Leader {
+        if node.role() != crate::Role::Leader {
             return;
         }
         let term = node.term();
@@ -134,14 +136,16 @@ impl Checker {
     }
 
     /// State Machine Safety for one applied entry, with the state digest after it.
-    /// `term` is the applying server's current term.
-    pub fn observe_applied(&mut self, id: NodeId, term: Term, entry: &Entry, digest: u64) {
+    /// `term` is the applying server's current term. True if no server applied the index
+    /// before.
+    pub fn observe_applied(&mut self, id: NodeId, term: Term, entry: &Entry, digest: u64) -> bool {
         let value = (entry.term.0, entry_hash(entry), digest);
         let seen = self.seen_in_term.entry(entry.index.0).or_insert(term.0);
         *seen = (*seen).min(term.0);
         match self.committed.get(&entry.index.0).copied() {
             None => {
                 self.committed.insert(entry.index.0, value);
+                return true;
             }
             Some(known) if known != value => {
                 let msg = format!(
@@ -153,6 +157,7 @@ impl Checker {
             }
             Some(_) => {}
         }
+        false
     }
 
     /// A restored snapshot must match the state others reached at that index.

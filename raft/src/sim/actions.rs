@@ -1,18 +1,22 @@
 //! The simulator's actions: faults (crashes, restarts, partitions), clients (puts through
 //! the log, gets through ReadIndex) and operators (compaction, transfers, membership).
+//!
+//! Each action draws its random numbers whether or not its fault is enabled (`Sim::faults`),
+//! so that turning a fault off changes what happens, not the draws that follow.
 
-use raft::{ConfChange, Node, NodeId, Snapshot, Storage};
+use crate::{ConfChange, Node, NodeId, Snapshot, Storage};
 
-use super::kv::{encode_put, Kv, KEYS};
-use super::linearizability::{Op, OpKind};
-use super::simulator::{
+use super::engine::{
     PendingPut, Sim, CALM_DELAY_STEPS_MAX, NODES_MAX, VOTERS_MAX, VOTERS_MIN, YOUNG_STEPS,
 };
+use super::kv::{encode_put, Kv, KEYS};
+use super::linearizability::{Op, OpKind};
+use super::options::Fault;
 
 impl Sim {
     // ---- Faults ------------------------------------------------------------------------
 
-    pub fn begin_calm(&mut self) {
+    pub(super) fn begin_calm(&mut self) {
         self.log("calm: heal, restart everyone".to_string());
         self.calm_start = self.now;
         self.live_since = None;
@@ -31,13 +35,14 @@ impl Sim {
         }
     }
 
-    pub fn inject_faults(&mut self) {
+    pub(super) fn inject_faults(&mut self) {
         self.net.faults.drop_per_mille = self.chaos_faults.0;
         self.net.faults.duplicate_per_mille = self.chaos_faults.1;
         self.net.faults.delay_steps_max = self.chaos_faults.2;
+        let crashes = self.faults.contains(Fault::Crash);
         let live = self.live_ids();
         let total = self.nodes.values().filter(|n| !n.removed).count();
-        if self.prng.chance(3, 1000) && live.len() * 2 > total {
+        if self.prng.chance(3, 1000) && live.len() * 2 > total && crashes {
             if let Some(id) = self.pick(&live) {
                 self.crash(id);
             }
@@ -54,7 +59,7 @@ impl Sim {
             } else {
                 0
             } + 4;
-            if self.prng.chance(per_mille, 1000) && live.len() * 2 > total + 1 {
+            if self.prng.chance(per_mille, 1000) && live.len() * 2 > total + 1 && crashes {
                 self.crash(leader);
             }
         }
@@ -69,16 +74,17 @@ impl Sim {
                 self.restart(id);
             }
         }
-        if self.prng.chance(5, 1000) {
+        let partitions = self.faults.contains(Fault::Partition);
+        if self.prng.chance(5, 1000) && partitions {
             self.partition();
         }
-        if self.prng.chance(8, 1000) {
+        if self.prng.chance(8, 1000) && partitions {
             self.log("heal".to_string());
             self.net.heal();
         }
     }
 
-    pub fn partition(&mut self) {
+    fn partition(&mut self) {
         let ids: Vec<NodeId> = self
             .nodes
             .iter()
@@ -113,13 +119,12 @@ impl Sim {
                 }
             }
         }
-        self.log(format!(
-            "partition: blocked {}",
-            self.net.describe_partitions()
-        ));
+        self.stats.partitions += 1;
+        let blocked = self.net.describe_partitions();
+        self.log(format!("partition: blocked {blocked}"));
     }
 
-    pub fn crash(&mut self, id: NodeId) {
+    pub(super) fn crash(&mut self, id: NodeId) {
         let sim_node = self.nodes.get_mut(&id).expect("crash of a known node");
         if sim_node.node.take().is_none() {
             return;
@@ -134,7 +139,7 @@ impl Sim {
         self.log(format!("crash {id}"));
     }
 
-    pub fn restart(&mut self, id: NodeId) {
+    pub(super) fn restart(&mut self, id: NodeId) {
         let config = self.config(id);
         let sim_node = self.nodes.get_mut(&id).expect("restart of a known node");
         assert!(
@@ -147,12 +152,13 @@ impl Sim {
             .as_ref()
             .map_or_else(Kv::default, |s| Kv::decode(&s.data));
         sim_node.node = Some(Node::new(config, storage));
+        self.stats.restarts += 1;
         self.log(format!("restart {id}"));
     }
 
     // ---- Clients and operators -----------------------------------------------------------
 
-    pub fn client_ops(&mut self) {
+    pub(super) fn client_ops(&mut self) {
         let leader = self.leader();
         let live = self.live_ids();
         let target = if self.prng.chance(4, 5) {
@@ -170,6 +176,9 @@ impl Sim {
             if let Ok(index) = node.propose(encode_put(key, value)) {
                 let term = node.term();
                 let generation = self.nodes[&target].generation;
+                self.log(format!(
+                    "client op {op}: put k{key}={value} at {target} -> {term}/{index}"
+                ));
                 self.history.push(Op {
                     key,
                     kind: OpKind::Put(value),
@@ -196,6 +205,7 @@ impl Sim {
             };
             if node.read_index(op as u64).is_ok() {
                 sim_node.reads.push((op as u64, None));
+                self.log(format!("client op {op}: get k{key} at {target}"));
                 self.history.push(Op {
                     key,
                     kind: OpKind::Get(0),
@@ -208,26 +218,33 @@ impl Sim {
         }
     }
 
-    pub fn compact_some(&mut self) {
-        for (_, sim_node) in self.nodes.iter_mut() {
+    pub(super) fn compact_some(&mut self) {
+        let snapshots = self.faults.contains(Fault::Snapshot);
+        let mut compacted = Vec::new();
+        for (id, sim_node) in self.nodes.iter_mut() {
             let Some(node) = sim_node.node.as_mut() else {
                 continue;
             };
             let applied = node.applied_index();
-            if applied.0 < node.first_index().0 + 30 || !self.prng.chance(1, 20) {
+            if applied.0 < node.first_index().0 + 30 || !self.prng.chance(1, 20) || !snapshots {
                 continue;
             }
             let data = sim_node.kv.encode();
             if node.compact(applied, data).is_ok() {
                 let snapshot: Snapshot = node.snapshot().expect("just compacted").clone();
                 sim_node.disk.compact(snapshot);
+                compacted.push((*id, applied));
             }
+        }
+        for (id, applied) in compacted {
+            self.stats.compactions += 1;
+            self.log(format!("{id} compacted its log through {applied}"));
         }
     }
 
-    pub fn admin_ops(&mut self) {
+    pub(super) fn admin_ops(&mut self) {
         let Some(leader) = self.leader() else { return };
-        if self.prng.chance(3, 1000) {
+        if self.prng.chance(3, 1000) && self.faults.contains(Fault::Transfer) {
             let voters: Vec<NodeId> = self
                 .node(leader)
                 .membership()
@@ -243,12 +260,12 @@ impl Sim {
                 }
             }
         }
-        if self.prng.chance(4, 1000) {
+        if self.prng.chance(4, 1000) && self.faults.contains(Fault::Membership) {
             self.change_membership(leader);
         }
     }
 
-    pub fn change_membership(&mut self, leader: NodeId) {
+    fn change_membership(&mut self, leader: NodeId) {
         let membership = self.node(leader).membership().clone();
         let commit = self.node(leader).commit_index();
         let caught_up: Vec<NodeId> = membership
@@ -264,7 +281,7 @@ impl Sim {
         let voters: Vec<NodeId> = membership.voters.iter().copied().collect();
         let learners: Vec<NodeId> = membership.learners.iter().copied().collect();
         let change = match self.prng.below(4) {
-            0 | 1 if !caught_up.is_empty() && voters.len() < VOTERS_MAX => {
+            0 | 1 if !caught_up.is_empty() && voters.len() < VOTERS_MAX.max(self.voters) => {
                 let id = self.pick(&caught_up).expect("non-empty");
                 ConfChange::Promote(id)
             }
