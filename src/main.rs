@@ -17,6 +17,7 @@ mod convert;
 mod event_loop;
 mod fourlw;
 mod metrics;
+mod ops_stats;
 mod requests;
 mod server;
 mod sessions;
