@@ -21,8 +21,8 @@ use crate::server::{Server, Settings};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
-/// Tokens below this are the loop's own.
-const FIRST_CONN_TOKEN: usize = 2;
+/// Tokens below this are the loop's own (2 up to here: the Prometheus endpoint's).
+const FIRST_CONN_TOKEN: usize = crate::prometheus::TOKENS_END;
 const EVENTS_CAPACITY: usize = 1024;
 
 /// A connection's slot and the generation of the connection that holds it.
@@ -58,7 +58,18 @@ pub fn run(
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    let metrics_listen = match settings.config.metrics_port {
+        Some(port) => Some(crate::prometheus::address(
+            &settings.config.metrics_host,
+            port,
+        )?),
+        None => None,
+    };
     let mut server = Server::new(settings, recovered, waker, Clock::read())?;
+    let mut metrics = match metrics_listen {
+        Some(addr) => Some(crate::prometheus::Endpoint::bind(addr, poll.registry())?),
+        None => None,
+    };
     log::info!("serving ZooKeeper clients on {}", listener.local_addr()?);
     let mut events = Events::with_capacity(EVENTS_CAPACITY);
     loop {
@@ -73,6 +84,11 @@ pub fn run(
             match event.token() {
                 LISTENER => accept_all(&listener, &mut server),
                 WAKER => server.on_wake(),
+                token if crate::prometheus::owns(token) => {
+                    if let Some(endpoint) = metrics.as_mut() {
+                        endpoint.on_event(token, poll.registry(), &server);
+                    }
+                }
                 token => {
                     let Some(key) = ConnKey::from_token(token) else {
                         continue;
@@ -87,6 +103,9 @@ pub fn run(
             }
         }
         server.end_turn(poll.registry());
+        if let Some(endpoint) = metrics.as_mut() {
+            endpoint.sweep(server.clock.now, poll.registry());
+        }
     }
 }
 

@@ -24,11 +24,11 @@ mod format;
 mod host;
 
 pub use client::send_four_letter_word;
-pub use format::java_double;
 use format::{
     format_cons, format_digests, format_dump, format_environment, format_mntr, format_stat,
     format_wchc, format_wchp, format_wchs,
 };
+pub use format::{java_double, mntr_standard_lines};
 pub use host::{
     collect_environment, dir_size_bytes, max_file_descriptor_count, open_file_descriptor_count,
 };

@@ -18,6 +18,7 @@ mod event_loop;
 mod fourlw;
 mod metrics;
 mod ops_stats;
+mod prometheus;
 mod requests;
 mod server;
 mod sessions;

@@ -33,7 +33,7 @@ pub fn respond(server: &mut Server, key: ConnKey, word: &[u8; 4]) -> String {
         }
         fourlw::answer_set_trace_mask(mask, &whitelist)
     } else if fourlw::needs_view(word, &whitelist) {
-        let view = build_view(server, key);
+        let view = build_view(server, Some(key));
         fourlw::answer(word, &whitelist, &view)
     } else {
         let view = minimal_view(server);
@@ -60,7 +60,7 @@ fn epoch_ms_of(server: &Server, at: Instant) -> u64 {
     (server.clock.wall_ms - back).max(0) as u64
 }
 
-fn conn_views(server: &Server, asking: ConnKey) -> Vec<ConnView> {
+fn conn_views(server: &Server, asking: Option<ConnKey>) -> Vec<ConnView> {
     server
         .connections()
         .map(|(key, c)| {
@@ -68,7 +68,7 @@ fn conn_views(server: &Server, asking: ConnKey) -> Vec<ConnView> {
             let session = server.sessions.get(c.session_id);
             ConnView {
                 remote: c.peer,
-                interest_ops: if key == asking {
+                interest_ops: if Some(key) == asking {
                     0
                 } else {
                     1 | if c.has_output() { 4 } else { 0 }
@@ -112,7 +112,12 @@ fn minimal_view(server: &Server) -> ServerView<'_> {
     )
 }
 
-fn build_view(server: &Server, asking: ConnKey) -> ServerView<'_> {
+/// Everything `mntr` reads, for the Prometheus endpoint (no client connection is asking).
+pub fn scrape_view(server: &Server) -> ServerView<'_> {
+    build_view(server, None)
+}
+
+fn build_view(server: &Server, asking: Option<ConnKey>) -> ServerView<'_> {
     let connections = conn_views(server, asking);
     let data_watches = server
         .watches
