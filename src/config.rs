@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 /// telnet close sequence, which is not a word; then ClickHouse Keeper's that we answer.
 pub const FOUR_LETTER_WORDS: &[&str] = &[
     "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "ruok", "stmk", "srst", "srvr", "stat",
-    "wchc", "wchp", "wchs", "mntr", "isro", "hash", "csnp", "lgif",
+    "wchc", "wchp", "wchs", "mntr", "isro", "hash", "csnp", "lgif", "apiv", "clrs", "rclc", "pfev",
 ];
 
 /// Which four-letter words may run (`4lw.commands.whitelist`).

@@ -32,6 +32,11 @@ pub fn respond(server: &mut Server, key: ConnKey, word: &[u8; 4]) -> String {
             mask.copy_from_slice(&arg);
         }
         fourlw::answer_set_trace_mask(mask, &whitelist)
+    } else if word == Word::Rclc && whitelist.is_enabled(word.as_str()) {
+        fourlw::answer_recalculate(&recalculate(server), &whitelist)
+    } else if word == Word::Clrs && whitelist.is_enabled(word.as_str()) {
+        clean_resources(server);
+        fourlw::answer_clean_resources(&whitelist)
     } else if fourlw::needs_view(word, &whitelist) {
         let view = build_view(server, Some(key));
         fourlw::answer(word, &whitelist, &view)
@@ -53,6 +58,77 @@ pub fn respond(server: &mut Server, key: ConnKey, word: &[u8; 4]) -> String {
         }
     }
     answer.text
+}
+
+/// `rclc`: the tree's digest recomputed from every node, beside the one kept on every apply.
+fn recalculate(server: &Server) -> fourlw::Recalculated {
+    let found = fourlw::Recalculated {
+        zxid: server.tree.last_zxid(),
+        digest_maintained: server.tree.digest(),
+        digest_recomputed: server.tree.recompute_digest(),
+    };
+    if found.digest_maintained == found.digest_recomputed {
+        log::info!(
+            "rclc: digest {:#018x} at zxid {:#x} recomputed from {} znodes: it matches",
+            found.digest_recomputed,
+            found.zxid,
+            server.tree.node_count()
+        );
+    } else {
+        // Reported to the operator who asked rather than aborting: the answer is the check.
+        log::error!(
+            "rclc: digest mismatch at zxid {:#x}: maintained {:#018x}, recalculated {:#018x}",
+            found.zxid,
+            found.digest_maintained,
+            found.digest_recomputed
+        );
+    }
+    found
+}
+
+/// `clrs`: every connection gives back its buffers' spare capacity. (Returning freed heap to
+/// the OS, as ClickHouse does with jemalloc, needs `malloc_trim`, which we do not call.)
+fn clean_resources(server: &mut Server) {
+    let keys: Vec<ConnKey> = server.connections().map(|(key, _)| key).collect();
+    let mut released_bytes = 0usize;
+    for &key in &keys {
+        if let Some(conn) = server.conn_mut(key) {
+            released_bytes += conn.release_spare_capacity();
+        }
+    }
+    log::info!(
+        "clrs: released {released_bytes} bytes of buffer capacity from {} connections",
+        keys.len()
+    );
+}
+
+/// `pfev`: the server's counters, by their `mntr` names.
+fn profile_events(server: &Server) -> Vec<fourlw::ProfileEvent> {
+    let st = &server.stats;
+    let event = |name: &str, value: u64, description: &'static str| fourlw::ProfileEvent {
+        name: name.to_string(),
+        value,
+        description,
+    };
+    let mut events = vec![
+        event(
+            "packets_received",
+            st.packets_received,
+            "Packets received from clients",
+        ),
+        event("packets_sent", st.packets_sent, "Packets sent to clients"),
+    ];
+    for counter in st.ops.counters() {
+        events.push(event(counter.name, counter.value, counter.description));
+    }
+    for summary in st.ops.summaries() {
+        events.push(fourlw::ProfileEvent {
+            name: format!("cnt_{}", summary.name),
+            value: summary.stats.count,
+            description: summary.description,
+        });
+    }
+    events
 }
 
 fn epoch_ms_of(server: &Server, at: Instant) -> u64 {
@@ -209,5 +285,6 @@ fn view_with(
             target_committed_log_idx: server.log_bounds.last_index,
             last_snapshot_idx: server.snapshots.last_snapshot_zxid.max(0) as u64,
         },
+        profile_events: profile_events(server),
     }
 }

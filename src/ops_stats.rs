@@ -29,6 +29,8 @@ const MNTR_QUANTILES: [(&str, f64); 4] =
 #[derive(Clone, Debug)]
 pub struct Summary {
     pub name: &'static str,
+    /// What one sample is (`pfev` prints it beside the sample count).
+    pub description: &'static str,
     /// ZooKeeper's `DetailLevel.ADVANCED`: mntr prints percentiles too.
     pub is_advanced: bool,
     pub stats: LatencyStats,
@@ -38,9 +40,10 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn new(name: &'static str, is_advanced: bool) -> Summary {
+    fn new(name: &'static str, description: &'static str, is_advanced: bool) -> Summary {
         Summary {
             name,
+            description,
             is_advanced,
             stats: LatencyStats::default(),
             samples: Vec::new(),
@@ -117,6 +120,8 @@ impl Summary {
 pub struct Counter {
     pub name: &'static str,
     pub value: u64,
+    /// What it counts (`pfev` prints it).
+    pub description: &'static str,
 }
 
 /// Which watch summary a fired event belongs to.
@@ -174,20 +179,53 @@ pub struct OpsStats {
 
 impl Default for OpsStats {
     fn default() -> OpsStats {
-        let counter = |name| Counter { name, value: 0 };
+        let counter = |name, description| Counter {
+            name,
+            value: 0,
+            description,
+        };
         OpsStats {
-            bytes_received: counter("bytes_received_count"),
-            response_bytes: counter("response_bytes"),
-            watch_bytes: counter("watch_bytes"),
-            connection_rejected: counter("connection_rejected"),
-            sessionless_connections_expired: counter("sessionless_connections_expired"),
+            bytes_received: counter(
+                "bytes_received_count",
+                "Bytes of request packets received, length prefixes included",
+            ),
+            response_bytes: counter("response_bytes", "Bytes of replies sent to requests"),
+            watch_bytes: counter("watch_bytes", "Bytes of watch notifications sent"),
+            connection_rejected: counter(
+                "connection_rejected",
+                "Connections refused by maxClientCnxns",
+            ),
+            sessionless_connections_expired: counter(
+                "sessionless_connections_expired",
+                "Connections closed for sending no ConnectRequest in time",
+            ),
             client_response_sizes: BufferSizes::default(),
-            read_latency: Summary::new("readlatency", true),
-            update_latency: Summary::new("updatelatency", true),
-            node_created_watch_count: Summary::new("node_created_watch_count", false),
-            node_deleted_watch_count: Summary::new("node_deleted_watch_count", false),
-            node_changed_watch_count: Summary::new("node_changed_watch_count", false),
-            node_children_watch_count: Summary::new("node_children_watch_count", false),
+            read_latency: Summary::new("readlatency", "Read requests answered", true),
+            update_latency: Summary::new(
+                "updatelatency",
+                "Requests that went through the log, answered",
+                true,
+            ),
+            node_created_watch_count: Summary::new(
+                "node_created_watch_count",
+                "Node creations that fired watches",
+                false,
+            ),
+            node_deleted_watch_count: Summary::new(
+                "node_deleted_watch_count",
+                "Node deletions that fired watches",
+                false,
+            ),
+            node_changed_watch_count: Summary::new(
+                "node_changed_watch_count",
+                "Data changes that fired watches",
+                false,
+            ),
+            node_children_watch_count: Summary::new(
+                "node_children_watch_count",
+                "Child list changes that fired watches",
+                false,
+            ),
         }
     }
 }
@@ -287,7 +325,7 @@ mod tests {
 
     #[test]
     fn quantiles_interpolate_as_dropwizard_uniform_snapshot() {
-        let mut s = Summary::new("x", true);
+        let mut s = Summary::new("x", "x", true);
         assert_eq!(s.quantile(0.5), None);
         for v in [1, 2, 3, 4] {
             s.record(v);
@@ -302,7 +340,7 @@ mod tests {
 
     #[test]
     fn reservoir_keeps_only_the_latest_samples() {
-        let mut s = Summary::new("x", false);
+        let mut s = Summary::new("x", "x", false);
         for _ in 0..RESERVOIR_SAMPLES_MAX {
             s.record(1);
         }
