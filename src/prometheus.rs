@@ -9,9 +9,10 @@
 //! families (`exportJvmInfo`) have no counterpart here and are not served.
 //!
 //! HTTP, by hand: a connection sends one request of at most `REQUEST_BYTES_MAX` bytes and gets
-//! one answer, then is closed (`Connection: close`). `GET /metrics` → 200; another path → 404;
-//! another method → 405; anything malformed or too long → 400. A connection that has not sent
-//! a whole request in `REQUEST_TIMEOUT_MS` is closed. At most `CONNS_MAX` connections are open;
+//! one answer, then is closed (`Connection: close`) once the client has closed its side or
+//! sent `DRAIN_BYTES_MAX` more (a lingering close). `GET /metrics` → 200; another path → 404;
+//! another method → 405; anything malformed or too long → 400. A connection still open
+//! `REQUEST_TIMEOUT_MS` after it was accepted is closed, whatever it is doing. At most `CONNS_MAX` connections are open;
 //! more are accepted and closed at once.
 //!
 //! Tokens: the listener is `LISTENER`; connection `slot` with generation `g` is
@@ -38,6 +39,10 @@ const GENERATIONS: usize = 1 << 12;
 pub const TOKENS_END: usize = CONN_TOKEN_BASE + CONNS_MAX * GENERATIONS;
 const REQUEST_BYTES_MAX: usize = 8 * 1024;
 const REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// After answering, what the client still sends is read and dropped, up to this much, until
+/// it closes: closing a socket with unread input sends a reset, which can destroy the answer
+/// before the client reads it (a "lingering close", as HTTP servers do).
+const DRAIN_BYTES_MAX: usize = 256 * 1024;
 /// The summaries' quantiles, as ZooKeeper's provider declares them.
 const QUANTILES_ADVANCED: &[f64] = &[0.5, 0.9, 0.99];
 const QUANTILES_BASIC: &[f64] = &[0.5];
@@ -64,6 +69,8 @@ struct HttpConn {
     /// The answer, once the request is complete; then nothing more is read.
     response: Option<Vec<u8>>,
     sent: usize,
+    /// The answer is out and our side is shut; input is dropped until EOF. Counts it.
+    drained_bytes: Option<usize>,
     opened: Instant,
 }
 
@@ -132,7 +139,7 @@ impl Endpoint {
         }
     }
 
-    /// Closes connections that have not sent a whole request in time.
+    /// Closes connections open longer than `REQUEST_TIMEOUT_MS` (slow requests, slow drains).
     pub fn sweep(&mut self, now: Instant, registry: &Registry) {
         let limit = Duration::from_millis(REQUEST_TIMEOUT_MS);
         for slot in 0..CONNS_MAX {
@@ -141,7 +148,7 @@ impl Endpoint {
                 .as_ref()
                 .is_some_and(|c| now.saturating_duration_since(c.opened) >= limit);
             if stale {
-                log::debug!("closing a metrics connection that sent no request in time");
+                log::debug!("closing a metrics connection open too long");
                 self.close(slot, registry);
             }
         }
@@ -171,6 +178,7 @@ impl Endpoint {
                 request: Vec::new(),
                 response: None,
                 sent: 0,
+                drained_bytes: None,
                 opened: now,
             };
             let interest = Interest::READABLE | Interest::WRITABLE;
@@ -196,6 +204,9 @@ impl Endpoint {
 /// both readiness kinds (edge-triggered), so it runs each step until `WouldBlock`. Returns
 /// true when the connection is finished.
 fn drive(conn: &mut HttpConn, server: &Server) -> io::Result<bool> {
+    if conn.drained_bytes.is_some() {
+        return drain(conn);
+    }
     if conn.response.is_none() {
         const CHUNK_BYTES: usize = 2048;
         let mut chunk = [0u8; CHUNK_BYTES];
@@ -233,7 +244,27 @@ fn drive(conn: &mut HttpConn, server: &Server) -> io::Result<bool> {
             Err(e) => return Err(e),
         }
     }
-    Ok(true)
+    conn.stream.shutdown(std::net::Shutdown::Write)?;
+    conn.drained_bytes = Some(0);
+    drain(conn)
+}
+
+/// Reads and drops input until EOF (true), `WouldBlock` (false) or the drain cap (true).
+fn drain(conn: &mut HttpConn) -> io::Result<bool> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        let drained = conn.drained_bytes.expect("draining");
+        if drained > DRAIN_BYTES_MAX {
+            return Ok(true);
+        }
+        match conn.stream.read(&mut chunk) {
+            Ok(0) => return Ok(true),
+            Ok(n) => conn.drained_bytes = Some(drained + n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Where the header block ends (after the blank line), if it has.
