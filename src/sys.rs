@@ -76,7 +76,9 @@ pub fn raise_fd_limit() -> io::Result<(u64, u64)> {
 /// the offset east of UTC in seconds and the zone's abbreviation ("UTC", "CET", ...).
 pub fn local_utc_offset(epoch_secs: i64) -> io::Result<(i64, String)> {
     // `time_t` is left to inference: musl's libc crate deprecates naming the alias (its width
-    // changed in musl 1.2), and `try_from` keeps 32-bit targets honest.
+    // changed in musl 1.2), and `try_into` keeps 32-bit targets honest (on 64-bit ones it is
+    // the same type, hence the allow).
+    #[allow(clippy::useless_conversion)]
     let time = epoch_secs.try_into().map_err(|_| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
