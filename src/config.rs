@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 /// telnet close sequence, which is not a word; then ClickHouse Keeper's that we answer.
 pub const FOUR_LETTER_WORDS: &[&str] = &[
     "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "ruok", "stmk", "srst", "srvr", "stat",
-    "wchc", "wchp", "wchs", "mntr", "isro", "hash", "csnp", "lgif",
+    "wchc", "wchp", "wchs", "mntr", "isro", "hash", "csnp", "lgif", "apiv", "clrs", "rclc", "pfev",
 ];
 
 /// Which four-letter words may run (`4lw.commands.whitelist`).
@@ -148,6 +148,12 @@ pub struct Config {
     pub peer_type: PeerRole,
     /// `server.N` entries sorted by id; empty means standalone.
     pub servers: Vec<ServerEntry>,
+    /// Port of the Prometheus `/metrics` endpoint (`metricsPort`, or ZooKeeper's
+    /// `metricsProvider.httpPort`; 7000 when only `metricsProvider.className` names the
+    /// Prometheus provider, as in ZooKeeper); `None` serves no endpoint.
+    pub metrics_port: Option<u16>,
+    /// Bind address of that endpoint (`metricsProvider.httpHost`, "0.0.0.0" as in ZooKeeper).
+    pub metrics_host: String,
     /// Keys that were read but not used: key → (line, value).
     pub ignored: BTreeMap<String, (usize, String)>,
 }
@@ -259,6 +265,8 @@ impl Default for Config {
             reconfig_enabled: false,
             peer_type: PeerRole::Participant,
             servers: Vec::new(),
+            metrics_port: None,
+            metrics_host: "0.0.0.0".to_string(),
             ignored: BTreeMap::new(),
         }
     }
@@ -671,5 +679,33 @@ mod tests {
         assert!(err
             .to_string()
             .starts_with("/nonexistent/ferrokeeper/zoo.cfg: cannot read"));
+    }
+
+    #[test]
+    fn metrics_endpoint_is_configured_by_either_key_or_the_provider_class() {
+        let base = "tickTime=2000\ndataDir=/d\nclientPort=1\n";
+        let (c, _) = parse_ok(base);
+        assert_eq!(c.metrics_port, None, "no key: no endpoint");
+        let (c, _) = parse_ok(&format!("{base}metricsPort=7001\n"));
+        assert_eq!(c.metrics_port, Some(7001));
+        assert_eq!(c.metrics_host, "0.0.0.0", "ZooKeeper's default httpHost");
+        let text =
+            format!("{base}metricsProvider.httpPort=7002\nmetricsProvider.httpHost=127.0.0.2\n");
+        let (c, warnings) = parse_ok(&text);
+        assert_eq!(c.metrics_port, Some(7002));
+        assert_eq!(c.metrics_host, "127.0.0.2");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let class = "metricsProvider.className=\
+            org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n";
+        let (c, _) = parse_ok(&format!("{base}{class}"));
+        assert_eq!(c.metrics_port, Some(7000), "the provider's default port");
+        let other = "metricsProvider.className=org.example.Other\n";
+        let (c, warnings) = parse_ok(&format!("{base}{other}"));
+        assert_eq!(c.metrics_port, None);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(
+            parse_err(&format!("{base}metricsPort=0\n")),
+            "zoo.cfg:4: metricsPort: expected a port number 1..65535, got '0'"
+        );
     }
 }

@@ -318,6 +318,18 @@ impl Connection {
         Ok(total)
     }
 
+    /// Gives back the spare capacity of the input and output buffers (`clrs`): output already
+    /// sent is dropped first. Returns the bytes of capacity released.
+    pub fn release_spare_capacity(&mut self) -> usize {
+        let before = self.out.capacity();
+        let unsent = self.out.len() - self.out_sent;
+        self.out.drain(..self.out_sent);
+        self.out_sent = 0;
+        self.out.shrink_to_fit();
+        assert_eq!(self.out.len(), unsent, "unsent output kept");
+        before.saturating_sub(self.out.capacity()) + self.frames.release_spare_capacity()
+    }
+
     /// Whether the connection has finished and can be dropped.
     pub fn is_done(&self) -> bool {
         (self.phase == Phase::Closing || self.read_closed) && !self.has_output()

@@ -21,8 +21,10 @@ use crate::server::{Server, Settings};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
-/// Tokens of the peer transport (its listener and connections).
-pub const PEER_TOKENS: std::ops::Range<usize> = 2..1026;
+/// Tokens of the peer transport (its listener and connections), after the Prometheus
+/// endpoint's (2 up to `prometheus::TOKENS_END`).
+pub const PEER_TOKENS: std::ops::Range<usize> =
+    crate::prometheus::TOKENS_END..crate::prometheus::TOKENS_END + 1024;
 /// Tokens below this are the loop's own.
 const FIRST_CONN_TOKEN: usize = PEER_TOKENS.end;
 const EVENTS_CAPACITY: usize = 1024;
@@ -60,6 +62,13 @@ pub fn run(
 ) -> io::Result<()> {
     let mut poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    let metrics_listen = match settings.config.metrics_port {
+        Some(port) => Some(crate::prometheus::address(
+            &settings.config.metrics_host,
+            port,
+        )?),
+        None => None,
+    };
     let mut server = Server::new(
         settings,
         recovered,
@@ -93,6 +102,10 @@ pub fn run(
     let mut listener = TcpListener::bind(listen)?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
+    let mut metrics = match metrics_listen {
+        Some(addr) => Some(crate::prometheus::Endpoint::bind(addr, poll.registry())?),
+        None => None,
+    };
     log::info!("serving ZooKeeper clients on {}", listener.local_addr()?);
     loop {
         let timeout = server.poll_timeout();
@@ -106,6 +119,11 @@ pub fn run(
             match event.token() {
                 LISTENER => accept_all(&listener, &mut server),
                 WAKER => server.on_wake(),
+                token if crate::prometheus::owns(token) => {
+                    if let Some(endpoint) = metrics.as_mut() {
+                        endpoint.on_event(token, poll.registry(), &server);
+                    }
+                }
                 token if server.peers.as_ref().is_some_and(|p| p.owns(token)) => {
                     if let Some(peers) = server.peers.as_mut() {
                         peers.on_event(poll.registry(), event, server.clock.now);
@@ -125,6 +143,9 @@ pub fn run(
             }
         }
         server.end_turn(poll.registry());
+        if let Some(endpoint) = metrics.as_mut() {
+            endpoint.sweep(server.clock.now, poll.registry());
+        }
     }
 }
 

@@ -24,14 +24,19 @@ mod format;
 mod host;
 
 pub use client::send_four_letter_word;
-pub use format::java_double;
 use format::{
     format_cons, format_digests, format_dump, format_environment, format_mntr, format_stat,
     format_wchc, format_wchp, format_wchs,
 };
+pub use format::{java_double, mntr_standard_lines};
 pub use host::{
     collect_environment, dir_size_bytes, max_file_descriptor_count, open_file_descriptor_count,
 };
+
+/// ClickHouse Keeper's API versions are cumulative: 1 adds its `FilteredList` request (opcode
+/// 500), 2 multiRead, 3 `CheckNotExists`, ... We serve multiRead but not `FilteredList`, so
+/// the version whose every feature we serve is 0, `ZOOKEEPER_COMPATIBLE`.
+pub const KEEPER_API_VERSION: u8 = 0;
 
 /// ZooKeeper's answer when the server is not serving (e.g. a quorum member without a leader).
 pub const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests";
@@ -61,6 +66,15 @@ pub enum Word {
     Csnp,
     /// ClickHouse Keeper's `lgif`: the log's first and last entries, commit and snapshot.
     Lgif,
+    /// ClickHouse Keeper's `apiv`: the Keeper API version served (see [`KEEPER_API_VERSION`]).
+    Apiv,
+    /// ClickHouse Keeper's `clrs`: release memory held for later use; answers "ok".
+    Clrs,
+    /// ClickHouse Keeper's `rclc`: recalculate the tree's figures from scratch; "ok" when they
+    /// agree with the maintained ones.
+    Rclc,
+    /// ClickHouse Keeper's `pfev`: one `name\tvalue\tdescription` line per counter.
+    Pfev,
     /// The bytes telnet sends when it closes (`0xfff4fffd`); answered with silence.
     TelnetClose,
 }
@@ -86,6 +100,10 @@ const WORDS: &[(Word, &[u8; 4], &str)] = &[
     (Word::Hash, b"hash", "hash"),
     (Word::Csnp, b"csnp", "csnp"),
     (Word::Lgif, b"lgif", "lgif"),
+    (Word::Apiv, b"apiv", "apiv"),
+    (Word::Clrs, b"clrs", "clrs"),
+    (Word::Rclc, b"rclc", "rclc"),
+    (Word::Pfev, b"pfev", "pfev"),
     (Word::TelnetClose, &[0xff, 0xf4, 0xff, 0xfd], "telnet close"),
 ];
 
@@ -121,6 +139,10 @@ impl Word {
             Word::Hash => "hash",
             Word::Csnp => "csnp",
             Word::Lgif => "lgif",
+            Word::Apiv => "apiv",
+            Word::Clrs => "clrs",
+            Word::Rclc => "rclc",
+            Word::Pfev => "pfev",
             Word::TelnetClose => "telnet close",
         }
     }
@@ -152,6 +174,55 @@ pub enum Action {
     SetTraceMask(i64),
     /// `csnp`: take a snapshot holding at least `last_processed_zxid`.
     CreateSnapshot,
+}
+
+/// What `rclc` found: the figures the tree keeps up to date on every apply, and the same
+/// figures recomputed from every node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recalculated {
+    pub zxid: i64,
+    pub digest_maintained: u64,
+    pub digest_recomputed: u64,
+}
+
+/// `rclc`, once the server has recomputed its figures: "ok" (ClickHouse's answer) when they
+/// agree, else the disagreement.
+pub fn answer_recalculate(found: &Recalculated, whitelist: &Whitelist) -> Answer {
+    if !whitelist.is_enabled(Word::Rclc.as_str()) {
+        return not_whitelisted(Word::Rclc);
+    }
+    if found.digest_maintained == found.digest_recomputed {
+        return Answer::text("ok".to_string());
+    }
+    Answer::text(format!(
+        "digest mismatch at zxid {:#x}: maintained {:#018x}, recalculated {:#018x}\n",
+        found.zxid, found.digest_maintained, found.digest_recomputed
+    ))
+}
+
+/// `clrs`, once the server has released what it could: "ok", as ClickHouse answers.
+pub fn answer_clean_resources(whitelist: &Whitelist) -> Answer {
+    if !whitelist.is_enabled(Word::Clrs.as_str()) {
+        return not_whitelisted(Word::Clrs);
+    }
+    Answer::text("ok".to_string())
+}
+
+/// One `pfev` line: a counter, its value and what it counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileEvent {
+    pub name: String,
+    pub value: u64,
+    pub description: &'static str,
+}
+
+/// `pfev`: `name\tvalue\tdescription` per counter, as ClickHouse Keeper prints its profile
+/// events.
+fn format_profile_events(events: &[ProfileEvent]) -> String {
+    events
+        .iter()
+        .map(|e| format!("{}\t{}\t{}\n", e.name, e.value, e.description))
+        .collect()
 }
 
 /// The reply to a word. After writing `text`, the server closes the connection.
@@ -321,6 +392,8 @@ pub struct ServerView<'a> {
     pub extra_metrics: Vec<(String, String)>,
     /// `lgif`: the log as ClickHouse Keeper reports it.
     pub log_info: LogInfo,
+    /// `pfev`: the server's counters.
+    pub profile_events: Vec<ProfileEvent>,
 }
 
 /// ClickHouse Keeper's `lgif` fields (`LogInfoCommand`), in its order.
@@ -356,7 +429,13 @@ pub fn needs_view(word: Word, whitelist: &Whitelist) -> bool {
     whitelist.is_enabled(word.as_str())
         && !matches!(
             word,
-            Word::Ruok | Word::Stmk | Word::TelnetClose | Word::Csnp
+            Word::Ruok
+                | Word::Stmk
+                | Word::TelnetClose
+                | Word::Csnp
+                | Word::Apiv
+                | Word::Clrs
+                | Word::Rclc
         )
 }
 
@@ -371,6 +450,12 @@ pub fn answer(word: Word, whitelist: &Whitelist, view: &ServerView<'_>) -> Answe
         Word::Gtmk => view.trace_mask.to_string(),
         Word::Envi => format_environment(&view.environment),
         Word::TelnetClose | Word::Stmk => String::new(),
+        // ClickHouse Keeper answers these without a trailing newline.
+        Word::Apiv => KEEPER_API_VERSION.to_string(),
+        Word::Pfev => format_profile_events(&view.profile_events),
+        // They act before answering, so the server answers them through
+        // `answer_recalculate` and `answer_clean_resources`.
+        Word::Clrs | Word::Rclc => unreachable!("{} is answered after its work", word.as_str()),
         Word::Isro if !serving => "null".to_string(),
         Word::Isro => if view.read_only { "ro" } else { "rw" }.to_string(),
         Word::Hash if !serving => NOT_SERVING.to_string(),

@@ -32,8 +32,13 @@ pub fn respond(server: &mut Server, key: ConnKey, word: &[u8; 4]) -> String {
             mask.copy_from_slice(&arg);
         }
         fourlw::answer_set_trace_mask(mask, &whitelist)
+    } else if word == Word::Rclc && whitelist.is_enabled(word.as_str()) {
+        fourlw::answer_recalculate(&recalculate(server), &whitelist)
+    } else if word == Word::Clrs && whitelist.is_enabled(word.as_str()) {
+        clean_resources(server);
+        fourlw::answer_clean_resources(&whitelist)
     } else if fourlw::needs_view(word, &whitelist) {
-        let view = build_view(server, key);
+        let view = build_view(server, Some(key));
         fourlw::answer(word, &whitelist, &view)
     } else {
         let view = minimal_view(server);
@@ -55,12 +60,83 @@ pub fn respond(server: &mut Server, key: ConnKey, word: &[u8; 4]) -> String {
     answer.text
 }
 
+/// `rclc`: the tree's digest recomputed from every node, beside the one kept on every apply.
+fn recalculate(server: &Server) -> fourlw::Recalculated {
+    let found = fourlw::Recalculated {
+        zxid: server.tree.last_zxid(),
+        digest_maintained: server.tree.digest(),
+        digest_recomputed: server.tree.recompute_digest(),
+    };
+    if found.digest_maintained == found.digest_recomputed {
+        log::info!(
+            "rclc: digest {:#018x} at zxid {:#x} recomputed from {} znodes: it matches",
+            found.digest_recomputed,
+            found.zxid,
+            server.tree.node_count()
+        );
+    } else {
+        // Reported to the operator who asked rather than aborting: the answer is the check.
+        log::error!(
+            "rclc: digest mismatch at zxid {:#x}: maintained {:#018x}, recalculated {:#018x}",
+            found.zxid,
+            found.digest_maintained,
+            found.digest_recomputed
+        );
+    }
+    found
+}
+
+/// `clrs`: every connection gives back its buffers' spare capacity. (Returning freed heap to
+/// the OS, as ClickHouse does with jemalloc, needs `malloc_trim`, which we do not call.)
+fn clean_resources(server: &mut Server) {
+    let keys: Vec<ConnKey> = server.connections().map(|(key, _)| key).collect();
+    let mut released_bytes = 0usize;
+    for &key in &keys {
+        if let Some(conn) = server.conn_mut(key) {
+            released_bytes += conn.release_spare_capacity();
+        }
+    }
+    log::info!(
+        "clrs: released {released_bytes} bytes of buffer capacity from {} connections",
+        keys.len()
+    );
+}
+
+/// `pfev`: the server's counters, by their `mntr` names.
+fn profile_events(server: &Server) -> Vec<fourlw::ProfileEvent> {
+    let st = &server.stats;
+    let event = |name: &str, value: u64, description: &'static str| fourlw::ProfileEvent {
+        name: name.to_string(),
+        value,
+        description,
+    };
+    let mut events = vec![
+        event(
+            "packets_received",
+            st.packets_received,
+            "Packets received from clients",
+        ),
+        event("packets_sent", st.packets_sent, "Packets sent to clients"),
+    ];
+    for counter in st.ops.counters() {
+        events.push(event(counter.name, counter.value, counter.description));
+    }
+    for summary in st.ops.summaries() {
+        events.push(fourlw::ProfileEvent {
+            name: format!("cnt_{}", summary.name),
+            value: summary.stats.count,
+            description: summary.description,
+        });
+    }
+    events
+}
+
 fn epoch_ms_of(server: &Server, at: Instant) -> u64 {
     let back = server.clock.now.saturating_duration_since(at).as_millis() as i64;
     (server.clock.wall_ms - back).max(0) as u64
 }
 
-fn conn_views(server: &Server, asking: ConnKey) -> Vec<ConnView> {
+fn conn_views(server: &Server, asking: Option<ConnKey>) -> Vec<ConnView> {
     server
         .connections()
         .map(|(key, c)| {
@@ -68,7 +144,7 @@ fn conn_views(server: &Server, asking: ConnKey) -> Vec<ConnView> {
             let session = server.sessions.get(c.session_id);
             ConnView {
                 remote: c.peer,
-                interest_ops: if key == asking {
+                interest_ops: if Some(key) == asking {
                     0
                 } else {
                     1 | if c.has_output() { 4 } else { 0 }
@@ -112,7 +188,12 @@ fn minimal_view(server: &Server) -> ServerView<'_> {
     )
 }
 
-fn build_view(server: &Server, asking: ConnKey) -> ServerView<'_> {
+/// Everything `mntr` reads, for the Prometheus endpoint (no client connection is asking).
+pub fn scrape_view(server: &Server) -> ServerView<'_> {
+    build_view(server, None)
+}
+
+fn build_view(server: &Server, asking: Option<ConnKey>) -> ServerView<'_> {
     let connections = conn_views(server, asking);
     let data_watches = server
         .watches
@@ -187,12 +268,12 @@ fn view_with(
             .as_millis() as u64,
         open_file_descriptor_count: fourlw::open_file_descriptor_count(),
         max_file_descriptor_count: fourlw::max_file_descriptor_count(),
-        client_response_sizes: Default::default(),
+        client_response_sizes: st.ops.client_response_sizes,
         auth_failed_count: 0,
         proposal_sizes: None,
         trace_mask: server.trace_mask,
         digest_log: vec![(server.tree.last_zxid() as u64, server.tree.digest())],
-        extra_metrics: Vec::new(),
+        extra_metrics: st.ops.mntr_lines(),
         log_info: fourlw::LogInfo {
             first_log_idx: server.log_bounds.first_index,
             first_log_term: server.log_bounds.first_term,
@@ -204,6 +285,7 @@ fn view_with(
             target_committed_log_idx: server.log_bounds.last_index,
             last_snapshot_idx: server.snapshots.last_snapshot_zxid.max(0) as u64,
         },
+        profile_events: profile_events(server),
     }
 }
 

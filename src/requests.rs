@@ -50,6 +50,7 @@ impl Server {
             conn.stats.packets_received += 1;
             let phase = conn.phase;
             self.stats.packets_received += 1;
+            self.stats.ops.record_packet_received(frame.len());
             let handled = match phase {
                 Phase::Fresh => self.on_connect_frame(key, &frame),
                 _ => self.on_request_frame(key, &frame),
@@ -421,6 +422,8 @@ impl Server {
             .saturating_duration_since(received)
             .as_millis() as u64;
         self.stats.latency.record(elapsed_ms);
+        let is_update = crate::ops_stats::is_update(op);
+        self.stats.ops.record_latency(elapsed_ms, is_update);
         let wall_ms = self.clock.wall_ms;
         if let Some(conn) = self.conn_mut(key) {
             conn.stats.record_latency(elapsed_ms);
@@ -464,6 +467,7 @@ impl Server {
         if let Some(conn) = self.conn_mut(key) {
             conn.queue_frame(&out);
             self.stats.packets_sent += 1;
+            self.stats.ops.record_response(out.len(), false);
             self.dirty.insert(key);
         }
     }
@@ -491,6 +495,7 @@ impl Server {
         let overflowing = conn.out_len() > crate::connection::OUT_BYTES_HARD_MAX;
         let peer = conn.peer;
         self.stats.packets_sent += 1;
+        self.stats.ops.record_response(out.len(), true);
         self.dirty.insert(key);
         if overflowing {
             log::warn!("closing connection from {peer}: it does not read its events");
@@ -572,7 +577,10 @@ impl Server {
             return;
         }
         for change in &outcome.changes {
-            for (session_id, event) in self.watches.trigger(std::slice::from_ref(change)) {
+            let fired = self.watches.trigger(std::slice::from_ref(change));
+            let kind = crate::ops_stats::watch_kind(change.kind);
+            self.stats.ops.record_watches_fired(kind, fired.len());
+            for (session_id, event) in fired {
                 let Some(key) = self.sessions.get(session_id).and_then(|s| s.conn) else {
                     continue;
                 };

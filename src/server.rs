@@ -65,6 +65,8 @@ pub struct ServerStats {
     pub packets_received: u64,
     pub packets_sent: u64,
     pub latency: crate::fourlw::LatencyStats,
+    /// ZooKeeper's `ServerMetrics` figures (ops_stats.rs).
+    pub ops: crate::ops_stats::OpsStats,
 }
 
 struct Slot {
@@ -288,6 +290,7 @@ impl Server {
         if max > 0 && count >= max {
             // ZooKeeper: "Too many connections from {} - max is {}"; the socket is closed.
             log::warn!("Too many connections from {ip} - max is {max}");
+            self.stats.ops.connection_rejected.value += 1;
             return;
         }
         if let Err(e) = stream.set_nodelay(true) {
@@ -541,6 +544,7 @@ impl Server {
             .collect();
         for key in stale {
             log::debug!("closing a connection that sent no ConnectRequest in time");
+            self.stats.ops.sessionless_connections_expired.value += 1;
             self.close(key);
         }
     }

@@ -75,7 +75,16 @@ pub fn raise_fd_limit() -> io::Result<(u64, u64)> {
 /// The local time zone at `epoch_secs`, as `localtime_r(3)` sees it (TZ or /etc/localtime):
 /// the offset east of UTC in seconds and the zone's abbreviation ("UTC", "CET", ...).
 pub fn local_utc_offset(epoch_secs: i64) -> io::Result<(i64, String)> {
-    let time: libc::time_t = epoch_secs;
+    // `time_t` is left to inference: musl's libc crate deprecates naming the alias (its width
+    // changed in musl 1.2), and `try_into` keeps 32-bit targets honest (on 64-bit ones it is
+    // the same type, hence the allow).
+    #[allow(clippy::useless_conversion)]
+    let time = epoch_secs.try_into().map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{epoch_secs} does not fit time_t"),
+        )
+    })?;
     // SAFETY: `tm` is plain old data, for which all-zero bytes are a valid value.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     // SAFETY: both pointers are valid for the call; localtime_r writes only into `tm`.

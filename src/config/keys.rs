@@ -32,6 +32,12 @@ const KNOWN_UNUSED_PREFIXES: &str = "admin. ssl. quorum. metricsProvider. multiA
     authProvider. group. weight. netty. kerberos. jvm. connection_throttle_ zookeeper. learner. \
     leader. follower. observer. jute. fastleader. messageTracker. client.";
 
+/// ZooKeeper's Prometheus provider; the only `metricsProvider.className` we serve.
+const PROMETHEUS_PROVIDER_CLASS: &str =
+    "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
+/// `metricsProvider.httpPort`'s default in ZooKeeper's `PrometheusMetricsProvider`.
+const PROMETHEUS_PORT_DEFAULT: u16 = 7000;
+
 /// Accumulates entries in file order (a repeated key's last value wins, as in Properties).
 pub(super) struct Builder {
     config: Config,
@@ -48,6 +54,8 @@ pub(super) struct Builder {
     session_timeout_ms_max: Option<i64>,
     /// id → (key as written, entry).
     servers: BTreeMap<u64, (String, ServerEntry)>,
+    /// `metricsProvider.className` names the Prometheus provider.
+    is_prometheus_provider: bool,
 }
 
 impl Builder {
@@ -71,6 +79,7 @@ impl Builder {
             session_timeout_ms_min: None,
             session_timeout_ms_max: None,
             servers: BTreeMap::new(),
+            is_prometheus_provider: false,
         }
     }
 
@@ -231,6 +240,18 @@ impl Builder {
                     _ => return Err(self.bad(entry, "'participant' or 'observer'")),
                 }
             }
+            "metricsPort" | "metricsProvider.httpPort" => {
+                self.config.metrics_port = Some(self.port(entry)?)
+            }
+            "metricsProvider.httpHost" => {
+                if entry.value.is_empty() {
+                    return Err(self.bad(entry, "a host name or IP address"));
+                }
+                self.config.metrics_host = entry.value.clone();
+            }
+            "metricsProvider.className" if entry.value == PROMETHEUS_PROVIDER_CLASS => {
+                self.is_prometheus_provider = true
+            }
             "electionAlg" => {
                 if entry.value != "3" {
                     return Err(self.bad(entry, "3 (the only election algorithm)"));
@@ -316,6 +337,9 @@ impl Builder {
                 line: line.copied(),
                 message,
             });
+        }
+        if self.is_prometheus_provider && c.metrics_port.is_none() {
+            c.metrics_port = Some(PROMETHEUS_PORT_DEFAULT);
         }
         c.servers = std::mem::take(&mut self.servers)
             .into_values()

@@ -291,6 +291,19 @@ pub(super) fn format_wchp(view: &ServerView<'_>) -> String {
 /// `mntr`: the `zk_*` lines of a ZooKeeper 3.8 standalone server that apply to us, in the
 /// order it prints them, then `extra_metrics`.
 pub(super) fn format_mntr(view: &ServerView<'_>) -> String {
+    let mut out = String::new();
+    for (key, value) in mntr_standard_lines(view) {
+        out.push_str(&format!("zk_{key}\t{value}\n"));
+    }
+    for (key, value) in &view.extra_metrics {
+        out.push_str(&format!("zk_{key}\t{value}\n"));
+    }
+    out
+}
+
+/// `mntr`'s standard lines (keys without `zk_`), in ZooKeeper's order; the Prometheus
+/// endpoint serves the numeric ones as gauges of the same names.
+pub fn mntr_standard_lines(view: &ServerView<'_>) -> Vec<(&'static str, String)> {
     let ephemerals: usize = view.ephemerals.iter().map(|(_, paths)| paths.len()).sum();
     let sizes = view.client_response_sizes;
     let fd = |count: Option<u64>| count.map(|n| n.to_string());
@@ -344,16 +357,10 @@ pub(super) fn format_mntr(view: &ServerView<'_>) -> String {
         ("min_client_response_size", Some(sizes.min.to_string())),
         ("non_mtls_local_conn_count", Some("0".to_string())),
     ];
-    let mut out = String::new();
-    for (key, value) in lines {
-        if let Some(value) = value {
-            out.push_str(&format!("zk_{key}\t{value}\n"));
-        }
-    }
-    for (key, value) in &view.extra_metrics {
-        out.push_str(&format!("zk_{key}\t{value}\n"));
-    }
-    out
+    lines
+        .into_iter()
+        .filter_map(|(key, value)| value.map(|value| (key, value)))
+        .collect()
 }
 
 /// `envi`.

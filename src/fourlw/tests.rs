@@ -120,6 +120,18 @@ fn view(config: &Config) -> ServerView<'_> {
             target_committed_log_idx: 101,
             last_snapshot_idx: 50,
         },
+        profile_events: vec![
+            ProfileEvent {
+                name: "packets_received".to_string(),
+                value: 12,
+                description: "Packets received from clients",
+            },
+            ProfileEvent {
+                name: "watch_bytes".to_string(),
+                value: 0,
+                description: "Bytes of watch notifications sent",
+            },
+        ],
     }
 }
 
@@ -529,4 +541,69 @@ fn last_operation_names_match_final_request_processor() {
     assert_eq!(last_operation_name(-10), "SESS");
     assert_eq!(last_operation_name(104), "GETACN");
     assert_eq!(last_operation_name(100), "NA");
+}
+
+#[test]
+fn clickhouse_words_answer_in_clickhouse_keepers_shapes() {
+    let config = config();
+    let view = view(&config);
+    assert_eq!(
+        say(Word::Apiv, &view),
+        "0",
+        "no FilteredList: API version 0"
+    );
+    assert!(!needs_view(Word::Apiv, &all()));
+    assert_eq!(
+        say(Word::Pfev, &view),
+        "packets_received\t12\tPackets received from clients\n\
+         watch_bytes\t0\tBytes of watch notifications sent\n"
+    );
+    let same = Recalculated {
+        zxid: 4,
+        digest_maintained: 7,
+        digest_recomputed: 7,
+    };
+    assert_eq!(answer_recalculate(&same, &all()).text, "ok");
+    let differs = Recalculated {
+        digest_recomputed: 8,
+        ..same
+    };
+    assert_eq!(
+        answer_recalculate(&differs, &all()).text,
+        "digest mismatch at zxid 0x4: maintained 0x0000000000000007, \
+         recalculated 0x0000000000000008\n"
+    );
+    assert_eq!(answer_clean_resources(&all()).text, "ok");
+}
+
+#[test]
+fn clickhouse_words_honour_the_whitelist() {
+    let config = config();
+    let view = view(&config);
+    let (only_srvr, _) = Whitelist::parse("srvr");
+    for word in [Word::Apiv, Word::Pfev] {
+        let expected = format!(
+            "{} is not executed because it is not in the whitelist.\n",
+            word.as_str()
+        );
+        assert_eq!(answer(word, &only_srvr, &view).text, expected);
+    }
+    let same = Recalculated {
+        zxid: 0,
+        digest_maintained: 1,
+        digest_recomputed: 1,
+    };
+    assert_eq!(
+        answer_recalculate(&same, &only_srvr).text,
+        "rclc is not executed because it is not in the whitelist.\n"
+    );
+    assert_eq!(
+        answer_clean_resources(&only_srvr).text,
+        "clrs is not executed because it is not in the whitelist.\n"
+    );
+    let (listed, unknown) = Whitelist::parse("apiv, clrs,rclc,pfev");
+    assert!(unknown.is_empty(), "{unknown:?}");
+    for word in ["apiv", "clrs", "rclc", "pfev"] {
+        assert!(listed.is_enabled(word), "{word}");
+    }
 }

@@ -169,6 +169,21 @@ impl FrameDecoder {
         }
     }
 
+    /// Drops the bytes already taken and gives back the buffer's spare capacity (after a
+    /// large frame it can be `jute.maxbuffer` big). Returns the bytes of capacity released.
+    pub fn release_spare_capacity(&mut self) -> usize {
+        let before = self.buffer.capacity();
+        self.buffer.drain(..self.start);
+        self.start = 0;
+        self.buffer.shrink_to_fit();
+        self.check_invariants();
+        assert!(
+            self.buffer.capacity() <= before,
+            "shrinking grew the buffer"
+        );
+        before - self.buffer.capacity()
+    }
+
     fn check_invariants(&self) {
         assert!(
             self.start <= self.buffer.len(),
@@ -202,6 +217,19 @@ pub fn write_frame(out: &mut Vec<u8>, f: impl FnOnce(&mut Writer)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn releasing_spare_capacity_keeps_the_pending_bytes() {
+        let mut d = FrameDecoder::new(1 << 20);
+        let big = vec![7u8; 100_000];
+        d.push(&frames(&[&big, b"next"])[..]);
+        assert_eq!(d.next_frame(), Ok(Some(big)));
+        // The second frame is still buffered and must survive the shrink.
+        let released = d.release_spare_capacity();
+        assert!(released >= 100_000, "released {released}");
+        assert_eq!(d.next_frame(), Ok(Some(b"next".to_vec())));
+        assert_eq!(d.next_frame(), Ok(None));
+    }
 
     fn frames(payloads: &[&[u8]]) -> Vec<u8> {
         let mut out = Vec::new();
