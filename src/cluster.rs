@@ -11,7 +11,9 @@
 //!   (`raft::encode_message`), 2 = a client write forwarded to the leader (an
 //!   `EntryPayload`, re-stamped with the leader's clock), 3 = session liveness
 //!   (`[count u32][session id i64]*`: sessions whose clients were heard from since the last
-//!   batch; only the leader expires sessions, as in ZooKeeper).
+//!   batch; only the leader expires sessions, as in ZooKeeper), 4 = a follower's `sync`
+//!   (`[seq u64]`), 5 = the leader's answer (`[seq u64][index u64]`: a ReadIndex, thesis
+//!   §6.4, which the follower must apply before it answers the sync).
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -25,6 +27,10 @@ use crate::peers::PeerSettings;
 pub const KIND_RAFT: u8 = 1;
 pub const KIND_FORWARD: u8 = 2;
 pub const KIND_TOUCH: u8 = 3;
+/// A follower's `sync`: `[seq u64]`; the leader answers with a ReadIndex.
+pub const KIND_SYNC: u8 = 4;
+/// The leader's answer: `[seq u64][index u64]`, the commit index the follower must apply.
+pub const KIND_SYNCED: u8 = 5;
 /// Largest peer frame: a Raft message carries up to `raft::FRAME_PAYLOAD_BYTES_MAX`.
 const PEER_FRAME_BYTES_MAX: usize = raft::FRAME_HEADER_BYTES + raft::FRAME_PAYLOAD_BYTES_MAX + 1;
 /// Bytes queued for one peer before frames to it are dropped (Raft retransmits).

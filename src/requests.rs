@@ -292,6 +292,13 @@ impl Server {
                 let seq = self.submit_txn(session_id, auth, TxnOp::Request(request), Some(key));
                 self.push_pending_write(key, header.xid, op, seq, now);
             }
+            Request::Sync(r) if self.peers.is_some() && !self.is_leader() => {
+                // A follower's sync waits until it has applied everything the leader had
+                // committed when the sync reached it (ZooKeeper's leader sends its SYNC
+                // behind its pending proposals for the same effect).
+                let seq = self.forward_sync(key, r.path);
+                self.push_pending_write(key, header.xid, op, seq, now);
+            }
             request => {
                 let conn = self.conn_mut(key).expect("caller checked the connection");
                 if conn.pending.is_empty() {
@@ -604,7 +611,13 @@ impl Server {
 
     /// Replies to the write at the front of the connection's queue, then answers the reads
     /// queued behind it.
-    fn answer_write(&mut self, key: ConnKey, seq: u64, zxid: i64, outcome: ApplyOutcome) {
+    pub(crate) fn answer_write(
+        &mut self,
+        key: ConnKey,
+        seq: u64,
+        zxid: i64,
+        outcome: ApplyOutcome,
+    ) {
         let Some(conn) = self.conn_mut(key) else {
             return;
         };

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use tree::{DataTree, Txn, WatchManager};
 
+use byteorder::{BigEndian, ByteOrder};
+
 use crate::replication::EntryPayload;
 
 use crate::clock::Clock;
@@ -93,6 +95,13 @@ pub struct Server {
     observers: Vec<raft::NodeId>,
     /// Sessions heard from since the last liveness batch to the leader (followers).
     touched: BTreeSet<i64>,
+    /// Leader: ReadIndex contexts of followers' syncs → (follower, its sequence number).
+    sync_reads: BTreeMap<u64, (u64, u64)>,
+    next_read_ctx: u64,
+    /// Follower: paths of syncs sent to the leader, by sequence number.
+    sync_paths: BTreeMap<u64, String>,
+    /// Follower: syncs the leader answered, waiting for this index to be applied.
+    sync_waits: BTreeMap<u64, u64>,
     pub raft: raft::Node,
     /// The `Ready` the log worker is making durable.
     outstanding: Option<raft::Ready>,
@@ -196,6 +205,10 @@ impl Server {
             peers,
             observers: cluster.observers,
             touched: BTreeSet::new(),
+            sync_reads: BTreeMap::new(),
+            next_read_ctx: 1,
+            sync_paths: BTreeMap::new(),
+            sync_waits: BTreeMap::new(),
             raft,
             outstanding: None,
             persisted_vote,
@@ -639,6 +652,17 @@ impl Server {
                     Err(e) => log::warn!("a Raft frame from server {from}: {e}"),
                 },
                 crate::cluster::KIND_FORWARD => self.on_forwarded(from, body),
+                crate::cluster::KIND_SYNC if body.len() == 8 => {
+                    self.on_sync_request(from, BigEndian::read_u64(body));
+                }
+                crate::cluster::KIND_SYNCED if body.len() == 16 => {
+                    let seq = BigEndian::read_u64(&body[..8]);
+                    let index = BigEndian::read_u64(&body[8..]);
+                    if self.sync_paths.contains_key(&seq) {
+                        self.sync_waits.insert(seq, index);
+                        self.answer_synced();
+                    }
+                }
                 crate::cluster::KIND_TOUCH => match crate::cluster::decode_touch(body) {
                     Ok(ids) if self.is_leader() => {
                         for id in ids {
@@ -679,6 +703,82 @@ impl Server {
         payload.txn.time_ms = self.clock.wall_ms;
         if let Err(e) = self.raft.propose(payload.encode()) {
             log::warn!("cannot propose a write forwarded by server {from}: {e}");
+        }
+    }
+
+    /// Follower: sends a client's sync to the leader; returns the sequence number its
+    /// `Pending::Write` waits on.
+    pub fn forward_sync(&mut self, key: ConnKey, path: String) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.awaiting.insert(seq, key);
+        self.sync_paths.insert(seq, path);
+        let mut frame = vec![crate::cluster::KIND_SYNC];
+        frame.extend_from_slice(&seq.to_be_bytes());
+        let sent = match (self.raft.leader(), self.peers.as_mut()) {
+            (Some(leader), Some(peers)) => peers.send(leader.0, &frame),
+            _ => false,
+        };
+        if !sent {
+            log::info!("no leader to sync with: closing the connection");
+            self.awaiting.remove(&seq);
+            self.sync_paths.remove(&seq);
+            self.close(key);
+        }
+        seq
+    }
+
+    /// Leader: a follower's sync becomes a ReadIndex; the answer goes back when Raft
+    /// releases it (`finish_ready`).
+    fn on_sync_request(&mut self, from: u64, seq: u64) {
+        if !self.is_leader() {
+            // The follower closes the connection when it learns of the new leader.
+            return;
+        }
+        let ctx = self.next_read_ctx;
+        self.next_read_ctx += 1;
+        match self.raft.read_index(ctx) {
+            Ok(()) => {
+                self.sync_reads.insert(ctx, (from, seq));
+            }
+            Err(e) => {
+                // Backpressure: answer with what this leader has applied, which holds every
+                // write acknowledged before the sync.
+                log::debug!("sync from server {from} answered without a ReadIndex: {e}");
+                let index = self.tree.last_zxid() as u64;
+                self.send_synced(from, seq, index);
+            }
+        }
+    }
+
+    fn send_synced(&mut self, to: u64, seq: u64, index: u64) {
+        let mut frame = vec![crate::cluster::KIND_SYNCED];
+        frame.extend_from_slice(&seq.to_be_bytes());
+        frame.extend_from_slice(&index.to_be_bytes());
+        if let Some(peers) = self.peers.as_mut() {
+            peers.send(to, &frame);
+        }
+    }
+
+    /// Follower: answers the syncs whose index has been applied.
+    fn answer_synced(&mut self) {
+        let applied = self.tree.last_zxid().max(0) as u64;
+        let done: Vec<u64> = self
+            .sync_waits
+            .iter()
+            .filter(|(_, index)| **index <= applied)
+            .map(|(seq, _)| *seq)
+            .collect();
+        for seq in done {
+            self.sync_waits.remove(&seq);
+            let path = self.sync_paths.remove(&seq).unwrap_or_default();
+            if let Some(key) = self.awaiting.remove(&seq) {
+                let outcome = tree::ApplyOutcome {
+                    result: Ok(wire::Response::Sync { path }),
+                    changes: Vec::new(),
+                };
+                self.answer_write(key, seq, applied as i64, outcome);
+            }
         }
     }
 
@@ -808,6 +908,14 @@ impl Server {
             }
             self.apply_entry(entry);
         }
+        for read in &ready.read_states {
+            if let Some((from, seq)) = self.sync_reads.remove(&read.ctx) {
+                self.send_synced(from, seq, read.index.0);
+            }
+        }
+        if !self.sync_waits.is_empty() && !ready.committed.is_empty() {
+            self.answer_synced();
+        }
         self.raft.advance(ready);
     }
 
@@ -816,6 +924,9 @@ impl Server {
     /// connections close; the sessions live on and the clients reconnect.
     fn drop_unanswered_writes(&mut self) {
         let keys: BTreeSet<ConnKey> = std::mem::take(&mut self.awaiting).into_values().collect();
+        self.sync_paths.clear();
+        self.sync_waits.clear();
+        self.sync_reads.clear();
         for key in keys {
             log::info!("closing a connection whose writes were in flight at a leader change");
             self.close(key);

@@ -181,6 +181,26 @@ fn writes_through_any_member_reach_every_member() {
         children.sort();
         assert_eq!(children, ["f", "l", "zookeeper"], "member {}", i + 1);
     }
+    // sync on a follower: afterwards it has applied every write the leader acknowledged
+    // before the sync (20 rounds, each reading right after the leader's ack).
+    let mut on_follower = Client::connect(cluster.members[followers[1]].port, 30_000).unwrap();
+    for n in 0..20 {
+        let path = format!("/s{n}");
+        via_leader.create(&path, b"x", 0).unwrap();
+        let synced = on_follower
+            .call(&wire::Request::Sync(wire::PathRequest {
+                path: "/".to_string(),
+            }))
+            .unwrap();
+        assert!(
+            matches!(synced, wire::Response::Sync { ref path } if path == "/"),
+            "{synced:?}"
+        );
+        assert!(
+            on_follower.get_data(&path).unwrap().is_some(),
+            "{path} visible after sync"
+        );
+    }
     let modes: BTreeSet<String> = (0..3).filter_map(|i| cluster.mode(i)).collect();
     assert_eq!(
         modes,
