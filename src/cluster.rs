@@ -13,7 +13,8 @@
 //!   (`[count u32][session id i64]*`: sessions whose clients were heard from since the last
 //!   batch; only the leader expires sessions, as in ZooKeeper), 4 = a follower's `sync`
 //!   (`[seq u64]`), 5 = the leader's answer (`[seq u64][index u64]`: a ReadIndex, thesis
-//!   §6.4, which the follower must apply before it answers the sync).
+//!   §6.4, which the follower must apply before it answers the sync), 6 = `rqld`: the
+//!   sender asks the leader to transfer leadership to it (thesis §3.10).
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -31,6 +32,8 @@ pub const KIND_TOUCH: u8 = 3;
 pub const KIND_SYNC: u8 = 4;
 /// The leader's answer: `[seq u64][index u64]`, the commit index the follower must apply.
 pub const KIND_SYNCED: u8 = 5;
+/// `rqld` on a follower: "hand leadership to me" (empty body).
+pub const KIND_LEADERSHIP: u8 = 6;
 /// Largest peer frame: a Raft message carries up to `raft::FRAME_PAYLOAD_BYTES_MAX`.
 const PEER_FRAME_BYTES_MAX: usize = raft::FRAME_HEADER_BYTES + raft::FRAME_PAYLOAD_BYTES_MAX + 1;
 /// Bytes queued for one peer before frames to it are dropped (Raft retransmits).

@@ -21,6 +21,10 @@ use crate::server::{Server, Settings};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
+/// The signalfd for SIGTERM/SIGINT (above every slab token; `usize::MAX` is mio's).
+const SIGNALS: Token = Token(usize::MAX - 1);
+/// How long a leader that was asked to stop waits for its successor to take over.
+const SHUTDOWN_HANDOVER_TIMEOUT: Duration = Duration::from_secs(3);
 /// Tokens of the peer transport (its listener and connections), after the Prometheus
 /// endpoint's (2 up to `prometheus::TOKENS_END`).
 pub const PEER_TOKENS: std::ops::Range<usize> =
@@ -61,6 +65,15 @@ pub fn run(
     cluster: crate::cluster::ClusterSettings,
 ) -> io::Result<()> {
     let mut poll = Poll::new()?;
+    // Before any thread starts, so that every thread has the signals blocked.
+    let mut signals = std::fs::File::from(crate::sys::termination_signals()?);
+    {
+        use std::os::fd::AsRawFd;
+        let fd = signals.as_raw_fd();
+        poll.registry()
+            .register(&mut mio::unix::SourceFd(&fd), SIGNALS, Interest::READABLE)?;
+    }
+    let mut stopping: Option<std::time::Instant> = None;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let metrics_listen = match settings.config.metrics_port {
         Some(port) => Some(crate::prometheus::address(
@@ -108,6 +121,13 @@ pub fn run(
     };
     log::info!("serving ZooKeeper clients on {}", listener.local_addr()?);
     loop {
+        if let Some(since) = stopping {
+            // A graceful stop: done once another member leads (or no one can take over).
+            if !server.is_leader() || since.elapsed() >= SHUTDOWN_HANDOVER_TIMEOUT {
+                log::info!("stopped");
+                return Ok(());
+            }
+        }
         let timeout = server.poll_timeout();
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}
@@ -118,6 +138,15 @@ pub fn run(
         for event in events.iter() {
             match event.token() {
                 LISTENER => accept_all(&listener, &mut server),
+                SIGNALS => {
+                    if drain_signals(&mut signals) && stopping.is_none() {
+                        log::info!("asked to stop: handing leadership over first if leading");
+                        stopping = Some(std::time::Instant::now());
+                        if server.is_leader() && !server.yield_leadership() {
+                            log::info!("no member can take over; stopping now");
+                        }
+                    }
+                }
                 WAKER => server.on_wake(),
                 token if crate::prometheus::owns(token) => {
                     if let Some(endpoint) = metrics.as_mut() {
@@ -145,6 +174,21 @@ pub fn run(
         server.end_turn(poll.registry());
         if let Some(endpoint) = metrics.as_mut() {
             endpoint.sweep(server.clock.now, poll.registry());
+        }
+    }
+}
+
+/// Reads every pending `signalfd_siginfo` record; true if at least one arrived.
+fn drain_signals(signals: &mut std::fs::File) -> bool {
+    use std::io::Read;
+    let mut got = false;
+    let mut record = [0u8; 128];
+    loop {
+        match signals.read(&mut record) {
+            Ok(n) if n > 0 => got = true,
+            Ok(_) => return got,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return got,
         }
     }
 }

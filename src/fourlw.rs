@@ -75,6 +75,10 @@ pub enum Word {
     Rclc,
     /// ClickHouse Keeper's `pfev`: one `name\tvalue\tdescription` line per counter.
     Pfev,
+    /// ClickHouse Keeper's `rqld`: this server asks the leader to hand leadership to it.
+    Rqld,
+    /// ClickHouse Keeper's `ydld`: the leader hands leadership to its most caught-up voter.
+    Ydld,
     /// The bytes telnet sends when it closes (`0xfff4fffd`); answered with silence.
     TelnetClose,
 }
@@ -104,6 +108,8 @@ const WORDS: &[(Word, &[u8; 4], &str)] = &[
     (Word::Clrs, b"clrs", "clrs"),
     (Word::Rclc, b"rclc", "rclc"),
     (Word::Pfev, b"pfev", "pfev"),
+    (Word::Rqld, b"rqld", "rqld"),
+    (Word::Ydld, b"ydld", "ydld"),
     (Word::TelnetClose, &[0xff, 0xf4, 0xff, 0xfd], "telnet close"),
 ];
 
@@ -143,6 +149,8 @@ impl Word {
             Word::Clrs => "clrs",
             Word::Rclc => "rclc",
             Word::Pfev => "pfev",
+            Word::Rqld => "rqld",
+            Word::Ydld => "ydld",
             Word::TelnetClose => "telnet close",
         }
     }
@@ -436,7 +444,27 @@ pub fn needs_view(word: Word, whitelist: &Whitelist) -> bool {
                 | Word::Apiv
                 | Word::Clrs
                 | Word::Rclc
+                | Word::Rqld
+                | Word::Ydld
         )
+}
+
+/// `rqld`/`ydld`, once the server has tried: ClickHouse Keeper's answers (no newline). A
+/// server that already is what was asked for counts as sent, as in ClickHouse Keeper.
+pub fn answer_leadership(word: Word, sent: bool, whitelist: &Whitelist) -> Answer {
+    if !whitelist.is_enabled(word.as_str()) {
+        return not_whitelisted(word);
+    }
+    let what = if word == Word::Ydld {
+        "yield leadership"
+    } else {
+        "leadership"
+    };
+    Answer::text(if sent {
+        format!("Sent {what} request to leader.")
+    } else {
+        format!("Failed to send {what} request to leader.")
+    })
 }
 
 /// Answers `word`. For `stmk` use [`answer_set_trace_mask`] once its argument is read.
@@ -455,7 +483,9 @@ pub fn answer(word: Word, whitelist: &Whitelist, view: &ServerView<'_>) -> Answe
         Word::Pfev => format_profile_events(&view.profile_events),
         // They act before answering, so the server answers them through
         // `answer_recalculate` and `answer_clean_resources`.
-        Word::Clrs | Word::Rclc => unreachable!("{} is answered after its work", word.as_str()),
+        Word::Clrs | Word::Rclc | Word::Rqld | Word::Ydld => {
+            unreachable!("{} is answered after its work", word.as_str())
+        }
         Word::Isro if !serving => "null".to_string(),
         Word::Isro => if view.read_only { "ro" } else { "rw" }.to_string(),
         Word::Hash if !serving => NOT_SERVING.to_string(),

@@ -34,6 +34,13 @@ pub fn respond(server: &mut Server, key: ConnKey, word: &[u8; 4]) -> String {
         fourlw::answer_set_trace_mask(mask, &whitelist)
     } else if word == Word::Rclc && whitelist.is_enabled(word.as_str()) {
         fourlw::answer_recalculate(&recalculate(server), &whitelist)
+    } else if matches!(word, Word::Rqld | Word::Ydld) && whitelist.is_enabled(word.as_str()) {
+        let sent = if word == Word::Rqld {
+            server.request_leadership()
+        } else {
+            server.yield_leadership()
+        };
+        fourlw::answer_leadership(word, sent, &whitelist)
     } else if word == Word::Clrs && whitelist.is_enabled(word.as_str()) {
         clean_resources(server);
         fourlw::answer_clean_resources(&whitelist)
@@ -273,20 +280,84 @@ fn view_with(
         proposal_sizes: None,
         trace_mask: server.trace_mask,
         digest_log: vec![(server.tree.last_zxid() as u64, server.tree.digest())],
-        extra_metrics: st.ops.mntr_lines(),
+        extra_metrics: {
+            let mut lines = st.ops.mntr_lines();
+            lines.extend(raft_metrics(server));
+            lines
+        },
         log_info: fourlw::LogInfo {
             first_log_idx: server.log_bounds.first_index,
             first_log_term: server.log_bounds.first_term,
             last_log_idx: server.log_bounds.last_index,
             last_log_term: server.log_bounds.last_term,
-            // Standalone: what is durable is committed; applied is what the tree holds.
+            // ClickHouse Keeper's meaning: what this server applied, what it knows to be
+            // committed, and what it must reach.
             last_committed_log_idx: server.tree.last_zxid().max(0) as u64,
-            leader_committed_log_idx: server.log_bounds.last_index,
-            target_committed_log_idx: server.log_bounds.last_index,
+            leader_committed_log_idx: server.raft.commit_index().0,
+            target_committed_log_idx: server.raft.commit_index().0,
             last_snapshot_idx: server.snapshots.last_snapshot_zxid.max(0) as u64,
         },
         profile_events: profile_events(server),
     }
+}
+
+/// The cluster's figures for `mntr` (and Prometheus): ZooKeeper's leader-only follower
+/// counts, and the Raft figures ClickHouse Keeper's users watch.
+fn raft_metrics(server: &Server) -> Vec<(String, String)> {
+    let mut lines = Vec::new();
+    if server.is_leader() && server.peers.is_some() {
+        let me = raft::NodeId(server.my_id);
+        let membership = server.raft.membership();
+        let commit = server.raft.commit_index();
+        let others: Vec<raft::NodeId> = membership.members().filter(|id| *id != me).collect();
+        // A member is synced when it holds everything committed (ZooKeeper: a learner that
+        // finished its sync with the leader).
+        let synced = |id: &raft::NodeId| server.raft.match_index(*id).is_some_and(|m| m >= commit);
+        let voters_synced = others
+            .iter()
+            .filter(|id| membership.is_voter(**id) && synced(id))
+            .count();
+        let learners_synced = others
+            .iter()
+            .filter(|id| !membership.is_voter(**id) && synced(id))
+            .count();
+        let connected = server
+            .peers
+            .as_ref()
+            .map(|p| p.connected().len())
+            .unwrap_or(0);
+        lines.push(("followers".to_string(), connected.to_string()));
+        lines.push(("synced_followers".to_string(), voters_synced.to_string()));
+        lines.push((
+            "synced_non_voting_followers".to_string(),
+            learners_synced.to_string(),
+        ));
+        lines.push((
+            "pending_syncs".to_string(),
+            server.pending_syncs().to_string(),
+        ));
+    }
+    lines.push(("raft_term".to_string(), server.raft.term().0.to_string()));
+    lines.push((
+        "raft_commit_index".to_string(),
+        server.raft.commit_index().0.to_string(),
+    ));
+    lines.push((
+        "raft_applied_index".to_string(),
+        server.raft.applied_index().0.to_string(),
+    ));
+    lines.push((
+        "raft_log_entries".to_string(),
+        (server.raft.last_index().0 + 1)
+            .saturating_sub(server.raft.first_index().0)
+            .to_string(),
+    ));
+    lines.push((
+        "raft_snapshot_index".to_string(),
+        server.snapshots.last_snapshot_zxid.max(0).to_string(),
+    ));
+    lines.push(("digest".to_string(), server.tree.digest().to_string()));
+    lines
 }
 
 /// ZooKeeper's `Mode`/`zk_server_state`: "standalone" for a one-member cluster, else this

@@ -652,6 +652,17 @@ impl Server {
                     Err(e) => log::warn!("a Raft frame from server {from}: {e}"),
                 },
                 crate::cluster::KIND_FORWARD => self.on_forwarded(from, body),
+                crate::cluster::KIND_LEADERSHIP if body.is_empty() => {
+                    let to = raft::NodeId(from);
+                    if self.is_leader() && self.raft.membership().is_voter(to) {
+                        match self.raft.transfer_leadership(to) {
+                            Ok(()) => {
+                                log::info!("server {from} asked for leadership: handing over")
+                            }
+                            Err(e) => log::warn!("server {from} asked for leadership: {e}"),
+                        }
+                    }
+                }
                 crate::cluster::KIND_SYNC if body.len() == 8 => {
                     self.on_sync_request(from, BigEndian::read_u64(body));
                 }
@@ -778,6 +789,56 @@ impl Server {
                     changes: Vec::new(),
                 };
                 self.answer_write(key, seq, applied as i64, outcome);
+            }
+        }
+    }
+
+    /// Leader: followers' syncs waiting for their ReadIndex (`zk_pending_syncs`).
+    pub fn pending_syncs(&self) -> usize {
+        self.sync_reads.len()
+    }
+
+    /// `rqld`: asks the leader to hand leadership to this server. True if the request left
+    /// (or this server leads already).
+    pub fn request_leadership(&mut self) -> bool {
+        if self.is_leader() {
+            return true;
+        }
+        if !self.raft.membership().is_voter(raft::NodeId(self.my_id)) {
+            return false;
+        }
+        match (self.raft.leader(), self.peers.as_mut()) {
+            (Some(leader), Some(peers)) => peers.send(leader.0, &[crate::cluster::KIND_LEADERSHIP]),
+            _ => false,
+        }
+    }
+
+    /// `ydld` and graceful shutdown: the leader hands leadership to its most caught-up
+    /// voter. True if a transfer started (or this server does not lead).
+    pub fn yield_leadership(&mut self) -> bool {
+        if !self.is_leader() {
+            return true;
+        }
+        let me = raft::NodeId(self.my_id);
+        let successor = self
+            .raft
+            .membership()
+            .voters
+            .iter()
+            .copied()
+            .filter(|id| *id != me)
+            .max_by_key(|id| (self.raft.match_index(*id), std::cmp::Reverse(id.0)));
+        let Some(to) = successor else {
+            return false;
+        };
+        match self.raft.transfer_leadership(to) {
+            Ok(()) => {
+                log::info!("handing leadership to server {to}");
+                true
+            }
+            Err(e) => {
+                log::warn!("cannot hand leadership to server {to}: {e}");
+                false
             }
         }
     }

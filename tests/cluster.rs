@@ -311,3 +311,110 @@ fn five_members_survive_the_loss_of_two() {
     cluster.restart(others[0]);
     cluster.wait_converged(Duration::from_secs(30));
 }
+
+/// Waits until member `i` reports `mode`.
+fn wait_mode(cluster: &Cluster, i: usize, mode: &str, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        if cluster.mode(i).as_deref() == Some(mode) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "member {} is not {mode}: {:?}",
+            i + 1,
+            cluster.mode(i)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn rqld_and_ydld_move_leadership_within_an_election_timeout() {
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(Duration::from_secs(30));
+    let follower = (0..3).find(|i| *i != leader).unwrap();
+    // The election timeout is 10-20 ticks of 100 ms; a transfer must beat its lower end.
+    let election_timeout = Duration::from_millis(1000);
+    let answer = four_letter_word(cluster.members[follower].port, "rqld").unwrap();
+    assert_eq!(answer, "Sent leadership request to leader.");
+    let took = wait_mode(&cluster, follower, "leader", Duration::from_secs(5));
+    assert!(took < election_timeout, "rqld took {took:?}");
+    eprintln!("rqld: member {} leads after {took:?}", follower + 1);
+    // Asking the leader itself is answered as sent, as ClickHouse Keeper does.
+    let answer = four_letter_word(cluster.members[follower].port, "rqld").unwrap();
+    assert_eq!(answer, "Sent leadership request to leader.");
+    // ydld: the leader hands over to another member.
+    let answer = four_letter_word(cluster.members[follower].port, "ydld").unwrap();
+    assert_eq!(answer, "Sent yield leadership request to leader.");
+    let start = Instant::now();
+    let next = loop {
+        let leader = cluster.wait_for_leader(Duration::from_secs(5));
+        if leader != follower {
+            break leader;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "ydld moved nothing"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(
+        start.elapsed() < election_timeout,
+        "ydld took {:?}",
+        start.elapsed()
+    );
+    assert_ne!(next, follower);
+    // Writes still work after both moves.
+    let mut client = Client::connect(cluster.members[follower].port, 30_000).unwrap();
+    client.create("/after-moves", b"x", 0).unwrap();
+}
+
+#[test]
+fn sigterm_on_the_leader_hands_over_before_it_exits() {
+    let mut cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(Duration::from_secs(30));
+    let pid = cluster.members[leader]
+        .process
+        .as_ref()
+        .expect("leader runs")
+        .child
+        .id();
+    let sent_at = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    // The process exits cleanly, and by then another member leads: no election timeout.
+    let mut process = cluster.members[leader].process.take().expect("leader runs");
+    let exit = loop {
+        if let Some(exit) = process.child.try_wait().expect("try_wait") {
+            break exit;
+        }
+        assert!(
+            sent_at.elapsed() < Duration::from_secs(10),
+            "the leader did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stopped_in = sent_at.elapsed();
+    assert!(
+        exit.success(),
+        "exit status {exit}; log:\n{}",
+        process.log()
+    );
+    assert!(
+        process.log().contains("handing leadership to server"),
+        "log:\n{}",
+        process.log()
+    );
+    let new_leader = cluster.wait_for_leader(Duration::from_secs(5));
+    assert_ne!(new_leader, leader);
+    let handed_over_in = sent_at.elapsed();
+    eprintln!("SIGTERM: stopped in {stopped_in:?}, another member leads {handed_over_in:?} after");
+    assert!(
+        handed_over_in < Duration::from_millis(1000),
+        "hand-over took {handed_over_in:?}"
+    );
+}
