@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -178,6 +180,8 @@ pub struct Client {
     stream: TcpStream,
     next_xid: i32,
     pub session_id: i64,
+    /// The session's password, for [`Client::resume`].
+    pub passwd: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -194,6 +198,28 @@ impl From<std::io::Error> for ClientError {
 
 impl Client {
     pub fn connect(port: u16, timeout_ms: i32) -> Result<Client, ClientError> {
+        Client::handshake(port, timeout_ms, 0, vec![0; 16])
+    }
+
+    /// Reopens an existing session, as a ZooKeeper client does after losing its connection.
+    /// A refused session (expired, unknown to that server, bad password) is
+    /// `Zk(SessionExpired)`.
+    pub fn resume(
+        port: u16,
+        timeout_ms: i32,
+        session_id: i64,
+        passwd: &[u8],
+    ) -> Result<Client, ClientError> {
+        assert_ne!(session_id, 0, "resume needs a session");
+        Client::handshake(port, timeout_ms, session_id, passwd.to_vec())
+    }
+
+    fn handshake(
+        port: u16,
+        timeout_ms: i32,
+        session_id: i64,
+        passwd: Vec<u8>,
+    ) -> Result<Client, ClientError> {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
@@ -202,13 +228,14 @@ impl Client {
             stream,
             next_xid: 1,
             session_id: 0,
+            passwd: Vec::new(),
         };
         let req = ConnectRequest {
             protocol_version: 0,
             last_zxid_seen: 0,
             time_out: timeout_ms,
-            session_id: 0,
-            passwd: vec![0; 16],
+            session_id,
+            passwd,
             read_only: false,
             read_only_present: true,
         };
@@ -218,7 +245,11 @@ impl Client {
         let body = client.read_frame()?;
         let rsp = ConnectResponse::decode(&body)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+        if rsp.session_id == 0 || rsp.time_out <= 0 {
+            return Err(ClientError::Zk(ErrorCode::SessionExpired));
+        }
         client.session_id = rsp.session_id;
+        client.passwd = rsp.passwd;
         Ok(client)
     }
 
