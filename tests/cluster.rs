@@ -4,7 +4,8 @@
 //! * writes through any member are visible on every member, and zxids agree;
 //! * kill -9 of the leader under write load: a new leader serves writes, no acknowledged
 //!   write is lost, and every replica ends with the same zxid and digest;
-//! * a five-member cluster survives the loss of two.
+//! * a five-member cluster survives the loss of two;
+//! * `sync` on a follower, `rqld`/`ydld`, and SIGTERM on the leader handing over first.
 
 mod support;
 
@@ -14,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::cluster::Cluster;
-use support::Client;
+use support::{four_letter_word, Client};
 
 /// Connects to the first member of `order` that accepts a session.
 fn connect_any(cluster: &Cluster, order: &[usize]) -> Client {

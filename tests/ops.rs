@@ -589,5 +589,12 @@ fn zktop_reads_the_server() {
         sessions >= 2,
         "our client and zktop's own connection: {stdout}"
     );
-    assert_eq!(fields[5], "0x2", "{stdout}");
+    // The zxid zktop read is the one `srvr` reports (the create's: its log index).
+    let srvr = word(port, "srvr");
+    let zxid = srvr
+        .lines()
+        .find_map(|l| l.strip_prefix("Zxid: "))
+        .expect("srvr has a Zxid line");
+    assert_eq!(fields[5], zxid, "{stdout}");
+    assert_ne!(zxid, "0x0", "the create has a zxid");
 }
