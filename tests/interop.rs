@@ -12,7 +12,8 @@
 //! running them side by side on a 2-core machine would turn timing slack into flakiness.
 //!
 //! Knobs: `FERROKEEPER_DIFF_SEEDS` (default `1-5`), `FERROKEEPER_DIFF_OPS` (default 2000),
-//! `FERROKEEPER_DIFF_FRESH_SEEDS` (extra random seeds, printed so a failure can be replayed).
+//! `FERROKEEPER_DIFF_FRESH_SEEDS` (extra random seeds, printed so a failure can be replayed),
+//! `FERROKEEPER_DIFF_CLUSTER_SEEDS` (default `1-3`, the differential through a follower).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -223,6 +224,45 @@ fn differential_against_zookeeper() {
         ],
         true,
         Duration::from_secs(1800),
+    );
+}
+
+/// The same differential, the target being a 3-member cluster whose FOLLOWER serves every
+/// target connection (writes are forwarded to the leader). Seeds: `FERROKEEPER_DIFF_CLUSTER_SEEDS`
+/// (default `1-3`), ops: `FERROKEEPER_DIFF_OPS`; about a minute with the defaults.
+#[test]
+fn differential_against_zookeeper_via_a_follower() {
+    let seeds = std::env::var("FERROKEEPER_DIFF_CLUSTER_SEEDS").unwrap_or_else(|_| "1-3".into());
+    let ops = std::env::var("FERROKEEPER_DIFF_OPS").unwrap_or_else(|_| "2000".into());
+    run_suite(
+        "differential_against_zookeeper_via_a_follower",
+        "differential.py",
+        &[
+            "--self-start",
+            "--cluster",
+            "--seeds",
+            &seeds,
+            "--ops",
+            &ops,
+            "--time-limit",
+            "240",
+        ],
+        true,
+        Duration::from_secs(330),
+    );
+}
+
+/// kazoo against a cluster: kill -9 of the leader and a rolling restart under write load
+/// (session, ephemerals and acknowledged writes survive; replicas converge), and an observer
+/// that serves but never votes. About 20 s.
+#[test]
+fn failover_keeps_sessions_and_acknowledged_writes() {
+    run_suite(
+        "failover_keeps_sessions_and_acknowledged_writes",
+        "failover.py",
+        &[],
+        false,
+        Duration::from_secs(300),
     );
 }
 

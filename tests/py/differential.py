@@ -11,6 +11,8 @@ Usage (run with /usr/bin/python3, which sees Debian's kazoo 2.8):
   differential.py --self-start --seed 17 -v --keep-going 50   replay one seed, verbosely.
   differential.py --zk HOST:PORT --target HOST:PORT [...]   servers you started yourself.
   --target-kind zk  makes --self-start start a second ZooKeeper instead of Ferrokeeper.
+  differential.py --self-start --cluster [...]   the target is a 3-member Ferrokeeper cluster;
+      every target connection (clients, admin, raw expiry sessions) goes to one FOLLOWER.
 
 What is compared, per operation, in lockstep on both servers:
   * results: created paths (incl. sequential names), data (None vs b'' matters), children
@@ -1171,6 +1173,24 @@ def selftest(ops):
     return 0 if passed == len(results) else 1
 
 
+def check_cluster_after_seed(cluster, follower):
+    """--cluster: the run must not have changed roles (a leader change would close connections
+    mid-op and blur what was compared), and every replica must end with the same zxid and
+    digest."""
+    try:
+        leader = cluster.leader_index(10)
+        if cluster.mode(follower) != "follower":
+            print("cluster: the target s%d is now %r (leader s%d)" % (
+                follower + 1, cluster.mode(follower), leader + 1))
+            return False
+        line = cluster.wait_converged(30)
+        print("cluster: replicas converged at %s (leader s%d)" % (line, leader + 1))
+        return True
+    except RuntimeError as e:
+        print("cluster: %s" % e)
+        return False
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", default="3", help="N (= seeds 1..N) or a list like 7,9,20-22")
@@ -1182,6 +1202,9 @@ def main():
     ap.add_argument("--self-start", action="store_true", help="start ZooKeeper and the target")
     ap.add_argument("--target-kind", default="fk", choices=["fk", "zk"])
     ap.add_argument("--zk-vs-zk", action="store_true", help="= --self-start --target-kind zk")
+    ap.add_argument("--cluster", action="store_true",
+                    help="with --self-start: the target is a 3-member Ferrokeeper cluster and "
+                         "every target client (admin and raw sessions too) talks to a follower")
     ap.add_argument("--time-limit", type=float, default=1500.0,
                     help="seconds; seeds not started by then count as failed")
     ap.add_argument("--keep-going", type=int, default=0, metavar="N",
@@ -1199,10 +1222,22 @@ def main():
         args.self_start, args.target_kind = True, "zk"
     seeds = [args.seed] if args.seed is not None else parse_seeds(args.seeds)
     servers = []
+    cluster = follower = None
     t0 = time.monotonic()
     passed = failed = 0
     try:
-        if args.self_start:
+        if args.cluster:
+            if not args.self_start or args.target_kind != "fk":
+                ap.error("--cluster needs --self-start and a Ferrokeeper target")
+            zk = H.start_server("zk")
+            servers.append(zk)
+            cluster = H.start_cluster(3)
+            servers.append(cluster)
+            follower = cluster.follower_indices()[0]
+            zk_hp, tgt_hp = zk.hostport, cluster.hostport(follower)
+            print("cluster: %s; leader s%d; target is follower s%d" % (
+                cluster.hostports, cluster.leader_index() + 1, follower + 1))
+        elif args.self_start:
             zk = H.start_server("zk")
             servers.append(zk)
             tgt = H.start_server(args.target_kind)
@@ -1231,6 +1266,8 @@ def main():
                 if not s.alive():
                     print("server %r died:\n%s" % (s, s.log_tail()))
                     ok = False
+            if cluster is not None and ok:
+                ok = check_cluster_after_seed(cluster, follower)
             print("seed %d: %s (%d ops, %.1fs)" % (seed, "ok" if ok else "FAILED", args.ops,
                                                    time.monotonic() - ts))
             if not ok:

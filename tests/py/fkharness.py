@@ -249,6 +249,20 @@ class Ferrokeeper(Server):
         return cfg
 
     def start(self):
+        self.launch()
+        if not wait_serving(self.port, self.startup_timeout_s, self.alive):
+            tail = self.log_tail()
+            self.stop()
+            raise RuntimeError("ferrokeeper did not start serving on %s within %.0fs; log:\n%s"
+                               % (self.hostport, self.startup_timeout_s, tail))
+        self.started = True
+        log("ferrokeeper ready on %s (pid %d, dir %s)" % (self.hostport, self.proc.pid, self.dir))
+        return self
+
+    def launch(self):
+        """Writes zoo.cfg and spawns the process without waiting for it to serve (a cluster
+        member serves only once a quorum is up, so `FerrokeeperCluster` launches them all
+        before waiting)."""
         assert self.proc is None, "already started"
         os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
         os.makedirs(os.path.join(self.dir, "datalog"), exist_ok=True)
@@ -264,13 +278,6 @@ class Ferrokeeper(Server):
             [self.binary, "server", "--config", cfg_path],
             stdin=subprocess.DEVNULL, stdout=self._logf, stderr=subprocess.STDOUT,
             env=dict(os.environ, RUST_BACKTRACE="1"))
-        if not wait_serving(self.port, self.startup_timeout_s, self.alive):
-            tail = self.log_tail()
-            self.stop()
-            raise RuntimeError("ferrokeeper did not start serving on %s within %.0fs; log:\n%s"
-                               % (self.hostport, self.startup_timeout_s, tail))
-        self.started = True
-        log("ferrokeeper ready on %s (pid %d, dir %s)" % (self.hostport, self.proc.pid, self.dir))
         return self
 
     def alive(self):
@@ -282,6 +289,17 @@ class Ferrokeeper(Server):
                 return b"\n".join(f.read().splitlines()[-n:]).decode("utf-8", "replace")
         except OSError:
             return ""
+
+    def kill(self):
+        """SIGKILL (no shutdown path runs) and reap; the directory stays for a restart."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+        if self._logf:
+            self._logf.close()
+            self._logf = None
 
     def stop(self, timeout_s=10.0):
         if self.proc is not None:
@@ -298,6 +316,222 @@ class Ferrokeeper(Server):
             self._logf = None
         self._unregister()
         self._remove_dir()
+
+
+class FerrokeeperCluster:
+    """N `ferrokeeper server` processes forming one replicated cluster on 127.0.0.1.
+
+    Members are indexed 0..size+observers-1 (myid = index + 1); observers come last. Each gets
+    its own free client port, `server.N=127.0.0.1:PEER:ELECTION[:observer]` lines for all,
+    `dataDir/myid`, the same tickTime / 4lw / superDigest settings as a standalone
+    `Ferrokeeper`, and initLimit/syncLimit. `start()` returns once exactly one member reports
+    `Mode: leader` and every running member reports a mode. The cluster registers for cleanup
+    like the single servers; `stop()` stops every member and removes the directories."""
+
+    kind = "ferrokeeper-cluster"
+
+    def __init__(self, size=3, observers=0, binary=None, extra_cfg=None,
+                 tick_time_ms=TICK_TIME_MS, keep_dir=False, startup_timeout_s=60.0):
+        assert size >= 1, "a cluster needs a participant"
+        assert observers >= 0, "observers %d < 0" % observers
+        self.size = size
+        self.observers = observers
+        self.startup_timeout_s = startup_timeout_s
+        self.keep_dir = keep_dir or bool(os.environ.get("FK_KEEP_DIRS"))
+        self.dir = tempfile.mkdtemp(prefix="fk-cluster-")
+        total = size + observers
+        taken = set()
+
+        def distinct_port():
+            for _ in range(100):
+                p = free_port()
+                if p not in taken:
+                    taken.add(p)
+                    return p
+            raise RuntimeError("no distinct free port after 100 tries")
+
+        client_ports = [distinct_port() for _ in range(total)]
+        lines = {}
+        for i in range(total):
+            suffix = ":observer" if i >= size else ""
+            lines["server.%d" % (i + 1)] = "%s:%d:%d%s" % (HOST, distinct_port(),
+                                                          distinct_port(), suffix)
+        self.members = []
+        for i in range(total):
+            cfg = {"initLimit": "10", "syncLimit": "5"}
+            cfg.update(lines)
+            if i >= size:
+                cfg["peerType"] = "observer"
+            cfg.update(extra_cfg or {})
+            workdir = os.path.join(self.dir, "s%d" % (i + 1))
+            os.makedirs(os.path.join(workdir, "data"))
+            with open(os.path.join(workdir, "data", "myid"), "w") as f:
+                f.write("%d\n" % (i + 1))
+            self.members.append(Ferrokeeper(port=client_ports[i], workdir=workdir, binary=binary,
+                                            extra_cfg=cfg, tick_time_ms=tick_time_ms,
+                                            keep_dir=True, startup_timeout_s=startup_timeout_s))
+        self.started = False
+
+    # -- addresses --
+    @property
+    def ports(self):
+        return [m.port for m in self.members]
+
+    @property
+    def hostports(self):
+        """All members, as a client connect string."""
+        return ",".join(m.hostport for m in self.members)
+
+    def hostport(self, i):
+        return self.members[i].hostport
+
+    def __repr__(self):
+        return "<ferrokeeper cluster %s dir=%s>" % (self.hostports, self.dir)
+
+    # -- lifecycle --
+    def start(self):
+        assert not self.started, "already started"
+        if self not in _LIVE:
+            _LIVE.append(self)
+        try:
+            for m in self.members:
+                m.launch()
+            self.wait_stable(self.startup_timeout_s)
+        except Exception:
+            self.stop()
+            raise
+        self.started = True
+        log("ferrokeeper cluster ready: %s (leader s%d, dir %s)" % (
+            self.hostports, self.leader_index() + 1, self.dir))
+        return self
+
+    def __enter__(self):
+        if not self.started:
+            self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def alive(self, i=None):
+        """Member i's process runs; without i: every started member's process runs."""
+        if i is not None:
+            return self.members[i].alive()
+        return all(self.members[j].alive() for j in self.running())
+
+    def running(self):
+        """Indices of members whose process was started and not killed/stopped."""
+        return [i for i, m in enumerate(self.members) if m.proc is not None]
+
+    def kill(self, i):
+        """SIGKILL member i; its directory (data, log) stays for `restart(i)`."""
+        assert self.members[i].proc is not None, "member s%d is not running" % (i + 1)
+        self.members[i].kill()
+        log("killed s%d (%s)" % (i + 1, self.members[i].hostport))
+
+    def restart(self, i, timeout_s=None):
+        """Start member i again on the same ports and directory; returns once it reports a
+        mode and the cluster has exactly one leader."""
+        m = self.members[i]
+        assert m.proc is None, "member s%d still runs" % (i + 1)
+        # A SIGKILLed server's listening sockets close with it; `launch` refuses a port that
+        # something else took meanwhile rather than talk to a stranger.
+        m.launch()
+        self.wait_stable(timeout_s or self.startup_timeout_s)
+        log("restarted s%d (%s, mode %s)" % (i + 1, m.hostport, self.mode(i)))
+
+    def stop_member(self, i):
+        """Graceful stop (SIGTERM) of member i; its directory stays for `restart(i)`."""
+        m = self.members[i]
+        assert m.proc is not None, "member s%d is not running" % (i + 1)
+        m.stop()
+        log("stopped s%d (%s)" % (i + 1, m.hostport))
+
+    def stop(self):
+        for m in self.members:
+            try:
+                m.stop()
+            except Exception as e:  # keep stopping the others
+                log("stopping %r failed: %s" % (m, e))
+        if self in _LIVE:
+            _LIVE.remove(self)
+        if not self.keep_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- roles --
+    def mode(self, i):
+        """'leader' / 'follower' / 'observer', or '' (not running, not serving)."""
+        if self.members[i].proc is None:
+            return ""
+        return mode_of(self.members[i].port)
+
+    def modes(self):
+        return [self.mode(i) for i in range(len(self.members))]
+
+    def _check_running_alive(self):
+        for i in self.running():
+            if not self.members[i].alive():
+                raise RuntimeError("member s%d exited (rc %s); log:\n%s" % (
+                    i + 1, self.members[i].proc.poll(), self.members[i].log_tail()))
+
+    def wait_stable(self, timeout_s=30.0):
+        """Bounded wait until exactly one running member reports Mode: leader and every running
+        member reports a mode; returns the leader's index."""
+        deadline = time.monotonic() + timeout_s
+        modes = []
+        while time.monotonic() < deadline:
+            self._check_running_alive()
+            modes = [(i, self.mode(i)) for i in self.running()]
+            leaders = [i for i, md in modes if md == "leader"]
+            if len(leaders) == 1 and all(md for _, md in modes):
+                return leaders[0]
+            time.sleep(0.05)
+        raise RuntimeError("no single leader with every member serving within %.0fs: %s" % (
+            timeout_s, ", ".join("s%d=%s" % (i + 1, md or "-") for i, md in modes)))
+
+    def leader_index(self, timeout_s=30.0):
+        return self.wait_stable(timeout_s)
+
+    def follower_indices(self, timeout_s=30.0):
+        self.wait_stable(timeout_s)
+        return [i for i in self.running() if self.mode(i) == "follower"]
+
+    def observer_indices(self, timeout_s=30.0):
+        self.wait_stable(timeout_s)
+        return [i for i in self.running() if self.mode(i) == "observer"]
+
+    # -- replica state --
+    def hash_line(self, i):
+        """Last line of the `hash` 4lw: '<zxid hex>: <digest>' ('' if unavailable)."""
+        lines = [ln.strip() for ln in four_letter(self.members[i].port, "hash").splitlines()
+                 if ln.strip()]
+        return lines[-1] if lines else ""
+
+    def wait_converged(self, timeout_s=30.0):
+        """Bounded wait until every running member reports the same last `hash` line; returns
+        it. Raises with every member's line on timeout."""
+        deadline = time.monotonic() + timeout_s
+        lines = []
+        while time.monotonic() < deadline:
+            self._check_running_alive()
+            lines = [self.hash_line(i) for i in self.running()]
+            if lines and lines[0] and all(ln == lines[0] for ln in lines):
+                return lines[0]
+            time.sleep(0.1)
+        raise RuntimeError("replicas did not converge within %.0fs: %s" % (
+            timeout_s, ", ".join("s%d=%r" % (i + 1, ln) for i, ln in zip(self.running(), lines))))
+
+    def log_tail(self, i=None, n=40):
+        if i is not None:
+            return self.members[i].log_tail(n)
+        return "\n".join("--- s%d:\n%s" % (j + 1, m.log_tail(n))
+                         for j, m in enumerate(self.members))
+
+
+def start_cluster(size=3, observers=0, **kw):
+    """A started `FerrokeeperCluster` (see there)."""
+    return FerrokeeperCluster(size=size, observers=observers, **kw).start()
 
 
 class RefZooKeeper(Server):
@@ -390,12 +624,15 @@ def start_server(kind, **kw):
     raise ValueError("unknown server kind %r" % kind)
 
 
-def kazoo_client(hostport, timeout_s=10.0, auth=None, start=True, **kw):
-    """A started KazooClient (bounded connect). auth: list of (scheme, credential)."""
+def kazoo_client(hostport, timeout_s=10.0, auth=None, start=True, connect_tries=3, **kw):
+    """A started KazooClient (bounded connect). auth: list of (scheme, credential).
+    connect_tries: connection attempts (each over every host) before kazoo gives up and
+    reports LOST; a client that must ride out a cluster's failover needs more than 3."""
     from kazoo.client import KazooClient
     from kazoo.retry import KazooRetry
     c = KazooClient(hosts=hostport, timeout=timeout_s,
-                    connection_retry=KazooRetry(max_tries=3, delay=0.1, max_delay=1),
+                    connection_retry=KazooRetry(max_tries=connect_tries, delay=0.1,
+                                                max_delay=1),
                     command_retry=None, **kw)
     if start:
         c.start(timeout=15)
@@ -502,7 +739,12 @@ def create_body(path, data=b"", acls=OPEN_ACL, flags=0, ttl=None):
 
 
 if __name__ == "__main__":
-    # Smoke: python3 fkharness.py zk|fk  -> start, ruok, srvr, stop.
+    # Smoke: python3 fkharness.py zk|fk|cluster  -> start, ruok, srvr, stop.
     kind = sys.argv[1] if len(sys.argv) > 1 else "zk"
+    if kind == "cluster":
+        with start_cluster(3) as cl:
+            for i in range(3):
+                print("s%d %s: %s | %s" % (i + 1, cl.hostport(i), cl.mode(i), cl.hash_line(i)))
+        sys.exit(0)
     with start_server(kind) as s:
         print(four_letter(s.port, "srvr"))
