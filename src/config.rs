@@ -144,6 +144,9 @@ pub struct Config {
     pub client_port_listen_backlog: i32,
     pub standalone_enabled: bool,
     pub reconfig_enabled: bool,
+    /// `readonlymode.enabled`: a member cut off from the quorum serves reads to clients
+    /// that allow a read-only server.
+    pub read_only_mode_enabled: bool,
     /// Role of this server when it is not listed as an observer in `server.N` (`peerType`).
     pub peer_type: PeerRole,
     /// `server.N` entries sorted by id; empty means standalone.
@@ -263,6 +266,7 @@ impl Default for Config {
             client_port_listen_backlog: -1,
             standalone_enabled: true,
             reconfig_enabled: false,
+            read_only_mode_enabled: false,
             peer_type: PeerRole::Participant,
             servers: Vec::new(),
             metrics_port: None,

@@ -103,6 +103,9 @@ pub struct Connection {
     pub timeout_ms: i32,
     /// The client omitted the trailing readOnly byte of ConnectRequest: answer likewise.
     pub is_old_client: bool,
+    /// A session a read-only member (cut off from the quorum) took: reads only, never in
+    /// the log; closed when the member rejoins.
+    pub read_only: bool,
     /// Identities for ACL checks: ip plus whatever `addauth` added (per connection, as in
     /// ZooKeeper's `ServerCnxn.authInfo`), in the order ZooKeeper iterates that set (see
     /// `tree::auth::java_order`); `auth_added` keeps the order they were added in.
@@ -141,6 +144,7 @@ impl Connection {
             session_id: 0,
             timeout_ms: 0,
             is_old_client: false,
+            read_only: false,
             auth: vec![Id::new("ip", &peer.ip().to_string())],
             auth_added: vec![Id::new("ip", &peer.ip().to_string())],
             pending: VecDeque::new(),

@@ -250,8 +250,8 @@ fn view_with(
     ServerView {
         config: &server.settings.config,
         version: version_string(),
-        is_serving: server.is_serving(),
-        read_only: false,
+        is_serving: server.is_serving() || server.is_read_only(),
+        read_only: server.is_read_only(),
         mode: server_mode(server),
         last_processed_zxid: server.tree.last_zxid() as u64,
         node_count: server.tree.node_count() as u64,
@@ -366,6 +366,9 @@ fn raft_metrics(server: &Server) -> Vec<(String, String)> {
 fn server_mode(server: &Server) -> &'static str {
     if server.peers.is_none() {
         return "standalone";
+    }
+    if server.is_read_only() {
+        return "read-only";
     }
     let me = raft::NodeId(server.my_id);
     if server.raft.membership().learners.contains(&me) {

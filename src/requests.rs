@@ -79,6 +79,9 @@ impl Server {
     fn on_connect_frame(&mut self, key: ConnKey, frame: &[u8]) -> Result<(), String> {
         let req = wire::ConnectRequest::decode(frame).map_err(|e| e.to_string())?;
         if !self.is_serving() {
+            if self.is_read_only() && req.read_only {
+                return self.accept_read_only(key, &req);
+            }
             // ZooKeeper closes client connections while it has no leader to follow.
             return Err("not serving yet: no leader, or not caught up with it".to_string());
         }
@@ -125,6 +128,47 @@ impl Server {
         } else {
             self.reopen_session(key, req.session_id, &req.passwd, timeout_ms);
         }
+        Ok(())
+    }
+
+    /// Read-only mode (ZooKeeper's `ReadOnlyZooKeeperServer`): a member without a quorum
+    /// gives a client that allows it a local session — a new one, or its own if the tree
+    /// knows it and the password matches — and answers `readOnly = true`.
+    fn accept_read_only(&mut self, key: ConnKey, req: &wire::ConnectRequest) -> Result<(), String> {
+        let timeout_ms = req.time_out.clamp(
+            self.settings.min_session_timeout_ms,
+            self.settings.max_session_timeout_ms,
+        );
+        let (session_id, password) = if req.session_id == 0 {
+            let id = self.sessions.allocate_id();
+            (id, self.sessions.new_password(id))
+        } else {
+            match self.tree.sessions().get(req.session_id) {
+                Some(s) if Sessions::password_matches(&s.password, &req.passwd) => {
+                    (req.session_id, s.password)
+                }
+                _ => return Err("read-only: unknown session or wrong password".to_string()),
+            }
+        };
+        let conn = self.conn_mut(key).expect("caller checked the connection");
+        conn.is_old_client = !req.read_only_present;
+        conn.read_only = true;
+        conn.session_id = session_id;
+        conn.timeout_ms = timeout_ms;
+        let rsp = wire::ConnectResponse {
+            protocol_version: 0,
+            time_out: timeout_ms,
+            session_id,
+            passwd: password.to_vec(),
+            read_only: true,
+            read_only_present: req.read_only_present,
+        };
+        let mut out = Vec::new();
+        wire::write_frame(&mut out, |w| rsp.encode(w));
+        conn.queue_frame(&out);
+        log::info!("read-only session {session_id:#x} for {}", conn.peer);
+        self.dirty.insert(key);
+        self.finish_handshake(key);
         Ok(())
     }
 
@@ -247,6 +291,10 @@ impl Server {
                 return Ok(());
             }
         };
+        if self.conn(key).is_some_and(|c| c.read_only) {
+            self.on_read_only_request(key, header.xid, op, request, now);
+            return Ok(());
+        }
         if self
             .sessions
             .get(session_id)
@@ -343,6 +391,39 @@ impl Server {
             seq,
             received: now,
         });
+    }
+
+    /// A request on a read-only session (ZooKeeper's `ReadOnlyRequestProcessor`): writes
+    /// and sync are answered NotReadOnly, closeSession ends the local session, reads are
+    /// served from this member's tree.
+    fn on_read_only_request(
+        &mut self,
+        key: ConnKey,
+        xid: i32,
+        op: OpCode,
+        request: Request,
+        now: Instant,
+    ) {
+        match op {
+            OpCode::Sync
+            | OpCode::Create
+            | OpCode::Create2
+            | OpCode::CreateTtl
+            | OpCode::CreateContainer
+            | OpCode::Delete
+            | OpCode::DeleteContainer
+            | OpCode::SetData
+            | OpCode::Reconfig
+            | OpCode::SetAcl
+            | OpCode::Multi
+            | OpCode::Check => self.queue_error(key, xid, op, ErrorCode::NotReadOnly, now),
+            OpCode::CloseSession => {
+                let zxid = self.tree.last_zxid();
+                self.finish_request(key, xid, op, zxid, Ok(Response::Empty), now);
+                self.close_after_flush(key);
+            }
+            _ => self.answer_read(key, xid, request, now),
+        }
     }
 
     /// Queues a `CloseSession` txn unless one is already on its way.

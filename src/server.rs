@@ -407,7 +407,15 @@ impl Server {
                 self.per_ip.remove(&ip);
             }
         }
-        if conn.session_id != 0 {
+        if conn.read_only {
+            let held_elsewhere = self
+                .sessions
+                .get(conn.session_id)
+                .is_some_and(|s| s.conn.is_some());
+            if !held_elsewhere {
+                self.watches.remove_session(conn.session_id);
+            }
+        } else if conn.session_id != 0 {
             let holds = self.sessions.get(conn.session_id).and_then(|s| s.conn) == Some(key);
             if holds {
                 if let Some(s) = self.sessions.get_mut(conn.session_id) {
@@ -892,9 +900,24 @@ impl Server {
         self.raft.role() == raft::Role::Leader
     }
 
-    /// Clients may be served: a leader is known and this server has caught up with it.
+    /// Clients may be served: a leader is known, this server is connected to it, and it has
+    /// caught up with it. (Raft keeps naming a dead leader until the election timeout;
+    /// ZooKeeper stops serving as soon as its link to the leader drops, and so do we.)
     pub fn is_serving(&self) -> bool {
-        self.raft.leader().is_some() && self.applied_current_term
+        let Some(leader) = self.raft.leader() else {
+            return false;
+        };
+        let linked = leader.0 == self.my_id
+            || self
+                .peers
+                .as_ref()
+                .is_some_and(|p| p.connected().contains(&leader.0));
+        linked && self.applied_current_term
+    }
+
+    /// Read-only mode is on and this member has no quorum: it serves read-only sessions.
+    pub fn is_read_only(&self) -> bool {
+        self.settings.config.read_only_mode_enabled && self.peers.is_some() && !self.is_serving()
     }
 
     /// At start-up: a server that is its cluster's only voter leads at once.
@@ -964,8 +987,9 @@ impl Server {
             self.install_snapshot(snapshot);
         }
         for entry in &ready.committed {
-            if entry.term == self.raft.term() {
+            if entry.term == self.raft.term() && !self.applied_current_term {
                 self.applied_current_term = true;
+                self.end_read_only_sessions();
             }
             self.apply_entry(entry);
         }
@@ -978,6 +1002,20 @@ impl Server {
             self.answer_synced();
         }
         self.raft.advance(ready);
+    }
+
+    /// Back in the quorum: read-only sessions end, as ZooKeeper's read-only server shuts
+    /// down; their clients reconnect and get read-write sessions.
+    fn end_read_only_sessions(&mut self) {
+        let keys: Vec<ConnKey> = self
+            .connections()
+            .filter(|(_, c)| c.read_only)
+            .map(|(key, _)| key)
+            .collect();
+        for key in keys {
+            log::info!("rejoined the quorum: closing a read-only session");
+            self.close(key);
+        }
     }
 
     /// The leader changed: writes already proposed may still commit, or may be lost. Their

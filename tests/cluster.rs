@@ -293,3 +293,63 @@ fn sigterm_on_the_leader_hands_over_before_it_exits() {
         "hand-over took {handed_over_in:?}"
     );
 }
+
+#[test]
+fn a_member_cut_off_serves_read_only_clients_and_rejoins() {
+    let mut cluster = Cluster::start_with(3, "readonlymode.enabled=true\n");
+    let leader = cluster.wait_for_leader(Duration::from_secs(30));
+    let mut writer = Client::connect(cluster.members[leader].port, 30_000).unwrap();
+    writer.create("/before", b"kept", 0).unwrap();
+    cluster.wait_converged(Duration::from_secs(10));
+    let survivor = (0..3).find(|i| *i != leader).unwrap();
+    for i in (0..3).filter(|i| *i != survivor) {
+        cluster.kill(i);
+    }
+    // Without a quorum: a client that does not allow read-only is refused; one that does
+    // gets a read-only session that reads and is refused writes with NotReadOnly.
+    let port = cluster.members[survivor].port;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while four_letter_word(port, "isro").as_deref() != Some("ro") {
+        assert!(Instant::now() < deadline, "isro never said ro");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        Client::connect(port, 30_000).is_err(),
+        "a read-write session was granted"
+    );
+    let mut ro = Client::connect_allowing_read_only(port, 30_000).unwrap();
+    assert!(ro.read_only, "the session is read-only");
+    assert_eq!(
+        ro.get_data("/before").unwrap().as_deref(),
+        Some(&b"kept"[..])
+    );
+    match ro.create("/during", b"x", 0) {
+        Err(support::ClientError::Zk(wire::ErrorCode::NotReadOnly)) => {}
+        other => panic!("a write on a read-only session: {other:?}"),
+    }
+    let srvr = four_letter_word(port, "srvr").unwrap();
+    assert!(srvr.contains("Mode: read-only"), "{srvr}");
+    // The quorum comes back: the read-only session ends, read-write sessions work again.
+    for i in (0..3).filter(|i| *i != survivor) {
+        cluster.restart(i);
+    }
+    cluster.wait_for_leader(Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut rw) = Client::connect(port, 30_000) {
+            assert!(!rw.read_only);
+            rw.create("/after", b"x", 0).unwrap();
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no read-write session after the rejoin"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        ro.get_data("/before").is_err(),
+        "the read-only session was closed"
+    );
+    assert_eq!(four_letter_word(port, "isro").as_deref(), Some("rw"));
+}

@@ -16,7 +16,7 @@ use super::{Config, ConfigError, PeerRole, ServerEntry, Whitelist};
 const KNOWN_UNUSED_KEYS: &str = "localSessionsEnabled localSessionsUpgradingEnabled \
     secureClientPort secureClientPortAddress observerMasterPort connectToLearnerMasterLimit \
     quorumListenOnAllIPs syncEnabled dynamicConfigFile sslQuorum portUnification \
-    sslQuorumReloadCertFiles oraclePath readonlymode.enabled electionPortBindRetry \
+    sslQuorumReloadCertFiles oraclePath electionPortBindRetry \
     serverCnxnFactory skipACL fsync.warningthresholdms snapSizeLimitInKb txnLogSizeLimitInKb \
     commitLogCount snapshot.trust.empty snapshot.compression.method maxCnxns maxBatchSize \
     requestThrottleLimit requestThrottleStallTime requestThrottleDropStale \
@@ -233,6 +233,9 @@ impl Builder {
             }
             "standaloneEnabled" => self.config.standalone_enabled = self.boolean(entry)?,
             "reconfigEnabled" => self.config.reconfig_enabled = self.boolean(entry)?,
+            "readonlymode.enabled" | "zookeeper.readonlymode.enabled" => {
+                self.config.read_only_mode_enabled = self.boolean(entry)?
+            }
             "peerType" => {
                 self.config.peer_type = match entry.value.to_ascii_lowercase().as_str() {
                     "participant" => PeerRole::Participant,

@@ -386,8 +386,6 @@ impl Peers {
     }
 
     /// Member ids with an established outbound connection (for mntr / tests).
-    // Read by mntr's follower figures once they land (#5/#7); tests use it today.
-    #[allow(dead_code)]
     pub fn connected(&self) -> Vec<u64> {
         self.members
             .iter()

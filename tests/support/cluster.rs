@@ -27,12 +27,20 @@ pub struct Cluster {
 impl Cluster {
     /// Starts `size` members and waits until one of them leads.
     pub fn start(size: u64) -> Cluster {
+        Cluster::start_with(size, "")
+    }
+
+    /// `extra_cfg` goes into every member's zoo.cfg.
+    pub fn start_with(size: u64, extra_cfg: &str) -> Cluster {
         assert!(size >= 1, "a cluster has members");
         let root = TempDir::new("cluster");
         let lines: Vec<String> = (1..=size)
             .map(|id| format!("server.{id}=127.0.0.1:{}:{}", free_port(), free_port()))
             .collect();
-        let cfg = format!("initLimit=10\nsyncLimit=5\n{}\n", lines.join("\n"));
+        let cfg = format!(
+            "initLimit=10\nsyncLimit=5\n{}\n{extra_cfg}",
+            lines.join("\n")
+        );
         let mut members = Vec::new();
         for id in 1..=size {
             let dir = root.0.join(format!("s{id}"));

@@ -182,6 +182,8 @@ pub struct Client {
     pub session_id: i64,
     /// The session's password, for [`Client::resume`].
     pub passwd: Vec<u8>,
+    /// The server granted a read-only session (ConnectResponse.readOnly).
+    pub read_only: bool,
 }
 
 #[derive(Debug)]
@@ -198,7 +200,12 @@ impl From<std::io::Error> for ClientError {
 
 impl Client {
     pub fn connect(port: u16, timeout_ms: i32) -> Result<Client, ClientError> {
-        Client::handshake(port, timeout_ms, 0, vec![0; 16])
+        Client::handshake(port, timeout_ms, 0, vec![0; 16], false)
+    }
+
+    /// A new session from a client that accepts a read-only server (`canBeReadOnly`).
+    pub fn connect_allowing_read_only(port: u16, timeout_ms: i32) -> Result<Client, ClientError> {
+        Client::handshake(port, timeout_ms, 0, vec![0; 16], true)
     }
 
     /// Reopens an existing session, as a ZooKeeper client does after losing its connection.
@@ -211,7 +218,7 @@ impl Client {
         passwd: &[u8],
     ) -> Result<Client, ClientError> {
         assert_ne!(session_id, 0, "resume needs a session");
-        Client::handshake(port, timeout_ms, session_id, passwd.to_vec())
+        Client::handshake(port, timeout_ms, session_id, passwd.to_vec(), false)
     }
 
     fn handshake(
@@ -219,6 +226,7 @@ impl Client {
         timeout_ms: i32,
         session_id: i64,
         passwd: Vec<u8>,
+        read_only: bool,
     ) -> Result<Client, ClientError> {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
@@ -229,6 +237,7 @@ impl Client {
             next_xid: 1,
             session_id: 0,
             passwd: Vec::new(),
+            read_only: false,
         };
         let req = ConnectRequest {
             protocol_version: 0,
@@ -236,7 +245,7 @@ impl Client {
             time_out: timeout_ms,
             session_id,
             passwd,
-            read_only: false,
+            read_only,
             read_only_present: true,
         };
         let mut frame = Vec::new();
@@ -250,6 +259,7 @@ impl Client {
         }
         client.session_id = rsp.session_id;
         client.passwd = rsp.passwd;
+        client.read_only = rsp.read_only;
         Ok(client)
     }
 

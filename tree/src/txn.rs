@@ -264,7 +264,9 @@ mod tests {
         let mut w = Writer::new();
         sample_txns()[5].encode(&mut w);
         let mut bad_version = w.bytes.clone();
-        bad_version[3] = 2;
+        bad_version[3] = 1; // the format before session passwords
+        assert!(Txn::decode(&bad_version).is_err());
+        bad_version[3] = 3;
         assert!(Txn::decode(&bad_version).is_err());
         let mut bad_kind = w.bytes.clone();
         let last = bad_kind.len() - 1;
