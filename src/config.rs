@@ -147,6 +147,9 @@ pub struct Config {
     /// `readonlymode.enabled`: a member cut off from the quorum serves reads to clients
     /// that allow a read-only server.
     pub read_only_mode_enabled: bool,
+    /// `readConsistency=linearizable`: every read waits for a Raft ReadIndex (default
+    /// `sequential`: ZooKeeper's guarantee, reads served from the local tree).
+    pub linearizable_reads: bool,
     /// Role of this server when it is not listed as an observer in `server.N` (`peerType`).
     pub peer_type: PeerRole,
     /// `server.N` entries sorted by id; empty means standalone.
@@ -267,6 +270,7 @@ impl Default for Config {
             standalone_enabled: true,
             reconfig_enabled: false,
             read_only_mode_enabled: false,
+            linearizable_reads: false,
             peer_type: PeerRole::Participant,
             servers: Vec::new(),
             metrics_port: None,
@@ -640,6 +644,16 @@ mod tests {
             parse_err(text),
             "zoo.cfg: initLimit is not set (required with server.N)"
         );
+    }
+
+    #[test]
+    fn read_consistency_and_read_only_mode_are_parsed() {
+        let (c, _) = parse_ok("tickTime=2000\ndataDir=/d\nreadConsistency=linearizable\n");
+        assert!(c.linearizable_reads);
+        let (c, _) = parse_ok("tickTime=2000\ndataDir=/d\nreadonlymode.enabled=true\n");
+        assert!(c.read_only_mode_enabled && !c.linearizable_reads);
+        let err = parse_err("tickTime=2000\ndataDir=/d\nreadConsistency=strong\n");
+        assert!(err.contains("'sequential' or 'linearizable'"), "{err}");
     }
 
     #[test]

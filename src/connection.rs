@@ -66,6 +66,9 @@ pub enum Pending {
         code: wire::ErrorCode,
         received: Instant,
     },
+    /// `readConsistency=linearizable`: the reads behind it wait until this server has
+    /// applied the leader's ReadIndex for barrier `seq` (`done` once it has). Sends no reply.
+    Barrier { seq: u64, done: bool },
 }
 
 /// Figures `cons` prints for a connection.

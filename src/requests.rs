@@ -347,6 +347,21 @@ impl Server {
                 let seq = self.forward_sync(key, r.path);
                 self.push_pending_write(key, header.xid, op, seq, now);
             }
+            request if self.linearizable_reads() && is_tree_read(&request) => {
+                // Behind a barrier: answered once this server has applied everything the
+                // leader had committed when the read arrived (a ReadIndex, thesis §6.4).
+                let seq = self.begin_barrier(key);
+                if let Some(conn) = self.conn_mut(key) {
+                    conn.pending
+                        .push_back(Pending::Barrier { seq, done: false });
+                    conn.pending.push_back(Pending::Read {
+                        xid: header.xid,
+                        request,
+                        received: now,
+                    });
+                }
+                self.drain_reads(key);
+            }
             request => {
                 let conn = self.conn_mut(key).expect("caller checked the connection");
                 if conn.pending.is_empty() {
@@ -728,13 +743,15 @@ impl Server {
     }
 
     /// Answers queued reads until the next unanswered write.
-    fn drain_reads(&mut self, key: ConnKey) {
+    pub(crate) fn drain_reads(&mut self, key: ConnKey) {
         loop {
             let Some(conn) = self.conn_mut(key) else {
                 return;
             };
             match conn.pending.front() {
-                Some(Pending::Read { .. }) | Some(Pending::Error { .. }) => {}
+                Some(Pending::Read { .. })
+                | Some(Pending::Error { .. })
+                | Some(Pending::Barrier { done: true, .. }) => {}
                 _ => break,
             }
             match conn.pending.pop_front() {
@@ -752,10 +769,27 @@ impl Server {
                     let zxid = self.tree.last_zxid();
                     self.finish_request(key, xid, op, zxid, Err(code), received);
                 }
+                Some(Pending::Barrier { .. }) => {}
                 _ => unreachable!("front checked above"),
             }
         }
         // The queue shrank: a connection held back by IN_FLIGHT_MAX may read again.
         self.stalled.insert(key);
     }
+}
+
+/// The reads `readConsistency=linearizable` puts behind a barrier: those that read the tree.
+/// Pings, sync, setWatches and the watch-management requests are answered as usual.
+fn is_tree_read(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::GetData(_)
+            | Request::Exists(_)
+            | Request::GetChildren(_)
+            | Request::GetChildren2(_)
+            | Request::GetAcl(_)
+            | Request::GetAllChildrenNumber(_)
+            | Request::GetEphemerals(_)
+            | Request::MultiRead(_)
+    )
 }

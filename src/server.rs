@@ -100,8 +100,13 @@ pub struct Server {
     next_read_ctx: u64,
     /// Follower: paths of syncs sent to the leader, by sequence number.
     sync_paths: BTreeMap<u64, String>,
-    /// Follower: syncs the leader answered, waiting for this index to be applied.
+    /// Follower: syncs the leader answered, and (any member) read barriers whose ReadIndex
+    /// is known, waiting for this index to be applied.
     sync_waits: BTreeMap<u64, u64>,
+    /// `readConsistency=linearizable`: read barriers by sequence number → connection.
+    barriers: BTreeMap<u64, ConnKey>,
+    /// Leader: ReadIndex contexts of its own read barriers → barrier sequence number.
+    barrier_reads: BTreeMap<u64, u64>,
     pub raft: raft::Node,
     /// The `Ready` the log worker is making durable.
     outstanding: Option<raft::Ready>,
@@ -209,6 +214,8 @@ impl Server {
             next_read_ctx: 1,
             sync_paths: BTreeMap::new(),
             sync_waits: BTreeMap::new(),
+            barriers: BTreeMap::new(),
+            barrier_reads: BTreeMap::new(),
             raft,
             outstanding: None,
             persisted_vote,
@@ -677,7 +684,7 @@ impl Server {
                 crate::cluster::KIND_SYNCED if body.len() == 16 => {
                     let seq = BigEndian::read_u64(&body[..8]);
                     let index = BigEndian::read_u64(&body[8..]);
-                    if self.sync_paths.contains_key(&seq) {
+                    if self.sync_paths.contains_key(&seq) || self.barriers.contains_key(&seq) {
                         self.sync_waits.insert(seq, index);
                         self.answer_synced();
                     }
@@ -723,6 +730,62 @@ impl Server {
         if let Err(e) = self.raft.propose(payload.encode()) {
             log::warn!("cannot propose a write forwarded by server {from}: {e}");
         }
+    }
+
+    /// `readConsistency=linearizable` in a cluster (a one-member cluster's reads are
+    /// linearizable as they are: it applies every write before acknowledging it).
+    pub fn linearizable_reads(&self) -> bool {
+        self.settings.config.linearizable_reads && self.peers.is_some()
+    }
+
+    /// Starts a read barrier for `key`: a ReadIndex on the leader, or the follower's sync
+    /// protocol. Returns its sequence number (its `Pending::Barrier`).
+    pub fn begin_barrier(&mut self, key: ConnKey) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.barriers.insert(seq, key);
+        if self.is_leader() {
+            let ctx = self.next_read_ctx;
+            self.next_read_ctx += 1;
+            match self.raft.read_index(ctx) {
+                Ok(()) => {
+                    self.barrier_reads.insert(ctx, seq);
+                }
+                Err(e) => {
+                    log::info!("no ReadIndex for a linearizable read ({e}): closing");
+                    self.barriers.remove(&seq);
+                    self.close(key);
+                }
+            }
+            return seq;
+        }
+        let mut frame = vec![crate::cluster::KIND_SYNC];
+        frame.extend_from_slice(&seq.to_be_bytes());
+        let sent = match (self.raft.leader(), self.peers.as_mut()) {
+            (Some(leader), Some(peers)) => peers.send(leader.0, &frame),
+            _ => false,
+        };
+        if !sent {
+            log::info!("no leader for a linearizable read: closing the connection");
+            self.barriers.remove(&seq);
+            self.close(key);
+        }
+        seq
+    }
+
+    /// A barrier's index is applied: the reads behind it may be answered.
+    fn release_barrier(&mut self, key: ConnKey, seq: u64) {
+        let Some(conn) = self.conn_mut(key) else {
+            return;
+        };
+        for pending in conn.pending.iter_mut() {
+            if let crate::connection::Pending::Barrier { seq: s, done } = pending {
+                if *s == seq {
+                    *done = true;
+                }
+            }
+        }
+        self.drain_reads(key);
     }
 
     /// Follower: sends a client's sync to the leader; returns the sequence number its
@@ -790,6 +853,10 @@ impl Server {
             .collect();
         for seq in done {
             self.sync_waits.remove(&seq);
+            if let Some(key) = self.barriers.remove(&seq) {
+                self.release_barrier(key, seq);
+                continue;
+            }
             let path = self.sync_paths.remove(&seq).unwrap_or_default();
             if let Some(key) = self.awaiting.remove(&seq) {
                 let outcome = tree::ApplyOutcome {
@@ -997,8 +1064,11 @@ impl Server {
             if let Some((from, seq)) = self.sync_reads.remove(&read.ctx) {
                 self.send_synced(from, seq, read.index.0);
             }
+            if let Some(seq) = self.barrier_reads.remove(&read.ctx) {
+                self.sync_waits.insert(seq, read.index.0);
+            }
         }
-        if !self.sync_waits.is_empty() && !ready.committed.is_empty() {
+        if !self.sync_waits.is_empty() {
             self.answer_synced();
         }
         self.raft.advance(ready);
@@ -1022,7 +1092,10 @@ impl Server {
     /// clients cannot be told which, so, as ZooKeeper does when its leader goes, their
     /// connections close; the sessions live on and the clients reconnect.
     fn drop_unanswered_writes(&mut self) {
-        let keys: BTreeSet<ConnKey> = std::mem::take(&mut self.awaiting).into_values().collect();
+        let mut keys: BTreeSet<ConnKey> =
+            std::mem::take(&mut self.awaiting).into_values().collect();
+        keys.extend(std::mem::take(&mut self.barriers).into_values());
+        self.barrier_reads.clear();
         self.sync_paths.clear();
         self.sync_waits.clear();
         self.sync_reads.clear();

@@ -353,3 +353,36 @@ fn a_member_cut_off_serves_read_only_clients_and_rejoins() {
     );
     assert_eq!(four_letter_word(port, "isro").as_deref(), Some("rw"));
 }
+
+#[test]
+fn linearizable_reads_on_a_follower_see_every_acknowledged_write() {
+    let cluster = Cluster::start_with(3, "readConsistency=linearizable\n");
+    let leader = cluster.wait_for_leader(Duration::from_secs(30));
+    let follower = (0..3).find(|i| *i != leader).unwrap();
+    let mut writer = Client::connect(cluster.members[leader].port, 30_000).unwrap();
+    let mut reader = Client::connect(cluster.members[follower].port, 30_000).unwrap();
+    let mut on_leader = Client::connect(cluster.members[leader].port, 30_000).unwrap();
+    // Each read starts after the write was acknowledged, so it must see it: no sync needed.
+    for n in 0..50 {
+        let path = format!("/lin{n}");
+        writer.create(&path, n.to_string().as_bytes(), 0).unwrap();
+        let got = reader.get_data(&path).unwrap();
+        assert_eq!(
+            got.as_deref(),
+            Some(n.to_string().as_bytes()),
+            "{path} on the follower"
+        );
+        let got = on_leader.get_data(&path).unwrap();
+        assert_eq!(
+            got.as_deref(),
+            Some(n.to_string().as_bytes()),
+            "{path} on the leader"
+        );
+    }
+    // A follower's own writes and reads keep their order behind the barriers.
+    for n in 0..20 {
+        let path = format!("/own{n}");
+        reader.create(&path, b"x", 0).unwrap();
+        assert!(reader.get_data(&path).unwrap().is_some());
+    }
+}

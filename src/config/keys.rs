@@ -233,6 +233,13 @@ impl Builder {
             }
             "standaloneEnabled" => self.config.standalone_enabled = self.boolean(entry)?,
             "reconfigEnabled" => self.config.reconfig_enabled = self.boolean(entry)?,
+            "readConsistency" => {
+                self.config.linearizable_reads = match entry.value.as_str() {
+                    "sequential" => false,
+                    "linearizable" => true,
+                    _ => return Err(self.bad(entry, "'sequential' or 'linearizable'")),
+                }
+            }
             "readonlymode.enabled" | "zookeeper.readonlymode.enabled" => {
                 self.config.read_only_mode_enabled = self.boolean(entry)?
             }
