@@ -10,7 +10,7 @@
 //! receive disabled while a session is being set up, close after an invalid handshake).
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -297,32 +297,7 @@ impl Connection {
 
     /// Writes as much output as the socket takes. Returns bytes written.
     pub fn write_out(&mut self) -> io::Result<usize> {
-        let mut total = 0usize;
-        while self.out_sent < self.out.len() {
-            match self.stream.write(&self.out[self.out_sent..]) {
-                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "socket took 0")),
-                Ok(n) => {
-                    self.out_sent += n;
-                    total += n;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        if self.out_sent == self.out.len() {
-            self.out.clear();
-            self.out_sent = 0;
-        } else if self.out_sent > (1 << 20) && self.out_sent * 2 > self.out.len() {
-            // Reclaim the sent prefix so the buffer does not grow with total traffic.
-            self.out.drain(..self.out_sent);
-            self.out_sent = 0;
-        }
-        assert!(
-            self.out_sent <= self.out.len(),
-            "sent past the end of the output"
-        );
-        Ok(total)
+        write_buffered(&mut self.stream, &mut self.out, &mut self.out_sent)
     }
 
     /// Gives back the spare capacity of the input and output buffers (`clrs`): output already
@@ -353,4 +328,36 @@ impl Connection {
             (false, false) => None,
         }
     }
+}
+
+/// Writes `out[*sent..]` to a non-blocking `stream` until it would block; returns the bytes
+/// written. A fully sent buffer is cleared; a large sent prefix is reclaimed so the buffer
+/// does not grow with total traffic. Shared by client and peer connections.
+pub fn write_buffered(
+    stream: &mut impl std::io::Write,
+    out: &mut Vec<u8>,
+    sent: &mut usize,
+) -> io::Result<usize> {
+    let mut total = 0usize;
+    while *sent < out.len() {
+        match stream.write(&out[*sent..]) {
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "socket took 0")),
+            Ok(n) => {
+                *sent += n;
+                total += n;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    if *sent == out.len() {
+        out.clear();
+        *sent = 0;
+    } else if *sent > (1 << 20) && *sent * 2 > out.len() {
+        out.drain(..*sent);
+        *sent = 0;
+    }
+    assert!(*sent <= out.len(), "sent past the end of the output");
+    Ok(total)
 }

@@ -759,13 +759,7 @@ impl Server {
             }
             return seq;
         }
-        let mut frame = vec![crate::cluster::KIND_SYNC];
-        frame.extend_from_slice(&seq.to_be_bytes());
-        let sent = match (self.raft.leader(), self.peers.as_mut()) {
-            (Some(leader), Some(peers)) => peers.send(leader.0, &frame),
-            _ => false,
-        };
-        if !sent {
+        if !self.send_sync_to_leader(seq) {
             log::info!("no leader for a linearizable read: closing the connection");
             self.barriers.remove(&seq);
             self.close(key);
@@ -795,19 +789,24 @@ impl Server {
         self.next_seq += 1;
         self.awaiting.insert(seq, key);
         self.sync_paths.insert(seq, path);
-        let mut frame = vec![crate::cluster::KIND_SYNC];
-        frame.extend_from_slice(&seq.to_be_bytes());
-        let sent = match (self.raft.leader(), self.peers.as_mut()) {
-            (Some(leader), Some(peers)) => peers.send(leader.0, &frame),
-            _ => false,
-        };
-        if !sent {
+        if !self.send_sync_to_leader(seq) {
             log::info!("no leader to sync with: closing the connection");
             self.awaiting.remove(&seq);
             self.sync_paths.remove(&seq);
             self.close(key);
         }
         seq
+    }
+
+    /// Follower: asks the leader for a ReadIndex for `seq`; false if there is no leader to
+    /// ask or the frame could not be queued.
+    fn send_sync_to_leader(&mut self, seq: u64) -> bool {
+        let mut frame = vec![crate::cluster::KIND_SYNC];
+        frame.extend_from_slice(&seq.to_be_bytes());
+        match (self.raft.leader(), self.peers.as_mut()) {
+            (Some(leader), Some(peers)) => peers.send(leader.0, &frame),
+            _ => false,
+        }
     }
 
     /// Leader: a follower's sync becomes a ReadIndex; the answer goes back when Raft

@@ -122,25 +122,24 @@ impl Node {
             return;
         }
         self.reset_election_timer();
-        let kind = if self.config.pre_vote {
+        self.campaign(self.election_kind());
+        self.check_invariants();
+    }
+
+    /// How a timed-out (or prompted) server campaigns: pre-vote first if configured.
+    fn election_kind(&self) -> CampaignKind {
+        if self.config.pre_vote {
             CampaignKind::PreVote
         } else {
             CampaignKind::Vote
-        };
-        self.campaign(kind);
-        self.check_invariants();
+        }
     }
 
     pub(crate) fn tick_election(&mut self) {
         self.election_elapsed += 1;
         if self.election_elapsed >= self.randomized_timeout && self.is_promotable() {
             self.reset_election_timer();
-            let kind = if self.config.pre_vote {
-                CampaignKind::PreVote
-            } else {
-                CampaignKind::Vote
-            };
-            self.campaign(kind);
+            self.campaign(self.election_kind());
         }
     }
 

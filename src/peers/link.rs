@@ -7,7 +7,7 @@
 //! length at its header), output at most `queue_bytes_max` plus one hello (checked by the
 //! transport before it queues), and a link that is still connecting is never read or written.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -144,32 +144,7 @@ impl Link {
     /// Writes as much output as the socket takes. Returns bytes written.
     pub fn write_out(&mut self) -> io::Result<usize> {
         assert!(self.is_open(), "a connecting socket is not written");
-        let mut total = 0usize;
-        while self.out_sent < self.out.len() {
-            match self.stream.write(&self.out[self.out_sent..]) {
-                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "socket took 0")),
-                Ok(n) => {
-                    self.out_sent += n;
-                    total += n;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        if self.out_sent == self.out.len() {
-            self.out.clear();
-            self.out_sent = 0;
-        } else if self.out_sent > (1 << 20) && self.out_sent * 2 > self.out.len() {
-            // Reclaim the sent prefix so the buffer does not grow with total traffic.
-            self.out.drain(..self.out_sent);
-            self.out_sent = 0;
-        }
-        assert!(
-            self.out_sent <= self.out.len(),
-            "sent past the end of the output"
-        );
-        Ok(total)
+        crate::connection::write_buffered(&mut self.stream, &mut self.out, &mut self.out_sent)
     }
 
     /// Interest derived from state: WRITABLE while connecting (that is how completion shows)
