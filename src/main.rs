@@ -124,7 +124,19 @@ fn run_convert(options: convert::Options) -> ExitCode {
 }
 
 fn run_server(config_path: Option<&std::path::Path>) -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format(|out, record| {
+            use std::io::Write;
+            writeln!(
+                out,
+                "{} {:<5} {}: {}",
+                clock::utc_timestamp(clock::Clock::read().wall_ms),
+                record.level(),
+                record.target(),
+                record.args()
+            )
+        })
+        .init();
     let config = match config_path {
         None => {
             log::info!("no config given: standalone on the embedded default");

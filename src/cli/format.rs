@@ -19,7 +19,7 @@ pub fn java_date(ms: i64, utc_offset_secs: i64, zone: &str) -> String {
     let local_secs = ms.div_euclid(1000).saturating_add(utc_offset_secs);
     let days = local_secs.div_euclid(86_400);
     let secs_of_day = local_secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = crate::clock::civil_from_days(days);
     assert!((1..=12).contains(&month), "month {month} out of range");
     assert!((1..=31).contains(&day), "day {day} out of range");
     // 1970-01-01 was a Thursday, the first entry of DAYS.
@@ -31,21 +31,6 @@ pub fn java_date(ms: i64, utc_offset_secs: i64, zone: &str) -> String {
         secs_of_day % 3600 / 60,
         secs_of_day % 60
     )
-}
-
-/// (year, month 1-12, day 1-31) of a day count since 1970-01-01, proleptic Gregorian
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// How to show a moment: `(utc_offset_secs, zone name)` for a given epoch second.

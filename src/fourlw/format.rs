@@ -55,7 +55,7 @@ pub fn java_date(epoch_ms: u64) -> String {
     let seconds = epoch_ms / 1000;
     let days = seconds / 86_400;
     let second_of_day = seconds % 86_400;
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = crate::clock::civil_from_days(days as i64);
     let weekday = DAYS[(days % 7) as usize];
     let month_name = MONTHS[(month - 1) as usize];
     let (hour, minute, second) = (
@@ -64,24 +64,6 @@ pub fn java_date(epoch_ms: u64) -> String {
         second_of_day % 60,
     );
     format!("{weekday} {month_name} {day:02} {hour:02}:{minute:02}:{second:02} UTC {year}")
-}
-
-/// Days since 1970-01-01 to (year, month 1..=12, day 1..=31), proleptic Gregorian
-/// (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    assert!((1..=12).contains(&month), "month {month}");
-    assert!((1..=31).contains(&day), "day {day}");
-    (year, month, day)
 }
 
 /// `ServerCnxn.dumpConnectionInfo(pw, brief)` (no trailing newline).
