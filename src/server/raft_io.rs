@@ -1,0 +1,225 @@
+//! Driving Raft: `Ready` batches to the log worker and back (the contract in the raft
+//! crate: persist, send, apply, advance), snapshots received from the leader, log
+//! compaction after a snapshot, and what a leader change does to waiting clients.
+
+use super::*;
+
+impl Server {
+    /// At start-up: a server that is its cluster's only voter leads at once.
+    pub fn start_up(&mut self) {
+        let membership = self.raft.membership();
+        if membership.voters.len() == 1 && membership.is_voter(raft::NodeId(self.my_id)) {
+            self.raft.campaign_now();
+        }
+        self.drive_raft();
+    }
+
+    /// Takes `Ready` batches while none is out: one with disk work goes to the log worker
+    /// and is finished when it comes back durable; one without is finished at once.
+    pub fn drive_raft(&mut self) {
+        while self.outstanding.is_none() {
+            let Some(ready) = self.raft.ready() else {
+                return;
+            };
+            let hard_state = ready
+                .hard_state
+                .filter(|hs| (hs.term, hs.voted_for) != self.persisted_vote);
+            if let Some(hs) = hard_state {
+                self.persisted_vote = (hs.term, hs.voted_for);
+            }
+            let job = PersistJob {
+                snapshot: ready.snapshot.clone(),
+                entries: ready.entries.clone(),
+                hard_state,
+                sync: ready.must_sync,
+            };
+            if job.snapshot.is_none() && job.entries.is_empty() && job.hard_state.is_none() {
+                self.finish_ready(ready);
+            } else {
+                self.log.submit(job);
+                self.outstanding = Some(ready);
+            }
+        }
+    }
+
+    /// Steps 2–4 of the `Ready` contract, once step 1 (persist) is done.
+    pub(super) fn finish_ready(&mut self, ready: raft::Ready) {
+        if let Some(peers) = self.peers.as_mut() {
+            for message in &ready.messages {
+                let mut frame = vec![crate::cluster::KIND_RAFT];
+                frame.extend_from_slice(&raft::encode_message(message));
+                // A frame that does not fit is dropped; Raft sends again.
+                peers.send(message.to.0, &frame);
+            }
+        }
+        for event in &ready.events {
+            log::info!("raft: {event}");
+            if matches!(
+                event,
+                raft::Event::BecameFollower { .. }
+                    | raft::Event::BecameCandidate { .. }
+                    | raft::Event::BecameLeader { .. }
+            ) {
+                self.applied_current_term = false;
+                self.drop_unanswered_writes();
+            }
+            if matches!(event, raft::Event::BecameLeader { .. }) {
+                // A new leader gives every session a fresh timeout (ZooKeeper does the same).
+                self.sessions.reset_deadlines(&self.clock);
+            }
+        }
+        if let Some(snapshot) = &ready.snapshot {
+            self.install_snapshot(snapshot);
+        }
+        for entry in &ready.committed {
+            if entry.term == self.raft.term() && !self.applied_current_term {
+                self.applied_current_term = true;
+                self.end_read_only_sessions();
+            }
+            self.apply_entry(entry);
+        }
+        for read in &ready.read_states {
+            if let Some((from, seq)) = self.sync_reads.remove(&read.ctx) {
+                self.send_synced(from, seq, read.index.0);
+            }
+            if let Some(seq) = self.barrier_reads.remove(&read.ctx) {
+                self.sync_waits.insert(seq, read.index.0);
+            }
+        }
+        if !self.sync_waits.is_empty() {
+            self.answer_synced();
+        }
+        self.raft.advance(ready);
+    }
+
+    /// Back in the quorum: read-only sessions end, as ZooKeeper's read-only server shuts
+    /// down; their clients reconnect and get read-write sessions.
+    pub(super) fn end_read_only_sessions(&mut self) {
+        let keys: Vec<ConnKey> = self
+            .connections()
+            .filter(|(_, c)| c.read_only)
+            .map(|(key, _)| key)
+            .collect();
+        for key in keys {
+            log::info!("rejoined the quorum: closing a read-only session");
+            self.close(key);
+        }
+    }
+
+    /// The leader changed: writes already proposed may still commit, or may be lost. Their
+    /// clients cannot be told which, so, as ZooKeeper does when its leader goes, their
+    /// connections close; the sessions live on and the clients reconnect.
+    pub(super) fn drop_unanswered_writes(&mut self) {
+        let mut keys: BTreeSet<ConnKey> =
+            std::mem::take(&mut self.awaiting).into_values().collect();
+        keys.extend(std::mem::take(&mut self.barriers).into_values());
+        self.barrier_reads.clear();
+        self.sync_paths.clear();
+        self.sync_waits.clear();
+        self.sync_reads.clear();
+        for key in keys {
+            log::info!("closing a connection whose writes were in flight at a leader change");
+            self.close(key);
+        }
+    }
+
+    pub(super) fn install_snapshot(&mut self, snapshot: &raft::Snapshot) {
+        let config = self.tree.config().clone();
+        match DataTree::decode_snapshot(&snapshot.data, config) {
+            Ok(tree) => {
+                log::info!(
+                    "installed the leader's snapshot at index {} ({} znodes)",
+                    snapshot.meta.index,
+                    tree.node_count()
+                );
+                self.tree = tree;
+                self.resync_sessions();
+            }
+            Err(e) => {
+                // The leader's image passed its CRCs but does not decode: nothing safe is
+                // left to serve from.
+                log::error!("the leader's snapshot does not decode: {e}; aborting");
+                std::process::abort();
+            }
+        }
+    }
+
+    /// After installing the leader's snapshot: the local session table follows the tree's.
+    pub(super) fn resync_sessions(&mut self) {
+        let gone: Vec<i64> = self
+            .sessions
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| !self.tree.sessions().contains(*id))
+            .collect();
+        for id in gone {
+            self.watches.remove_session(id);
+            if let Some(key) = self.sessions.remove(id).and_then(|s| s.conn) {
+                self.close(key);
+            }
+        }
+        let tree_sessions: Vec<(i64, i32)> = self
+            .tree
+            .sessions()
+            .iter()
+            .map(|(id, s)| (id, s.timeout_ms))
+            .collect();
+        for (id, timeout_ms) in tree_sessions {
+            if self.sessions.get(id).is_none() {
+                let deadline = self.clock.after_ms(timeout_ms.max(0) as u64);
+                self.sessions.insert(
+                    id,
+                    LocalSession {
+                        timeout_ms,
+                        deadline,
+                        conn: None,
+                        closing: false,
+                    },
+                );
+            }
+        }
+    }
+
+    /// After a snapshot is written: drop the Raft log up to it. A cluster keeps the image to
+    /// send to followers that fall behind; a one-member cluster has no one to send it to.
+    pub(super) fn compact_raft_log(&mut self) {
+        let index = self.snapshots.last_snapshot_zxid;
+        if index <= 0 {
+            return;
+        }
+        let members = self.raft.membership().members().count();
+        let data = if members > 1 {
+            let path = crate::storage::snapshot_dir(&self.settings.config.data_dir)
+                .join(wal::snapshot::snapshot_name(index as u64));
+            match read_snapshot_body(&path) {
+                Ok(body) => body,
+                Err(e) => {
+                    log::warn!("cannot read snapshot {} back: {e}", path.display());
+                    return;
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        if let Err(e) = self.raft.compact(raft::LogIndex(index as u64), data) {
+            log::debug!("raft log not compacted to {index}: {e}");
+        }
+    }
+}
+
+/// The term and encoded membership a snapshot at `index` records.
+pub(super) fn snapshot_meta(raft: &raft::Node, index: u64) -> (u64, Vec<u8>) {
+    let at = raft::LogIndex(index);
+    let term = raft.term_at(at).map(|t| t.0).unwrap_or(0);
+    let membership = raft.membership_at(at);
+    (term, crate::replication::encode_membership(&membership))
+}
+
+fn read_snapshot_body(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut reader =
+        wal::snapshot::open_snapshot(&wal::FileDisk, path).map_err(|e| e.to_string())?;
+    let mut body = Vec::with_capacity(reader.body_len() as usize);
+    reader.read_to_end(&mut body).map_err(|e| e.to_string())?;
+    Ok(body)
+}
