@@ -14,7 +14,9 @@
 //!   batch; only the leader expires sessions, as in ZooKeeper), 4 = a follower's `sync`
 //!   (`[seq u64]`), 5 = the leader's answer (`[seq u64][index u64]`: a ReadIndex, thesis
 //!   §6.4, which the follower must apply before it answers the sync), 6 = `rqld`: the
-//!   sender asks the leader to transfer leadership to it (thesis §3.10).
+//!   sender asks the leader to transfer leadership to it (thesis §3.10), 7 = a member that
+//!   set a damaged log aside tells the leader where its log now ends (`[index u64]`), so
+//!   the leader replicates to it from there (Raft alone would never notice).
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -34,6 +36,8 @@ pub const KIND_SYNC: u8 = 4;
 pub const KIND_SYNCED: u8 = 5;
 /// `rqld` on a follower: "hand leadership to me" (empty body).
 pub const KIND_LEADERSHIP: u8 = 6;
+/// A member recovering a damaged log: `[last index u64]`, where its log now ends.
+pub const KIND_LOST_ENTRIES: u8 = 7;
 /// Largest peer frame: a Raft message carries up to `raft::FRAME_PAYLOAD_BYTES_MAX`.
 const PEER_FRAME_BYTES_MAX: usize = raft::FRAME_HEADER_BYTES + raft::FRAME_PAYLOAD_BYTES_MAX + 1;
 /// Bytes queued for one peer before frames to it are dropped (Raft retransmits).

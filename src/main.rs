@@ -187,6 +187,7 @@ fn run_server(config_path: Option<&std::path::Path>) -> ExitCode {
         tree_config,
         wal_options,
         &cluster.voters,
+        cluster.peers.is_some(),
     ) {
         Ok(r) => r,
         Err(e) => {

@@ -11,8 +11,8 @@
 //!   sequence u64][Txn]`. The origin pair lets the server that took the request from its
 //!   client find the connection to answer once the entry is applied; every other server
 //!   applies it silently.
-//! * **Hard state** (`raft-state` in dataDir): term, vote and a commit index, 28 bytes with a
-//!   CRC, replaced atomically (tmp, fsync, rename, fsync dir) whenever the term or vote
+//! * **Hard state** (`raft-state` in dataDir): term, vote, a commit index and flags (bit 0:
+//!   recovering from a damaged log, see `raft::Node::start_recovering`), 32 bytes and a CRC, replaced atomically (tmp, fsync, rename, fsync dir) whenever the term or vote
 //!   changes — before any message of that `Ready` leaves. A commit index alone is not worth
 //!   an fsync: Raft learns it again from the leader (or, alone, by committing its no-op), so
 //!   the stored one is only a lower bound.
@@ -27,7 +27,8 @@ use raft::{HardState, LogIndex, Membership, NodeId, Term};
 use tree::Txn;
 
 pub const RAFT_STATE_FILE: &str = "raft-state";
-const RAFT_STATE_BYTES: usize = 4 + 8 + 8 + 8 + 4;
+const RAFT_STATE_BYTES: usize = 4 + 8 + 8 + 8 + 4 + 4;
+const FLAG_RECOVERING: u32 = 1;
 const RAFT_STATE_MAGIC: u32 = 0x464b_5253; // "FKRS"
 const PAYLOAD_VERSION: u8 = 1;
 const SNAPSHOT_META_VERSION: u8 = 1;
@@ -73,8 +74,16 @@ impl EntryPayload {
     }
 }
 
+/// What `raft-state` holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RaftState {
+    pub hard_state: HardState,
+    /// The log was damaged and discarded; Raft must not vote until caught up.
+    pub recovering: bool,
+}
+
 /// Reads `dataDir/raft-state`; `None` if there is none (a new server).
-pub fn read_hard_state(data_dir: &Path) -> Result<Option<HardState>, String> {
+pub fn read_hard_state(data_dir: &Path) -> Result<Option<RaftState>, String> {
     let path = data_dir.join(RAFT_STATE_FILE);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
@@ -99,20 +108,30 @@ pub fn read_hard_state(data_dir: &Path) -> Result<Option<HardState>, String> {
     let term = BigEndian::read_u64(&body[4..12]);
     let vote = BigEndian::read_u64(&body[12..20]);
     let commit = BigEndian::read_u64(&body[20..28]);
-    Ok(Some(HardState {
-        term: Term(term),
-        voted_for: (vote != 0).then_some(NodeId(vote)),
-        commit: LogIndex(commit),
+    let flags = BigEndian::read_u32(&body[28..32]);
+    if flags & !FLAG_RECOVERING != 0 {
+        return Err(bad(&format!("unknown flags {flags:#x}")));
+    }
+    Ok(Some(RaftState {
+        hard_state: HardState {
+            term: Term(term),
+            voted_for: (vote != 0).then_some(NodeId(vote)),
+            commit: LogIndex(commit),
+        },
+        recovering: flags & FLAG_RECOVERING != 0,
     }))
 }
 
 /// Replaces `dataDir/raft-state` durably.
-pub fn write_hard_state(data_dir: &Path, hs: &HardState) -> std::io::Result<()> {
+pub fn write_hard_state(data_dir: &Path, state: &RaftState) -> std::io::Result<()> {
+    let hs = &state.hard_state;
     let mut bytes = Vec::with_capacity(RAFT_STATE_BYTES);
     bytes.extend_from_slice(&RAFT_STATE_MAGIC.to_be_bytes());
     bytes.extend_from_slice(&hs.term.0.to_be_bytes());
     bytes.extend_from_slice(&hs.voted_for.map(|v| v.0).unwrap_or(0).to_be_bytes());
     bytes.extend_from_slice(&hs.commit.0.to_be_bytes());
+    let flags = if state.recovering { FLAG_RECOVERING } else { 0 };
+    bytes.extend_from_slice(&flags.to_be_bytes());
     let crc = crc32fast::hash(&bytes);
     bytes.extend_from_slice(&crc.to_be_bytes());
     let path = data_dir.join(RAFT_STATE_FILE);
@@ -178,13 +197,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("fk-raft-state-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         assert_eq!(read_hard_state(&dir).unwrap(), None);
-        let hs = HardState {
-            term: Term(7),
-            voted_for: Some(NodeId(3)),
-            commit: LogIndex(42),
+        let state = RaftState {
+            hard_state: HardState {
+                term: Term(7),
+                voted_for: Some(NodeId(3)),
+                commit: LogIndex(42),
+            },
+            recovering: true,
         };
-        write_hard_state(&dir, &hs).unwrap();
-        assert_eq!(read_hard_state(&dir).unwrap(), Some(hs));
+        write_hard_state(&dir, &state).unwrap();
+        assert_eq!(read_hard_state(&dir).unwrap(), Some(state));
         let path = dir.join(RAFT_STATE_FILE);
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[10] ^= 1;
@@ -193,7 +215,7 @@ mod tests {
         std::fs::write(&path, &bytes[..5]).unwrap();
         assert!(read_hard_state(&dir)
             .unwrap_err()
-            .contains("expected 32 bytes"));
+            .contains("expected 36 bytes"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -114,8 +114,9 @@ pub struct Server {
     pub raft: raft::Node,
     /// The `Ready` the log worker is making durable.
     outstanding: Option<raft::Ready>,
-    /// Term and vote as last written to `raft-state`.
+    /// Term, vote and recovery mark as last written to `raft-state`.
     persisted_vote: (raft::Term, Option<raft::NodeId>),
+    persisted_recovering: bool,
     next_tick: Instant,
     /// The sequence number of the next local proposal.
     next_seq: u64,
@@ -158,6 +159,7 @@ impl Server {
             secret,
             snapshot_zxid,
             raft: raft_storage,
+            recovering,
         } = recovered;
         let my_id = cluster.my_id;
         let peers = match cluster.peers {
@@ -182,7 +184,11 @@ impl Server {
             raft_storage.hard_state.term,
             raft_storage.hard_state.voted_for,
         );
-        let raft = raft::Node::new(raft_config, raft_storage);
+        let mut raft = raft::Node::new(raft_config, raft_storage);
+        if recovering {
+            log::warn!("recovering a damaged log: this member will not vote until caught up");
+            raft.start_recovering();
+        }
         let mut sessions = Sessions::new(cluster.session_server_byte, clock.wall_ms, secret);
         for (id, session) in tree.sessions().iter() {
             let timeout_ms = session.timeout_ms;
@@ -223,6 +229,7 @@ impl Server {
             raft,
             outstanding: None,
             persisted_vote,
+            persisted_recovering: recovering,
             next_tick: clock.after_ms(RAFT_TICK_MS),
             next_seq: 1,
             awaiting: BTreeMap::new(),
@@ -487,6 +494,7 @@ impl Server {
             ticked = true;
         }
         if ticked {
+            self.report_lost_entries();
             self.send_liveness();
             self.add_observers();
         }

@@ -82,6 +82,8 @@ pub struct Recovered {
     pub raft: raft::Storage,
     pub wal: Wal<LogDisk>,
     pub secret: u64,
+    /// The log was damaged and set aside: Raft must not vote until a leader caught it up.
+    pub recovering: bool,
 }
 
 pub fn snapshot_dir(data_dir: &Path) -> PathBuf {
@@ -101,6 +103,7 @@ pub fn recover(
     tree_config: TreeConfig,
     wal_options: WalOptions,
     initial_voters: &[raft::NodeId],
+    repair_from_leader: bool,
 ) -> Result<Recovered, StorageError> {
     let disk = FileDisk;
     for dir in [data_dir, data_log_dir] {
@@ -167,7 +170,25 @@ pub fn recover(
     let snapshot_index = tree.last_zxid() as u64;
     let log_dir = log_dir(data_log_dir);
     std::fs::create_dir_all(&log_dir).map_err(io_err("cannot create", &log_dir))?;
-    let (mut wal, report) = Wal::open(LogDisk, &log_dir, snapshot_index + 1, wal_options)?;
+    let (mut wal, report, damaged) =
+        match Wal::open(LogDisk, &log_dir, snapshot_index + 1, wal_options) {
+            Ok((wal, report)) => (wal, report, false),
+            // A cluster member need not refuse to start: the leader holds the log. The damaged
+            // files are kept aside for inspection, never read again.
+            Err(e @ (wal::Error::Corrupt { .. } | wal::Error::Gap { .. }))
+                if repair_from_leader =>
+            {
+                let aside = set_log_aside(&log_dir)?;
+                log::warn!(
+                    "write-ahead log is damaged ({e}); moved it to {} and will recover the log \
+                     from the leader, without voting until caught up",
+                    aside.display()
+                );
+                let (wal, report) = Wal::open(LogDisk, &log_dir, snapshot_index + 1, wal_options)?;
+                (wal, report, true)
+            }
+            Err(e) => return Err(e.into()),
+        };
     if let Some(torn) = &report.torn_tail {
         log::warn!("write-ahead log: truncated a torn tail: {torn}");
     }
@@ -184,17 +205,24 @@ pub fn recover(
         );
         wal.reset(snapshot_index + 1)?;
     }
-    let mut hard_state =
+    let stored =
         crate::replication::read_hard_state(data_dir).map_err(|what| StorageError::Content {
             path: data_dir.join(crate::replication::RAFT_STATE_FILE),
             what,
         })?;
-    let fresh = raft_snapshot.is_none() && wal.last_index() == 0 && hard_state.is_none();
+    let recovering = damaged || stored.is_some_and(|s| s.recovering);
+    let mut hard_state = stored.map(|s| s.hard_state);
+    let fresh =
+        !damaged && raft_snapshot.is_none() && wal.last_index() == 0 && hard_state.is_none();
     let entries = if fresh {
         let boot = raft::Storage::bootstrap(initial_voters);
         let records: Vec<Record> = boot.entries.iter().map(entry_record).collect();
         wal.append_batch_durable(&records)?;
-        crate::replication::write_hard_state(data_dir, &boot.hard_state)
+        let state = crate::replication::RaftState {
+            hard_state: boot.hard_state,
+            recovering: false,
+        };
+        crate::replication::write_hard_state(data_dir, &state)
             .map_err(io_err("cannot write", &data_dir.join("raft-state")))?;
         log::info!(
             "new server: bootstrapped the log with voters {:?}",
@@ -210,6 +238,16 @@ pub fn recover(
     if hard_state.commit.0 > last || hard_state.commit.0 < snapshot_index {
         // The stored commit is a hint; Raft relearns it.
         hard_state.commit = raft::LogIndex(snapshot_index.min(last));
+    }
+    if damaged {
+        // Durably marked before anything else happens, so that a crash during the
+        // recovery restarts it instead of voting with a log that lacks entries.
+        let state = crate::replication::RaftState {
+            hard_state,
+            recovering: true,
+        };
+        crate::replication::write_hard_state(data_dir, &state)
+            .map_err(io_err("cannot write", &data_dir.join("raft-state")))?;
     }
     log::info!(
         "recovered: snapshot at {snapshot_index}, log {}..={}, term {}, commit {}",
@@ -228,7 +266,24 @@ pub fn recover(
         },
         wal,
         secret,
+        recovering,
     })
+}
+
+/// Renames a damaged log directory to `log.damaged-<ms since the epoch>` beside it.
+fn set_log_aside(log_dir: &Path) -> Result<PathBuf, StorageError> {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let aside = log_dir.with_file_name(format!("log.damaged-{ms}"));
+    std::fs::rename(log_dir, &aside).map_err(io_err("cannot move aside", log_dir))?;
+    if let Some(parent) = log_dir.parent() {
+        std::fs::File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err("cannot sync", parent))?;
+    }
+    Ok(aside)
 }
 
 /// The WAL record of a Raft entry.
@@ -386,7 +441,11 @@ impl WalLog {
             self.wal.sync().map_err(|e| e.to_string())?;
         }
         if let Some(hs) = &job.hard_state {
-            crate::replication::write_hard_state(&self.data_dir, hs)
+            let state = crate::replication::RaftState {
+                hard_state: *hs,
+                recovering: job.recovering,
+            };
+            crate::replication::write_hard_state(&self.data_dir, &state)
                 .map_err(|e| format!("cannot write the raft state: {e}"))?;
         }
         Ok(())

@@ -37,8 +37,10 @@ pub struct PersistJob {
     /// Entries to append; the first may be at or below the log's last index, which then
     /// loses everything from there first (a follower resolving a conflict).
     pub entries: Vec<raft::Entry>,
-    /// Written when the term or vote changed.
+    /// Written when the term or vote changed (or the recovery mark did).
     pub hard_state: Option<raft::HardState>,
+    /// The recovery mark written with `hard_state` (see `raft::Node::start_recovering`).
+    pub recovering: bool,
     /// Make everything above durable before answering.
     pub sync: bool,
 }

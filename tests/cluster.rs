@@ -386,3 +386,62 @@ fn linearizable_reads_on_a_follower_see_every_acknowledged_write() {
         assert!(reader.get_data(&path).unwrap().is_some());
     }
 }
+
+#[test]
+fn a_follower_with_a_corrupt_log_recovers_it_from_the_leader() {
+    let mut cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(Duration::from_secs(30));
+    let follower = (0..3).find(|i| *i != leader).unwrap();
+    let mut client = Client::connect(cluster.members[leader].port, 30_000).unwrap();
+    for n in 0..300 {
+        client.create(&format!("/c{n}"), b"0123456789", 0).unwrap();
+    }
+    cluster.wait_converged(Duration::from_secs(10));
+    cluster.kill(follower);
+    // Flip a bit in the middle of the follower's written log (not a torn tail).
+    let log_dir = cluster.members[follower].dir.join("log").join("log");
+    let segment = std::fs::read_dir(&log_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("log."))
+        })
+        .max()
+        .expect("a segment");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let end = bytes.iter().rposition(|&b| b != 0).unwrap();
+    bytes[end / 2] ^= 0x10;
+    std::fs::write(&segment, &bytes).unwrap();
+    // Writes go on meanwhile; the follower comes back, sets the damage aside, and catches up.
+    for n in 300..320 {
+        client.create(&format!("/c{n}"), b"0123456789", 0).unwrap();
+    }
+    cluster.restart(follower);
+    let (zxid, digest) = cluster.wait_converged(Duration::from_secs(30));
+    let log = cluster.members[follower].process.as_ref().unwrap().log();
+    assert!(log.contains("write-ahead log is damaged"), "{log}");
+    assert!(log.contains("caught up after lost storage"), "{log}");
+    let aside = std::fs::read_dir(cluster.members[follower].dir.join("log"))
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().into_string().ok())
+        .any(|n| n.starts_with("log.damaged-"));
+    assert!(aside, "the damaged log is kept aside");
+    let mut on_follower = Client::connect(cluster.members[follower].port, 30_000).unwrap();
+    assert_eq!(
+        on_follower.children("/").unwrap().len(),
+        321,
+        "320 znodes and /zookeeper"
+    );
+    // Once caught up it is an ordinary member again: it restarts without recovering.
+    cluster.kill(follower);
+    cluster.restart(follower);
+    assert_eq!(cluster.wait_converged(Duration::from_secs(30)).1, digest);
+    let log = cluster.members[follower].process.as_ref().unwrap().log();
+    let restarts = log.matches("recovering a damaged log").count();
+    assert_eq!(
+        restarts, 1,
+        "only the first start recovered (zxid {zxid:#x}):\n{log}"
+    );
+}

@@ -108,9 +108,10 @@ impl Node {
             && self.election_elapsed < self.config.election_ticks
     }
 
-    /// True if this node may become leader: it is a voter in its latest configuration.
+    /// True if this node may become leader: it is a voter in its latest configuration and
+    /// not recovering from lost storage.
     pub(crate) fn is_promotable(&self) -> bool {
-        self.membership.is_voter(self.id)
+        self.membership.is_voter(self.id) && !self.recovering
     }
 
     /// Starts an election now rather than at the timeout (etcd's `MsgHup`), with a pre-vote
@@ -229,9 +230,10 @@ impl Node {
     ) {
         // "If votedFor is null or candidateId": one vote per term. A follower that knows this
         // term's leader has no vote to give. A pre-vote for a later term is always possible.
-        let can_vote = self.voted_for == Some(from)
-            || (self.voted_for.is_none() && self.leader.is_none())
-            || (pre_vote && term > self.term);
+        let can_vote = !self.recovering
+            && (self.voted_for == Some(from)
+                || (self.voted_for.is_none() && self.leader.is_none())
+                || (pre_vote && term > self.term));
         // "... and candidate's log is at least as up-to-date as receiver's log" (§5.4.1).
         let up_to_date = self.log.is_up_to_date(last_log_index, last_log_term);
         if can_vote && up_to_date {

@@ -269,3 +269,114 @@ fn sole_voter_campaigning_now_leads_at_once() {
     node.campaign_now();
     assert_eq!(node.term(), Term(2));
 }
+
+#[test]
+fn a_recovering_node_grants_no_vote_and_never_campaigns() {
+    // Paper §5.4: a vote promises the voter holds nothing the candidate lacks. A node that
+    // lost acknowledged entries cannot promise that, so it abstains until caught up.
+    let mut node = Node::new(config(1), storage_with(&[1, 2, 3], &[1], 1));
+    node.start_recovering();
+    assert!(node.is_recovering());
+    node.step(vote_request(2, 1, 2, 9, 1)).unwrap();
+    assert_eq!(granted(&mut node), Some(false), "no vote while recovering");
+    let mut pre_vote = vote_request(3, 1, 2, 9, 1);
+    if let MessageBody::RequestVote { pre_vote: p, .. } = &mut pre_vote.body {
+        *p = true;
+    }
+    node.step(pre_vote).unwrap();
+    assert_eq!(granted(&mut node), Some(false), "no pre-vote either");
+    for _ in 0..100 {
+        node.tick();
+    }
+    assert_eq!(
+        node.role(),
+        Role::Follower,
+        "a recovering node never campaigns"
+    );
+}
+
+#[test]
+fn a_node_that_lost_a_committed_entry_cannot_help_elect_a_leader_without_it() {
+    // E is committed by 1 and 3 while 2 is cut off; then 3 loses its log and 1 goes down.
+    // Were 3 to vote, 2 (without E) could win and E would be lost.
+    let mut cluster = Cluster::new(3, |_| {});
+    cluster.elect(1);
+    cluster.isolated.insert(crate::NodeId(2));
+    let index = cluster.node(1).propose(b"E".to_vec()).unwrap();
+    cluster.stabilize();
+    assert!(
+        cluster.node(1).commit_index() >= index,
+        "E committed by 1 and 3"
+    );
+    let term = cluster.node(3).term();
+    let mut lost = Node::new(config(3), storage_with(&[1, 2, 3], &[], term.0));
+    lost.start_recovering();
+    cluster.nodes.insert(crate::NodeId(3), lost);
+    cluster.isolated.clear();
+    cluster.isolated.insert(crate::NodeId(1));
+    for _ in 0..5 {
+        cluster.timeout(2);
+        cluster.stabilize();
+    }
+    assert_ne!(
+        cluster.node(2).role(),
+        Role::Leader,
+        "2 lacks E and must not lead"
+    );
+    assert!(cluster.node(3).is_recovering());
+    // 1 comes back: whoever leads holds E; 3 catches up and votes again.
+    cluster.isolated.clear();
+    cluster.tick_all(60);
+    let leader = cluster.leader().expect("a leader once 1 is back");
+    assert_eq!(
+        cluster.node(leader.0).entry(index).map(|e| e.data.clone()),
+        Some(b"E".to_vec())
+    );
+    assert!(!cluster.node(3).is_recovering(), "3 caught up");
+    assert_eq!(
+        cluster.node(3).entry(index).map(|e| e.data.clone()),
+        Some(b"E".to_vec())
+    );
+    let done = cluster.readies[&crate::NodeId(3)]
+        .iter()
+        .flat_map(|r| r.events.iter())
+        .any(|e| matches!(e, crate::Event::RecoveryDone { .. }));
+    assert!(done, "the driver is told to drop its recovery mark");
+}
+
+#[test]
+fn the_leader_replicates_again_to_a_follower_that_lost_its_log() {
+    // Raft assumes stable storage: heartbeats carry no log position, so a leader never
+    // notices on its own that a follower's log shrank. The follower's report fixes that.
+    let mut cluster = Cluster::new(3, |_| {});
+    cluster.elect(1);
+    let index = cluster.node(1).propose(b"E".to_vec()).unwrap();
+    cluster.stabilize();
+    let term = cluster.node(3).term();
+    let mut lost = Node::new(config(3), storage_with(&[1, 2, 3], &[], term.0));
+    lost.start_recovering();
+    let last = lost.last_index();
+    cluster.nodes.insert(crate::NodeId(3), lost);
+    cluster.tick_all(5);
+    assert!(
+        cluster.node(3).entry(index).is_none(),
+        "heartbeats alone repair nothing"
+    );
+    cluster
+        .node(1)
+        .follower_lost_entries(crate::NodeId(3), last);
+    cluster.stabilize();
+    assert_eq!(
+        cluster.node(3).entry(index).map(|e| e.data.clone()),
+        Some(b"E".to_vec())
+    );
+    assert!(!cluster.node(3).is_recovering());
+    // A stale report (at or above what the leader knows) changes nothing.
+    cluster
+        .node(1)
+        .follower_lost_entries(crate::NodeId(3), index);
+    assert!(cluster
+        .node(1)
+        .ready()
+        .map_or(true, |r| r.messages.is_empty()));
+}

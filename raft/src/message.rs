@@ -185,6 +185,11 @@ pub enum Event {
     ReadAborted {
         ctx: u64,
     },
+    /// A node recovering from lost storage caught up with a leader (commit at `index`, an
+    /// entry of the leader's term); it votes and may campaign again.
+    RecoveryDone {
+        index: LogIndex,
+    },
 }
 
 /// One batch of work for the driver; see the contract in the crate documentation.
@@ -343,6 +348,9 @@ impl fmt::Display for Event {
                 write!(f, "installed snapshot at {term}/{index}")
             }
             Event::ReadAborted { ctx } => write!(f, "read {ctx} aborted"),
+            Event::RecoveryDone { index } => {
+                write!(f, "caught up after lost storage (commit {index})")
+            }
         }
     }
 }

@@ -65,6 +65,10 @@ pub struct Node {
     handed_hard_state: HardState,
     /// A `Ready` is out and not yet advanced.
     ready_outstanding: bool,
+    /// This node lost log entries it may have acknowledged (its storage was damaged): it
+    /// grants no votes and never campaigns until a leader has caught it up (see
+    /// `start_recovering`).
+    pub(crate) recovering: bool,
 }
 
 impl Node {
@@ -102,6 +106,7 @@ impl Node {
             read_states: Vec::new(),
             handed_hard_state: hard_state,
             ready_outstanding: false,
+            recovering: false,
             config,
         };
         node.refresh_membership();
@@ -129,8 +134,42 @@ impl Node {
         if let Some(message) = self.step_term(message) {
             self.dispatch(message);
         }
+        self.maybe_end_recovery();
         self.check_invariants();
         Ok(())
+    }
+
+    /// Marks a node rebuilt from damaged storage: entries it acknowledged may be gone, and
+    /// an entry committed with its acknowledgement may now live on only a minority. Were it
+    /// to vote, it could elect a leader without that entry (breaking Leader Completeness,
+    /// paper §5.4). So until it has caught up it grants no votes (nor pre-votes) and never
+    /// campaigns. The driver persists the mark and calls this after every restart until
+    /// `Event::RecoveryDone`.
+    pub fn start_recovering(&mut self) {
+        assert!(self.role == Role::Follower, "recovering as {:?}", self.role);
+        self.recovering = true;
+        self.maybe_end_recovery();
+    }
+
+    pub fn is_recovering(&self) -> bool {
+        self.recovering
+    }
+
+    /// Caught up: our commit index, learned from the current leader, points at an entry of
+    /// that leader's term in our log. The leader holds every committed entry (it was
+    /// elected without us, or before our loss), so by Log Matching our log now holds every
+    /// entry committed before the loss, up to that index.
+    fn maybe_end_recovery(&mut self) {
+        if self.recovering
+            && self.role == Role::Follower
+            && self.leader.is_some()
+            && self.log.term(self.log.commit) == Some(self.term)
+        {
+            self.recovering = false;
+            self.events.push(Event::RecoveryDone {
+                index: self.log.commit,
+            });
+        }
     }
 
     fn dispatch(&mut self, m: Message) {

@@ -119,6 +119,30 @@ impl Node {
         }
     }
 
+    /// Leader: `id` reports that its log ends at `last_index`, below what it acknowledged
+    /// (its storage was damaged and it restarted, see `Node::start_recovering`). Raft assumes
+    /// stable storage, so nothing in the protocol would tell us: heartbeats carry no log
+    /// position. Replication to it restarts from there; its surviving prefix still matches
+    /// ours, as it did when acknowledged. A report at or above what we know is stale and
+    /// ignored, so a recovering follower may repeat it.
+    pub fn follower_lost_entries(&mut self, id: NodeId, last_index: LogIndex) {
+        if self.role != Role::Leader || id == self.id {
+            return;
+        }
+        let Some(progress) = self.progress.get_mut(&id) else {
+            return;
+        };
+        if progress.match_index <= last_index
+            || matches!(progress.state, ProgressState::Snapshot { .. })
+        {
+            return;
+        }
+        progress.match_index = last_index;
+        progress.become_probe();
+        self.send_append(id, true);
+        self.check_invariants();
+    }
+
     /// Follower: paper §5.3, AppendEntries receiver.
     pub(crate) fn handle_append_entries(
         &mut self,

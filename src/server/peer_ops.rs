@@ -29,6 +29,10 @@ impl Server {
                     Err(e) => log::warn!("a Raft frame from server {from}: {e}"),
                 },
                 crate::cluster::KIND_FORWARD => self.on_forwarded(from, body),
+                crate::cluster::KIND_LOST_ENTRIES if body.len() == 8 => {
+                    let last = raft::LogIndex(BigEndian::read_u64(body));
+                    self.raft.follower_lost_entries(raft::NodeId(from), last);
+                }
                 crate::cluster::KIND_LEADERSHIP if body.is_empty() => {
                     let to = raft::NodeId(from);
                     if self.is_leader() && self.raft.membership().is_voter(to) {
@@ -281,6 +285,20 @@ impl Server {
 
     /// Followers: tell the leader which sessions were heard from (ZooKeeper's learners
     /// send the same in their pings).
+    /// A recovering member tells the leader, every tick until caught up, where its log
+    /// ends now (the leader ignores it once replication has passed that point).
+    pub(super) fn report_lost_entries(&mut self) {
+        if !self.raft.is_recovering() {
+            return;
+        }
+        let (Some(leader), Some(peers)) = (self.raft.leader(), self.peers.as_mut()) else {
+            return;
+        };
+        let mut frame = vec![crate::cluster::KIND_LOST_ENTRIES];
+        frame.extend_from_slice(&self.raft.last_index().0.to_be_bytes());
+        peers.send(leader.0, &frame);
+    }
+
     pub(super) fn send_liveness(&mut self) {
         if self.is_leader() || self.touched.is_empty() {
             self.touched.clear();

@@ -21,16 +21,21 @@ impl Server {
             let Some(ready) = self.raft.ready() else {
                 return;
             };
+            let recovering = self.raft.is_recovering();
+            let mark_changed = recovering != self.persisted_recovering;
             let hard_state = ready
                 .hard_state
-                .filter(|hs| (hs.term, hs.voted_for) != self.persisted_vote);
+                .filter(|hs| (hs.term, hs.voted_for) != self.persisted_vote)
+                .or_else(|| mark_changed.then(|| self.raft.hard_state()));
             if let Some(hs) = hard_state {
                 self.persisted_vote = (hs.term, hs.voted_for);
+                self.persisted_recovering = recovering;
             }
             let job = PersistJob {
                 snapshot: ready.snapshot.clone(),
                 entries: ready.entries.clone(),
                 hard_state,
+                recovering,
                 sync: ready.must_sync,
             };
             if job.snapshot.is_none() && job.entries.is_empty() && job.hard_state.is_none() {
