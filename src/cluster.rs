@@ -16,7 +16,8 @@
 //!   §6.4, which the follower must apply before it answers the sync), 6 = `rqld`: the
 //!   sender asks the leader to transfer leadership to it (thesis §3.10), 7 = a member that
 //!   set a damaged log aside tells the leader where its log now ends (`[index u64]`), so
-//!   the leader replicates to it from there (Raft alone would never notice).
+//!   the leader replicates to it from there (Raft alone would never notice), 8 = a client
+//!   resumed session `[id i64]` on the sender, so others close their connection for it.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -38,6 +39,9 @@ pub const KIND_SYNCED: u8 = 5;
 pub const KIND_LEADERSHIP: u8 = 6;
 /// A member recovering a damaged log: `[last index u64]`, where its log now ends.
 pub const KIND_LOST_ENTRIES: u8 = 7;
+/// A client resumed session `[id i64]` on the sender: any other member holding a
+/// connection for it closes that connection (ZooKeeper's session move).
+pub const KIND_SESSION_MOVED: u8 = 8;
 /// Largest peer frame: a Raft message carries up to `raft::FRAME_PAYLOAD_BYTES_MAX`.
 const PEER_FRAME_BYTES_MAX: usize = raft::FRAME_HEADER_BYTES + raft::FRAME_PAYLOAD_BYTES_MAX + 1;
 /// Bytes queued for one peer before frames to it are dropped (Raft retransmits).

@@ -207,6 +207,7 @@ impl Server {
         let conn = self.conn_mut(key).expect("caller checked the connection");
         conn.session_id = session_id;
         self.send_connect_response(key, true);
+        self.announce_session_moved(session_id);
         self.finish_handshake(key);
     }
 

@@ -445,3 +445,32 @@ fn a_follower_with_a_corrupt_log_recovers_it_from_the_leader() {
         "only the first start recovered (zxid {zxid:#x}):\n{log}"
     );
 }
+
+#[test]
+fn a_session_resumed_on_another_member_loses_its_old_connection() {
+    let cluster = Cluster::start(3);
+    let mut first = Client::connect(cluster.members[0].port, 30_000).unwrap();
+    first.create("/moved", b"x", 0).unwrap();
+    cluster.wait_converged(Duration::from_secs(10));
+    let mut second = Client::resume(
+        cluster.members[1].port,
+        30_000,
+        first.session_id,
+        &first.passwd,
+    )
+    .unwrap();
+    assert_eq!(second.session_id, first.session_id, "the same session");
+    assert!(second.get_data("/moved").unwrap().is_some());
+    // The first member closes its connection for the session (ZooKeeper's session move).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if first.get_data("/moved").is_err() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the old connection still serves");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A wrong password is refused on any member.
+    let refused = Client::resume(cluster.members[2].port, 30_000, first.session_id, &[7; 16]);
+    assert!(refused.is_err(), "a wrong password resumed the session");
+}

@@ -29,6 +29,14 @@ impl Server {
                     Err(e) => log::warn!("a Raft frame from server {from}: {e}"),
                 },
                 crate::cluster::KIND_FORWARD => self.on_forwarded(from, body),
+                crate::cluster::KIND_SESSION_MOVED if body.len() == 8 => {
+                    let session_id = BigEndian::read_i64(body);
+                    let held = self.sessions.get(session_id).and_then(|s| s.conn);
+                    if let Some(key) = held {
+                        log::info!("session {session_id:#x} moved to server {from}: closing here");
+                        self.close(key);
+                    }
+                }
                 crate::cluster::KIND_LOST_ENTRIES if body.len() == 8 => {
                     let last = raft::LogIndex(BigEndian::read_u64(body));
                     self.raft.follower_lost_entries(raft::NodeId(from), last);
@@ -285,6 +293,26 @@ impl Server {
 
     /// Followers: tell the leader which sessions were heard from (ZooKeeper's learners
     /// send the same in their pings).
+    /// A client resumed `session_id` here: the other members close their connection for it,
+    /// as ZooKeeper closes the old connection of a session that moved.
+    pub fn announce_session_moved(&mut self, session_id: i64) {
+        let me = raft::NodeId(self.my_id);
+        let others: Vec<raft::NodeId> = self
+            .raft
+            .membership()
+            .members()
+            .filter(|id| *id != me)
+            .collect();
+        let Some(peers) = self.peers.as_mut() else {
+            return;
+        };
+        let mut frame = vec![crate::cluster::KIND_SESSION_MOVED];
+        frame.extend_from_slice(&session_id.to_be_bytes());
+        for id in others {
+            peers.send(id.0, &frame);
+        }
+    }
+
     /// A recovering member tells the leader, every tick until caught up, where its log
     /// ends now (the leader ignores it once replication has passed that point).
     pub(super) fn report_lost_entries(&mut self) {
