@@ -474,3 +474,30 @@ fn a_session_resumed_on_another_member_loses_its_old_connection() {
     let refused = Client::resume(cluster.members[2].port, 30_000, first.session_id, &[7; 16]);
     assert!(refused.is_err(), "a wrong password resumed the session");
 }
+
+#[test]
+fn a_follower_behind_the_compacted_log_catches_up_from_a_snapshot() {
+    // snapCount=50: the leader snapshots and compacts often, so a follower that was down
+    // for a few hundred writes can only catch up by InstallSnapshot (paper §7).
+    let mut cluster = Cluster::start_with(3, "snapCount=50\n");
+    let leader = cluster.wait_for_leader(Duration::from_secs(30));
+    let follower = (0..3).find(|i| *i != leader).unwrap();
+    cluster.kill(follower);
+    let mut client = Client::connect(cluster.members[leader].port, 30_000).unwrap();
+    for n in 0..400 {
+        client.create(&format!("/s{n}"), b"0123456789", 0).unwrap();
+    }
+    cluster.restart(follower);
+    cluster.wait_converged(Duration::from_secs(30));
+    let log = cluster.members[follower].process.as_ref().unwrap().log();
+    assert!(
+        log.contains("installed the leader's snapshot"),
+        "the follower caught up from a snapshot:\n{log}"
+    );
+    let mut on_follower = Client::connect(cluster.members[follower].port, 30_000).unwrap();
+    assert_eq!(on_follower.children("/").unwrap().len(), 401);
+    // Sessions and ephemerals travel in the snapshot too.
+    client.create("/eph", b"", 1).unwrap();
+    cluster.wait_converged(Duration::from_secs(10));
+    assert!(on_follower.get_data("/eph").unwrap().is_some());
+}
