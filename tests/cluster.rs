@@ -17,6 +17,18 @@ use std::time::{Duration, Instant};
 use support::cluster::Cluster;
 use support::{four_letter_word, Client};
 
+/// The tests here each run 3–5 server processes and assert timings (a hand-over within an
+/// election timeout); run concurrently on a 2-core machine they would measure the
+/// scheduler. One at a time.
+static ONE_CLUSTER_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    // A failed test poisons the lock; the next one still runs alone.
+    ONE_CLUSTER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Connects to the first member of `order` that accepts a session.
 fn connect_any(cluster: &Cluster, order: &[usize]) -> Client {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -36,6 +48,7 @@ fn connect_any(cluster: &Cluster, order: &[usize]) -> Client {
 
 #[test]
 fn writes_through_any_member_reach_every_member() {
+    let _serial = one_at_a_time();
     let cluster = Cluster::start(3);
     let leader = cluster.wait_for_leader(Duration::from_secs(30));
     let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
@@ -86,6 +99,7 @@ fn writes_through_any_member_reach_every_member() {
 
 #[test]
 fn killing_the_leader_under_load_loses_no_acknowledged_write() {
+    let _serial = one_at_a_time();
     let mut cluster = Cluster::start(3);
     let leader = cluster.wait_for_leader(Duration::from_secs(30));
     let stop = Arc::new(AtomicBool::new(false));
@@ -168,6 +182,7 @@ fn killing_the_leader_under_load_loses_no_acknowledged_write() {
 
 #[test]
 fn five_members_survive_the_loss_of_two() {
+    let _serial = one_at_a_time();
     let mut cluster = Cluster::start(5);
     let leader = cluster.wait_for_leader(Duration::from_secs(30));
     let others: Vec<usize> = (0..5).filter(|i| *i != leader).collect();
@@ -206,6 +221,7 @@ fn wait_mode(cluster: &Cluster, i: usize, mode: &str, limit: Duration) -> Durati
 
 #[test]
 fn rqld_and_ydld_move_leadership_within_an_election_timeout() {
+    let _serial = one_at_a_time();
     let cluster = Cluster::start(3);
     let leader = cluster.wait_for_leader(Duration::from_secs(30));
     let follower = (0..3).find(|i| *i != leader).unwrap();
@@ -247,6 +263,7 @@ fn rqld_and_ydld_move_leadership_within_an_election_timeout() {
 
 #[test]
 fn sigterm_on_the_leader_hands_over_before_it_exits() {
+    let _serial = one_at_a_time();
     let mut cluster = Cluster::start(3);
     let leader = cluster.wait_for_leader(Duration::from_secs(30));
     let pid = cluster.members[leader]
@@ -296,6 +313,7 @@ fn sigterm_on_the_leader_hands_over_before_it_exits() {
 
 #[test]
 fn a_member_cut_off_serves_read_only_clients_and_rejoins() {
+    let _serial = one_at_a_time();
     let mut cluster = Cluster::start_with(3, "readonlymode.enabled=true\n");
     let leader = cluster.wait_for_leader(Duration::from_secs(30));
     let mut writer = Client::connect(cluster.members[leader].port, 30_000).unwrap();
@@ -356,6 +374,7 @@ fn a_member_cut_off_serves_read_only_clients_and_rejoins() {
 
 #[test]
 fn linearizable_reads_on_a_follower_see_every_acknowledged_write() {
+    let _serial = one_at_a_time();
     let cluster = Cluster::start_with(3, "readConsistency=linearizable\n");
     let leader = cluster.wait_for_leader(Duration::from_secs(30));
     let follower = (0..3).find(|i| *i != leader).unwrap();
@@ -389,6 +408,7 @@ fn linearizable_reads_on_a_follower_see_every_acknowledged_write() {
 
 #[test]
 fn a_follower_with_a_corrupt_log_recovers_it_from_the_leader() {
+    let _serial = one_at_a_time();
     let mut cluster = Cluster::start(3);
     let leader = cluster.wait_for_leader(Duration::from_secs(30));
     let follower = (0..3).find(|i| *i != leader).unwrap();
@@ -448,6 +468,7 @@ fn a_follower_with_a_corrupt_log_recovers_it_from_the_leader() {
 
 #[test]
 fn a_session_resumed_on_another_member_loses_its_old_connection() {
+    let _serial = one_at_a_time();
     let cluster = Cluster::start(3);
     let mut first = Client::connect(cluster.members[0].port, 30_000).unwrap();
     first.create("/moved", b"x", 0).unwrap();
@@ -477,6 +498,7 @@ fn a_session_resumed_on_another_member_loses_its_old_connection() {
 
 #[test]
 fn a_follower_behind_the_compacted_log_catches_up_from_a_snapshot() {
+    let _serial = one_at_a_time();
     // snapCount=50: the leader snapshots and compacts often, so a follower that was down
     // for a few hundred writes can only catch up by InstallSnapshot (paper §7).
     let mut cluster = Cluster::start_with(3, "snapCount=50\n");
