@@ -637,19 +637,9 @@ impl Server {
         self.fire_watches(&outcome);
         match &txn.op {
             TxnOp::CreateSession { timeout_ms, .. } => {
-                if self.sessions.get(txn.session_id).is_none() {
-                    // A session created before a restart, or through another server.
-                    let deadline = self.clock.after_ms((*timeout_ms).max(0) as u64);
-                    self.sessions.insert(
-                        txn.session_id,
-                        LocalSession {
-                            timeout_ms: *timeout_ms,
-                            deadline,
-                            conn: None,
-                            closing: false,
-                        },
-                    );
-                }
+                // A session created before a restart, or through another server.
+                self.sessions
+                    .adopt(txn.session_id, *timeout_ms, &self.clock);
                 if let Some(key) = conn {
                     if self.conn(key).is_some() {
                         self.send_connect_response(key, true);

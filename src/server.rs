@@ -27,7 +27,6 @@ use crate::replication::EntryPayload;
 use crate::clock::Clock;
 use crate::connection::{Connection, Phase};
 use crate::event_loop::{timeout_until, ConnKey};
-use crate::sessions::LocalSession;
 use crate::sessions::Sessions;
 use crate::snapshots::{SnapshotSettings, Snapshots};
 use crate::storage::WalLog;
@@ -191,17 +190,7 @@ impl Server {
         }
         let mut sessions = Sessions::new(cluster.session_server_byte, clock.wall_ms, secret);
         for (id, session) in tree.sessions().iter() {
-            let timeout_ms = session.timeout_ms;
-            let deadline = clock.after_ms(timeout_ms.max(0) as u64);
-            sessions.insert(
-                id,
-                LocalSession {
-                    timeout_ms,
-                    deadline,
-                    conn: None,
-                    closing: false,
-                },
-            );
+            sessions.adopt(id, session.timeout_ms, &clock);
         }
         let wal_log = WalLog::new(wal, &settings.config.data_dir, settings.force_sync);
         let log_bounds = crate::workers::RaftLog::bounds(&wal_log);
@@ -673,7 +662,7 @@ impl Server {
             || self
                 .peers
                 .as_ref()
-                .is_some_and(|p| p.connected().contains(&leader.0));
+                .is_some_and(|p| p.is_connected(leader.0));
         linked && self.applied_current_term
     }
 

@@ -115,6 +115,18 @@ impl Sessions {
         }
     }
 
+    /// Tracks a session this server learned of from the tree (replayed, created through
+    /// another member, or in a snapshot) with no connection and a full timeout from now;
+    /// one already tracked is left as it is.
+    pub fn adopt(&mut self, id: i64, timeout_ms: i32, clock: &crate::clock::Clock) {
+        self.by_id.entry(id).or_insert_with(|| LocalSession {
+            timeout_ms,
+            deadline: clock.after_ms(timeout_ms.max(0) as u64),
+            conn: None,
+            closing: false,
+        });
+    }
+
     pub fn touch(&mut self, id: i64, now: Instant) {
         if let Some(s) = self.by_id.get_mut(&id) {
             s.deadline = now + std::time::Duration::from_millis(s.timeout_ms as u64);

@@ -388,14 +388,19 @@ impl Peers {
     /// Member ids with an established outbound connection (for mntr / tests).
     pub fn connected(&self) -> Vec<u64> {
         self.members
-            .iter()
-            .filter(|(_, m)| {
-                m.outbound
-                    .and_then(|key| self.link(key))
-                    .is_some_and(|l| l.is_established())
-            })
-            .map(|(&id, _)| id)
+            .keys()
+            .copied()
+            .filter(|id| self.is_connected(*id))
             .collect()
+    }
+
+    /// True if the outbound connection to member `id` is established.
+    pub fn is_connected(&self, id: u64) -> bool {
+        self.members
+            .get(&id)
+            .and_then(|m| m.outbound)
+            .and_then(|key| self.link(key))
+            .is_some_and(|l| l.is_established())
     }
 
     // ---- the slab and its tokens ----

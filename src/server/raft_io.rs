@@ -163,25 +163,8 @@ impl Server {
                 self.close(key);
             }
         }
-        let tree_sessions: Vec<(i64, i32)> = self
-            .tree
-            .sessions()
-            .iter()
-            .map(|(id, s)| (id, s.timeout_ms))
-            .collect();
-        for (id, timeout_ms) in tree_sessions {
-            if self.sessions.get(id).is_none() {
-                let deadline = self.clock.after_ms(timeout_ms.max(0) as u64);
-                self.sessions.insert(
-                    id,
-                    LocalSession {
-                        timeout_ms,
-                        deadline,
-                        conn: None,
-                        closing: false,
-                    },
-                );
-            }
+        for (id, session) in self.tree.sessions().iter() {
+            self.sessions.adopt(id, session.timeout_ms, &self.clock);
         }
     }
 
