@@ -85,6 +85,7 @@ pub struct Server {
     pub clock: Clock,
     pub started: Instant,
     slots: Vec<Slot>,
+    read_scratch: crate::connection::ReadScratch,
     free_slots: Vec<u32>,
     per_ip: HashMap<IpAddr, usize>,
     pub tree: DataTree,
@@ -230,6 +231,7 @@ impl Server {
             clock,
             started: clock.now,
             slots: Vec::new(),
+            read_scratch: Default::default(),
             free_slots: Vec::new(),
             per_ip: HashMap::new(),
             log,
@@ -345,13 +347,20 @@ impl Server {
     }
 
     pub fn on_readable(&mut self, key: ConnKey) {
+        let mut scratch = std::mem::take(&mut self.read_scratch);
+        self.read_conn(key, &mut scratch);
+        self.read_scratch = scratch;
+    }
+
+    fn read_conn(&mut self, key: ConnKey, scratch: &mut crate::connection::ReadScratch) {
         let Some(conn) = self.conn_mut(key) else {
             return;
         };
         // A backpressured connection is not read: the edge is lost, so whatever unblocks it
         // (output drained, queue shrunk, session set up) puts it on `stalled`.
         if conn.wants_read() {
-            match conn.read_into(READ_BUDGET_BYTES) {
+            let read = conn.read_into(scratch, READ_BUDGET_BYTES);
+            match read {
                 Ok(n) => {
                     if n >= READ_BUDGET_BYTES {
                         self.stalled.insert(key);

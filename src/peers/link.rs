@@ -15,9 +15,9 @@ use mio::net::TcpStream;
 use mio::Interest;
 
 use super::frame::{encode_frame, FrameError, FrameReader};
+use crate::connection::ReadScratch;
 
 /// Bytes read from a socket per `read` call.
-const READ_CHUNK_BYTES: usize = 64 * 1024;
 
 /// Who opened the connection, and so what it carries: we only send on links we dialed and
 /// only receive on links we accepted.
@@ -118,12 +118,16 @@ impl Link {
 
     /// Reads at most about `budget_bytes` from the socket into the frame reader. Returns the
     /// bytes read; `Ok(0)` with `read_closed` set means the other end closed.
-    pub fn read_into(&mut self, budget_bytes: usize) -> io::Result<usize> {
+    pub fn read_into(
+        &mut self,
+        scratch: &mut ReadScratch,
+        budget_bytes: usize,
+    ) -> io::Result<usize> {
         assert!(self.is_open(), "a connecting socket is not read");
-        let mut chunk = [0u8; READ_CHUNK_BYTES];
+        let chunk = scratch.buf();
         let mut total = 0usize;
         while total < budget_bytes && !self.read_closed {
-            match self.stream.read(&mut chunk) {
+            match self.stream.read(chunk) {
                 Ok(0) => self.read_closed = true,
                 Ok(n) => {
                     total += n;

@@ -42,6 +42,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 
+use crate::connection::ReadScratch;
 use dial::SplitMix64;
 use frame::{FRAME_HEADER_BYTES, HELLO_BYTES};
 use link::{Direction, Link, LinkState};
@@ -116,6 +117,7 @@ struct Member {
 pub struct Peers {
     settings: PeerSettings,
     listener: TcpListener,
+    read_scratch: ReadScratch,
     local_addr: SocketAddr,
     tokens: Range<usize>,
     /// How many generations the token range distinguishes per slot (at least 1).
@@ -188,6 +190,7 @@ impl Peers {
         );
         let peers = Peers {
             listener,
+            read_scratch: Default::default(),
             local_addr,
             tokens,
             token_generations,
@@ -536,6 +539,12 @@ impl Peers {
     }
 
     fn read_link(&mut self, key: LinkKey) {
+        let mut scratch = std::mem::take(&mut self.read_scratch);
+        self.read_link_with(key, &mut scratch);
+        self.read_scratch = scratch;
+    }
+
+    fn read_link_with(&mut self, key: LinkKey, scratch: &mut ReadScratch) {
         let over = self.received_bytes >= self.received_bytes_max();
         let Some(link) = self.link_mut(key) else {
             return;
@@ -546,7 +555,7 @@ impl Peers {
             self.stalled.insert(key);
             return;
         }
-        match link.read_into(READ_BUDGET_BYTES) {
+        match link.read_into(scratch, READ_BUDGET_BYTES) {
             Ok(n) => {
                 if n >= READ_BUDGET_BYTES {
                     self.stalled.insert(key);
