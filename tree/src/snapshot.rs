@@ -77,7 +77,7 @@ impl DataTree {
         }
         let mut previous: Option<String> = None;
         for _ in 0..count {
-            let (p, node) = read_node(&mut r, tree.config().extended_types_enabled)?;
+            let (p, node) = read_node(&mut r, &mut tree)?;
             if let Err(why) = tree.check_loadable(&p, &node, previous.as_deref()) {
                 return Err(r.error(format!("node {p:?}: {why}")));
             }
@@ -133,6 +133,10 @@ impl DataTree {
             let parent = path::watch_path(path::parent_of(p).expect("validated path has '/'"));
             self.add_child(parent, path::child_name(p));
         }
+        // A load is never undone. Dropping each node's undo steps at once keeps the log at a
+        // few entries; kept to the end, 1M znodes' steps held 184 MB and left the freed
+        // path copies scattered through the heap (RSS after a restart 1.16 GB, not 0.75).
+        self.undo.clear();
     }
 }
 
@@ -152,10 +156,11 @@ pub(crate) fn write_node(w: &mut Writer, p: &str, data: Option<&[u8]>, acl: &[Ac
     w.write_i64(m.pzxid);
 }
 
-fn read_node(r: &mut Reader<'_>, extended: bool) -> Result<(String, Node), DecodeError> {
+fn read_node(r: &mut Reader<'_>, tree: &mut DataTree) -> Result<(String, Node), DecodeError> {
+    let extended = tree.config().extended_types_enabled;
     let p = r.read_string()?;
     let data = r.read_optional_buffer()?;
-    let acl = Acl::read_list(r)?;
+    let acl = tree.intern_acl(Acl::read_list(r)?);
     let meta = Meta {
         czxid: r.read_i64()?,
         mzxid: r.read_i64()?,
