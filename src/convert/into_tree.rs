@@ -43,7 +43,7 @@ pub fn to_data_tree(zk: &ZkTree) -> Result<DataTree, String> {
         let mut node = Node::new(
             zk_node.meta,
             zk_node.data.clone(),
-            zk_node.acl.clone(),
+            zk_node.acl.clone().into(),
             config.extended_types_enabled,
         );
         node.children = zk_node.children.clone();

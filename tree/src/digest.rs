@@ -78,7 +78,7 @@ pub fn node_hash(path: &str, node: &Node) -> u64 {
     }
     h.i64(node.data_hash() as i64);
     h.i64(node.acl.len() as i64);
-    for entry in &node.acl {
+    for entry in node.acl.iter() {
         h.i64(i64::from(entry.perms));
         h.field(entry.id.scheme.as_bytes());
         h.field(entry.id.id.as_bytes());
@@ -106,7 +106,7 @@ mod tests {
         let base = Node::new(
             Meta::default(),
             Some(b"x".to_vec()),
-            Acl::open_unsafe(),
+            Acl::open_unsafe().into(),
             false,
         );
         let h = node_hash("/a", &base);
@@ -118,7 +118,7 @@ mod tests {
         other.replace_data(Some(b"y".to_vec()));
         assert_ne!(h, node_hash("/a", &other));
         let mut other = base.clone();
-        other.acl = Acl::read_unsafe();
+        other.acl = Acl::read_unsafe().into();
         assert_ne!(h, node_hash("/a", &other));
         let mut other = base.clone();
         other.children.insert("c".to_string());

@@ -13,6 +13,7 @@
 //! `Txn`, and every iteration that reaches output is over sorted collections.
 
 pub mod acl;
+pub mod acl_cache;
 pub mod auth;
 pub mod digest;
 mod ops;
@@ -27,6 +28,7 @@ pub mod watch;
 pub mod znode;
 
 pub use acl::{auth_ids_for, generate_digest};
+pub use acl_cache::SharedAcl;
 pub use session::{Session, SessionTable};
 pub use snapshot_walk::SnapshotHeader;
 pub use tree::{DataTree, TreeConfig};

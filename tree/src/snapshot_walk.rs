@@ -38,7 +38,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use wire::{Acl, Writer};
+use wire::Writer;
 
 use crate::snapshot::{write_node, SNAPSHOT_FORMAT_VERSION};
 use crate::tree::DataTree;
@@ -78,7 +78,7 @@ impl SnapshotHeader {
 pub(crate) struct PreImage {
     meta: Meta,
     data: Option<Vec<u8>>,
-    acl: Vec<Acl>,
+    acl: crate::SharedAcl,
 }
 
 /// The state of an active walk (see the module doc).

@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use wire::{Acl, ErrorCode, Request, Response};
 
+use crate::acl_cache::{AclCache, SharedAcl};
 use crate::digest;
 use crate::path;
 use crate::session::SessionTable;
@@ -47,7 +48,7 @@ pub(crate) enum Undo {
     Removed(String, Node),
     Meta(String, Meta),
     Data(String, Option<Vec<u8>>),
-    Acl(String, Vec<Acl>),
+    Acl(String, SharedAcl),
     ChildAdded(String, String),
     ChildRemoved(String, String),
 }
@@ -67,9 +68,11 @@ pub struct DataTree {
     /// (`DataTree.approximateDataSize`).
     data_size_bytes: i64,
     /// Undo steps of the txn being applied; empty between txns.
-    undo: Vec<Undo>,
+    pub(crate) undo: Vec<Undo>,
     /// The snapshot being streamed out, if any (see `snapshot_walk.rs`).
     pub(crate) walk: Option<SnapshotWalk>,
+    /// One copy of each distinct ACL list (acl_cache.rs).
+    acls: AclCache,
 }
 
 /// `String.length()` in Java: UTF-16 code units.
@@ -83,7 +86,8 @@ impl DataTree {
     /// aversion -1 because ZooKeeper sets its ACL with version -1).
     pub fn new(config: TreeConfig) -> DataTree {
         let mut tree = DataTree::empty(config);
-        let open = || Node::new(Meta::default(), Some(Vec::new()), Acl::open_unsafe(), false);
+        let open_acl = tree.intern_acl(Acl::open_unsafe());
+        let open = || Node::new(Meta::default(), Some(Vec::new()), open_acl.clone(), false);
         tree.insert_node("/", open());
         tree.insert_node("/zookeeper", open());
         tree.insert_node("/zookeeper/quota", open());
@@ -91,7 +95,8 @@ impl DataTree {
             aversion: -1,
             ..Meta::default()
         };
-        let config_node = Node::new(config_meta, Some(Vec::new()), Acl::read_unsafe(), false);
+        let read_acl = tree.intern_acl(Acl::read_unsafe());
+        let config_node = Node::new(config_meta, Some(Vec::new()), read_acl, false);
         tree.insert_node("/zookeeper/config", config_node);
         tree.add_child("/", "zookeeper");
         tree.add_child("/zookeeper", "quota");
@@ -114,6 +119,7 @@ impl DataTree {
             data_size_bytes: 0,
             undo: Vec::new(),
             walk: None,
+            acls: AclCache::default(),
         }
     }
 
@@ -469,7 +475,12 @@ impl DataTree {
         self.undo.push(Undo::Data(p.to_string(), old));
     }
 
-    pub(crate) fn set_acl(&mut self, p: &str, acl: Vec<Acl>) {
+    /// The shared copy of `acl`, for a node of this tree.
+    pub fn intern_acl(&mut self, acl: Vec<Acl>) -> SharedAcl {
+        self.acls.intern(acl)
+    }
+
+    pub(crate) fn set_acl(&mut self, p: &str, acl: SharedAcl) {
         self.preserve_for_snapshot(p);
         self.unhash(p);
         let node = self.nodes.get_mut(p).expect("node exists");

@@ -86,7 +86,7 @@ pub struct Change {
     /// changed and deleted nodes, the parent's for children-changed. A watcher without READ
     /// on it loses the event (its one-shot watch is still used up), as ZooKeeper has done
     /// since the CVE-2024-23944 fix (ZOOKEEPER-4799, in Debian's 3.8.0-11+deb12u2).
-    pub acl: Vec<wire::Acl>,
+    pub acl: crate::SharedAcl,
 }
 
 /// The result of applying one txn.

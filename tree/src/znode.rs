@@ -9,8 +9,9 @@
 
 use std::collections::BTreeSet;
 
-use wire::{Acl, Stat};
+use wire::Stat;
 
+use crate::acl_cache::SharedAcl;
 use crate::digest;
 
 /// `EphemeralType.CONTAINER_EPHEMERAL_OWNER`.
@@ -91,7 +92,7 @@ pub struct Node {
     data_is_null: bool,
     /// `digest::hash_bytes(&data)`, kept so rehashing a parent does not rehash its data.
     data_hash: u64,
-    pub acl: Vec<Acl>,
+    pub acl: SharedAcl,
     /// Child names (not paths); sorted, which is the order getChildren reports.
     pub children: BTreeSet<String>,
 }
@@ -101,7 +102,7 @@ impl Node {
     pub fn new(
         meta: Meta,
         data: Option<Vec<u8>>,
-        acl: Vec<Acl>,
+        acl: SharedAcl,
         extended_types_enabled: bool,
     ) -> Node {
         let data_is_null = data.is_none();
@@ -184,6 +185,7 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wire::Acl;
 
     #[test]
     fn ttl_owner_encoding_and_bounds() {
@@ -215,7 +217,7 @@ mod tests {
                 ephemeral_owner: owner,
                 ..Meta::default()
             };
-            Node::new(meta, Some(vec![]), Acl::open_unsafe(), extended)
+            Node::new(meta, Some(vec![]), Acl::open_unsafe().into(), extended)
                 .stat()
                 .ephemeral_owner
         };
@@ -227,7 +229,12 @@ mod tests {
 
     #[test]
     fn reported_cversion_counts_creations_and_deletions() {
-        let mut node = Node::new(Meta::default(), Some(vec![1, 2]), Acl::open_unsafe(), false);
+        let mut node = Node::new(
+            Meta::default(),
+            Some(vec![1, 2]),
+            Acl::open_unsafe().into(),
+            false,
+        );
         node.meta.cversion = 3;
         node.children.insert("a".to_string());
         let stat = node.stat();

@@ -130,6 +130,7 @@ impl DataTree {
         };
         let extended = self.config.extended_types_enabled;
         let parent_acl = self.node(&parent).expect("parent exists").acl.clone();
+        let acl = self.intern_acl(acl);
         changes.push(Change {
             path: p.to_string(),
             kind: ChangeKind::NodeCreated,

@@ -52,7 +52,7 @@ impl DataTree {
                 let node = self.node(&r.path).ok_or(ErrorCode::NoNode)?;
                 acl::check_acl(&node.acl, perms::READ | perms::ADMIN, auth)?;
                 let acl = match acl::check_acl(&node.acl, perms::ADMIN, auth) {
-                    Ok(()) => node.acl.clone(),
+                    Ok(()) => node.acl.to_vec(),
                     Err(_) => acl::redact_digests(&node.acl),
                 };
                 Ok(Response::GetAcl {

@@ -134,6 +134,7 @@ impl DataTree {
         meta.aversion = aversion;
         let key = path::node_key(&req.path).to_string();
         self.set_meta(&key, meta);
+        let acl = self.intern_acl(acl);
         self.set_acl(&key, acl);
         // setACL triggers no watch in ZooKeeper.
         Ok(self.node(&key).expect("node still exists").stat())

@@ -102,12 +102,12 @@ fn create_reports_node_created_then_parent_children_changed() {
             Change {
                 path: "/a".to_string(),
                 kind: ChangeKind::NodeCreated,
-                acl: wire::Acl::open_unsafe(),
+                acl: wire::Acl::open_unsafe().into(),
             },
             Change {
                 path: "/".to_string(),
                 kind: ChangeKind::NodeChildrenChanged,
-                acl: wire::Acl::open_unsafe(),
+                acl: wire::Acl::open_unsafe().into(),
             },
         ]
     );

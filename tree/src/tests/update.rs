@@ -45,12 +45,12 @@ fn delete_updates_parent_pzxid_and_reported_cversion() {
             Change {
                 path: "/a/b".into(),
                 kind: ChangeKind::NodeDeleted,
-                acl: wire::Acl::open_unsafe(),
+                acl: wire::Acl::open_unsafe().into(),
             },
             Change {
                 path: "/a".into(),
                 kind: ChangeKind::NodeChildrenChanged,
-                acl: wire::Acl::open_unsafe(),
+                acl: wire::Acl::open_unsafe().into(),
             },
         ]
     );
@@ -128,7 +128,7 @@ fn set_data_bumps_version_and_mzxid() {
         vec![Change {
             path: "/a".into(),
             kind: ChangeKind::NodeDataChanged,
-            acl: wire::Acl::open_unsafe(),
+            acl: wire::Acl::open_unsafe().into(),
         }]
     );
     assert_eq!(h.apply(set_data("/a", b"x", 0)), Err(ErrorCode::BadVersion));

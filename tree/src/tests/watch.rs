@@ -11,7 +11,7 @@ fn ch(path: &str, kind: ChangeKind) -> Change {
     Change {
         path: path.to_string(),
         kind,
-        acl: wire::Acl::open_unsafe(),
+        acl: wire::Acl::open_unsafe().into(),
     }
 }
 
