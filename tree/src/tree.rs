@@ -45,7 +45,7 @@ pub struct TreeConfig {
 #[derive(Clone, Debug)]
 pub(crate) enum Undo {
     Inserted(String),
-    Removed(String, Node),
+    Removed(String, Box<Node>),
     Meta(String, Meta),
     Data(String, Option<Vec<u8>>),
     Acl(String, SharedAcl),
@@ -57,7 +57,7 @@ pub(crate) enum Undo {
 pub struct DataTree {
     pub(crate) config: TreeConfig,
     /// Keyed by full path; the root is "/" (ZooKeeper also aliases it as "").
-    pub(crate) nodes: BTreeMap<String, Node>,
+    pub(crate) nodes: BTreeMap<String, Box<Node>>,
     pub(crate) sessions: SessionTable,
     containers: BTreeSet<String>,
     ttls: BTreeSet<String>,
@@ -123,9 +123,11 @@ impl DataTree {
         }
     }
 
-    /// Finishes a snapshot load: forgets the undo steps loading produced and sets the zxid.
+    /// Finishes a snapshot load: computes the digest of the nodes put in place and sets the
+    /// zxid.
     pub(crate) fn finish_load(&mut self, last_zxid: i64) {
-        self.undo.clear();
+        assert!(self.undo.is_empty(), "a load records no undo steps");
+        self.digest = self.recompute_digest();
         self.last_zxid = last_zxid;
     }
 
@@ -187,12 +189,12 @@ impl DataTree {
 
     /// A node by path ("" is the root, as in ZooKeeper's table).
     pub fn node(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path::node_key(path))
+        self.nodes.get(path::node_key(path)).map(|n| &**n)
     }
 
     /// Every (path, node), sorted by path (snapshots and dumps).
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Node)> {
-        self.nodes.iter()
+        self.nodes.iter().map(|(p, n)| (p, &**n))
     }
 
     /// The number of nodes (root included; unlike `node_count`, without ZooKeeper's alias).
@@ -418,8 +420,18 @@ impl DataTree {
         );
     }
 
+    /// The size and owner indexes of a node a snapshot load puts in place directly.
+    pub(crate) fn account_loaded(&mut self, p: &str, node: &Node) {
+        self.data_size_bytes += java_len(p) + node.data().len() as i64;
+        if p == "/" {
+            self.data_size_bytes += node.data().len() as i64;
+        }
+        self.index_owner(p, node.ephemeral_type(), node.meta.ephemeral_owner, true);
+    }
+
     /// Adds a node (its parent's child set is changed separately by `add_child`).
-    pub(crate) fn insert_node(&mut self, p: &str, node: Node) {
+    pub(crate) fn insert_node(&mut self, p: &str, node: impl Into<Box<Node>>) {
+        let node = node.into();
         self.preserve_for_snapshot(p);
         assert!(node.children.is_empty(), "new node {p} has no children");
         let owner = node.meta.ephemeral_owner;
