@@ -20,6 +20,10 @@
 #   ZK_HEAP=1g           ZooKeeper heap (passed to zk-ref.sh)
 #   KEEP=1               keep the work directory (logs, JSON of every run)
 #   RESULTS=FILE         also write every run's JSON line to FILE
+#   MEMORY_ZNODES=0      standalone only: after the runs, load this many znodes (100-byte
+#                        values, ~45-byte paths, with ../shared/tools/zkload.py) into both
+#                        servers, then print a second table: idle RSS, RSS after the load,
+#                        time from a kill -9 restart to serving, RSS after that restart
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -98,6 +102,8 @@ else
 fi
 ZK_STARTER=$!
 ZK_STARTED=1 # zk-ref.sh stop only touches the pids it recorded under $WORK/zk
+ZK_START_CMD=start-standalone
+[ "$MODE" = standalone ] || ZK_START_CMD=start-ensemble
 wait "$ZK_STARTER" || { cat "$WORK/zk-start.log" >&2; die "ZooKeeper did not start"; }
 ZK_VERSION=$("$ZK_REF" 4lw "$ZK_PORT" srvr | sed -n 's/^Zookeeper version: \([^-,]*\).*/\1/p')
 
@@ -147,6 +153,17 @@ done
 if [ "$NODES" -gt 1 ]; then
   mode=$("$BIN" 4lw --server "127.0.0.1:$FK_PORT" srvr | sed -n 's/^Mode: //p')
   [ "$mode" != standalone ] || die "this Ferrokeeper build runs standalone only (#5): no ensemble run"
+fi
+
+rss_mib() { # PID -> VmRSS in MiB (one decimal)
+  awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"
+}
+zk_pid() { awk 'NR == 1 {print $2}' "$WORK/zk/pids"; }
+MEMORY_ZNODES=${MEMORY_ZNODES:-0}
+if [ "$MEMORY_ZNODES" -gt 0 ]; then
+  [ "$MODE" = standalone ] || die "MEMORY_ZNODES needs MODE=standalone"
+  ZK_IDLE_RSS=$(rss_mib "$(zk_pid)")
+  FK_IDLE_RSS=$(rss_mib "${FK_PIDS[0]}")
 fi
 
 # --- the runs ----------------------------------------------------------------------------
@@ -208,4 +225,73 @@ for w in sys.argv[2].split():
     ratio = lambda a, b: "%.2f" % (a / b) if b else "-"
     print("| %s | %.0f | %.0f | %s | %.2f | %.2f | %s | %d | %d |"
           % (w, zo, fo, ratio(fo, zo), zp, fp, ratio(fp, zp), ze, fe))
+EOF
+
+# --- memory and restart (MEMORY_ZNODES > 0) --------------------------------------------------
+[ "$MEMORY_ZNODES" -gt 0 ] || exit 0
+ZKLOAD=${ZKLOAD:-$SHARED/tools/zkload.py}
+[ -r "$ZKLOAD" ] || die "$ZKLOAD not found"
+
+serving() { # PORT -> true once `srvr` shows a Mode (the server answers clients)
+  "$BIN" 4lw --server "127.0.0.1:$1" srvr 2>/dev/null | grep -q '^Mode: '
+}
+
+wait_serving() { # PORT T0 -> seconds from T0 (date +%s.%N) until serving (polled every 20 ms)
+  local i
+  for ((i = 0; i < 15000; i++)); do
+    if serving "$1"; then
+      echo "$(date +%s.%N) - $2" | bc
+      return 0
+    fi
+    sleep 0.02
+  done
+  return 1
+}
+
+load() { # NAME PORT
+  log "loading $MEMORY_ZNODES znodes into $1"
+  python3 "$ZKLOAD" --hosts "127.0.0.1:$2" -n "$MEMORY_ZNODES" --size 100 -c 256 -k 16 -P 1 \
+    --ops create --root /bench_compare_memory_anchor >"$WORK/load-$1.log" 2>&1 ||
+    { tail -5 "$WORK/load-$1.log" >&2; die "loading $1 failed"; }
+  sleep 2 # let background work (snapshots, GC) settle before reading RSS
+}
+
+load zookeeper "$ZK_PORT"
+ZK_LOADED_RSS=$(rss_mib "$(zk_pid)")
+load ferrokeeper "$FK_PORT"
+FK_LOADED_RSS=$(rss_mib "${FK_PIDS[0]}")
+
+# kill -9 and restart each on its own data; time from the exec to serving.
+pid=$(zk_pid)
+kill -9 "$pid"
+while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+t0=$(date +%s.%N)
+"$ZK_REF" "$ZK_START_CMD" "$ZK_PORT" "$WORK/zk" >"$WORK/zk-restart.log" 2>&1 &
+ZK_RESTART_S=$(wait_serving "$ZK_PORT" "$t0") || die "ZooKeeper did not restart"
+wait $! || { cat "$WORK/zk-restart.log" >&2; die "zk-ref.sh restart failed"; }
+ZK_RESTART_RSS=$(rss_mib "$(zk_pid)")
+
+kill -9 "${FK_PIDS[0]}"
+wait "${FK_PIDS[0]}" 2>/dev/null || true
+t0=$(date +%s.%N)
+"$BIN" server --config "$WORK/fk/n1/zoo.cfg" >>"$WORK/fk/n1/server.log" 2>&1 &
+FK_PIDS[0]=$!
+FK_RESTART_S=$(wait_serving "$FK_PORT" "$t0") || die "Ferrokeeper did not restart"
+FK_RESTART_RSS=$(rss_mib "${FK_PIDS[0]}")
+
+echo
+echo "# $MEMORY_ZNODES znodes (100-byte values), ZooKeeper heap $ZK_HEAP; restart = kill -9," \
+  "then exec to the first 'srvr' answer with a Mode"
+python3 - "$ZK_IDLE_RSS" "$FK_IDLE_RSS" "$ZK_LOADED_RSS" "$FK_LOADED_RSS" "$ZK_RESTART_S" \
+  "$FK_RESTART_S" "$ZK_RESTART_RSS" "$FK_RESTART_RSS" "$(stat -c %s "$BIN")" <<'EOF'
+import sys
+v = [float(x) for x in sys.argv[1:]]
+rows = [("idle RSS, MiB", v[0], v[1], "%.1f"), ("RSS after the load, MiB", v[2], v[3], "%.1f"),
+        ("restart to serving, s", v[4], v[5], "%.2f"),
+        ("RSS after the restart, MiB", v[6], v[7], "%.1f")]
+print("| figure | ZooKeeper | Ferrokeeper | FK/ZK |")
+print("|---|---|---|---|")
+for name, z, f, fmt in rows:
+    print("| %s | %s | %s | %.2f |" % (name, fmt % z, fmt % f, f / z))
+print("| ferrokeeper binary, bytes | - | %d | - |" % v[8])
 EOF

@@ -46,7 +46,7 @@ pub fn to_data_tree(zk: &ZkTree) -> Result<DataTree, String> {
             zk_node.acl.clone().into(),
             config.extended_types_enabled,
         );
-        node.children = zk_node.children.clone();
+        node.children = zk_node.children.iter().map(String::as_str).collect();
         nodes.insert(path, node);
     }
     let digest = nodes.iter().fold(0u64, |acc, (path, node)| {

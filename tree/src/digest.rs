@@ -121,7 +121,7 @@ mod tests {
         other.acl = Acl::read_unsafe().into();
         assert_ne!(h, node_hash("/a", &other));
         let mut other = base.clone();
-        other.children.insert("c".to_string());
+        other.children.insert("c");
         assert_ne!(h, node_hash("/a", &other));
     }
 }

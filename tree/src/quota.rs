@@ -200,7 +200,10 @@ impl DataTree {
             dir_path.push('/');
             dir_path.push_str(component);
             end += 1 + component.len();
-            dir = self.nodes.get(&dir_path).expect("a listed child exists");
+            dir = self
+                .nodes
+                .get(dir_path.as_str())
+                .expect("a listed child exists");
             if dir.children.contains(LIMIT_NODE) {
                 best = Some(&p[..end]);
             }

@@ -155,7 +155,10 @@ impl DataTree {
         for (p, node, _) in &loaded {
             self.account_loaded(p, node);
         }
-        self.nodes = loaded.into_iter().map(|(p, node, _)| (p, node)).collect();
+        self.nodes = loaded
+            .into_iter()
+            .map(|(p, node, _)| (p.into(), node))
+            .collect();
     }
 }
 

@@ -187,7 +187,7 @@ impl DataTree {
         let mut visited = 0usize;
         let mut last: Option<&str> = None;
         while visited < max_nodes {
-            let next_live = live.peek().map(|(p, _)| p.as_str());
+            let next_live: Option<&str> = live.peek().map(|(p, _)| &***p);
             let next_saved = saved.peek().map(|(p, _)| p.as_str());
             let take_saved = match (next_live, next_saved) {
                 (None, None) => break,
@@ -208,6 +208,7 @@ impl DataTree {
                 last = Some(p);
             } else {
                 let (p, node) = live.next().expect("peeked");
+                let p: &str = p;
                 write_node(out, p, node.data_option(), &node.acl, &node.meta);
                 walk.emitted_count += 1;
                 last = Some(p);

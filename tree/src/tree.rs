@@ -57,7 +57,7 @@ pub(crate) enum Undo {
 pub struct DataTree {
     pub(crate) config: TreeConfig,
     /// Keyed by full path; the root is "/" (ZooKeeper also aliases it as "").
-    pub(crate) nodes: BTreeMap<String, Box<Node>>,
+    pub(crate) nodes: BTreeMap<Box<str>, Box<Node>>,
     pub(crate) sessions: SessionTable,
     containers: BTreeSet<String>,
     ttls: BTreeSet<String>,
@@ -193,8 +193,8 @@ impl DataTree {
     }
 
     /// Every (path, node), sorted by path (snapshots and dumps).
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Node)> {
-        self.nodes.iter().map(|(p, n)| (p, &**n))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.nodes.iter().map(|(p, n)| (&**p, &**n))
     }
 
     /// The number of nodes (root included; unlike `node_count`, without ZooKeeper's alias).
@@ -441,7 +441,7 @@ impl DataTree {
             // The "" alias of the root counts in ZooKeeper's size total too.
             self.data_size_bytes += node.data().len() as i64;
         }
-        let previous = self.nodes.insert(p.to_string(), node);
+        let previous = self.nodes.insert(p.into(), node);
         assert!(previous.is_none(), "node {p} inserted twice");
         self.rehash(p);
         self.index_owner(p, kind, owner, true);
@@ -505,7 +505,7 @@ impl DataTree {
         self.preserve_for_snapshot(parent);
         self.unhash(parent);
         let node = self.nodes.get_mut(parent).expect("parent exists");
-        let inserted = node.children.insert(name.to_string());
+        let inserted = node.children.insert(name);
         assert!(inserted, "child {name} of {parent} added twice");
         self.rehash(parent);
         self.undo
@@ -575,6 +575,7 @@ impl DataTree {
     fn check_structure(&self) {
         let mut size = 0i64;
         for (p, node) in &self.nodes {
+            let p: &str = p;
             size += java_len(p) + node.data().len() as i64;
             if p == "/" {
                 size += node.data().len() as i64;
@@ -585,10 +586,10 @@ impl DataTree {
             assert!(parent_node.is_some(), "parent {parent} of {p} exists");
             let listed = parent_node.is_some_and(|n| n.children.contains(path::child_name(p)));
             assert!(listed, "{p} listed in its parent's children");
-            for name in &node.children {
+            for name in node.children.iter() {
                 let child = format!("{p}/{name}");
                 assert!(
-                    self.nodes.contains_key(&child),
+                    self.nodes.contains_key(child.as_str()),
                     "child {child} of {p} exists"
                 );
             }

@@ -95,7 +95,58 @@ pub struct Node {
     data_hash: u64,
     pub acl: SharedAcl,
     /// Child names (not paths); sorted, which is the order getChildren reports.
-    pub children: BTreeSet<String>,
+    pub children: Children,
+}
+
+/// A node's child names. Most znodes are leaves, so an empty set is one null pointer (not
+/// an empty `BTreeSet`'s 24 bytes) and names are boxed `str`s (16 bytes, not 24): with the
+/// node itself boxed, this brings a node from 144 to 128 bytes of heap.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Children(Option<Box<BTreeSet<Box<str>>>>);
+
+impl Children {
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |set| set.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.as_ref().is_some_and(|set| set.contains(name))
+    }
+
+    /// The names in sorted order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().flat_map(|set| set.iter().map(|name| &**name))
+    }
+
+    /// False if `name` was already there.
+    pub fn insert(&mut self, name: &str) -> bool {
+        self.0
+            .get_or_insert_with(Default::default)
+            .insert(name.into())
+    }
+
+    /// False if `name` was not there.
+    pub fn remove(&mut self, name: &str) -> bool {
+        let Some(set) = self.0.as_mut() else {
+            return false;
+        };
+        let removed = set.remove(name);
+        if set.is_empty() {
+            self.0 = None;
+        }
+        removed
+    }
+}
+
+impl<S: Into<Box<str>>> FromIterator<S> for Children {
+    fn from_iter<I: IntoIterator<Item = S>>(names: I) -> Children {
+        let set: BTreeSet<Box<str>> = names.into_iter().map(Into::into).collect();
+        Children((!set.is_empty()).then(|| Box::new(set)))
+    }
 }
 
 impl Node {
@@ -117,7 +168,7 @@ impl Node {
             data_is_null,
             data_hash,
             acl,
-            children: BTreeSet::new(),
+            children: Children::default(),
         }
     }
 
@@ -237,7 +288,7 @@ mod tests {
             false,
         );
         node.meta.cversion = 3;
-        node.children.insert("a".to_string());
+        node.children.insert("a");
         let stat = node.stat();
         assert_eq!(stat.cversion, 5, "3 creates, 2 deletes");
         assert_eq!(stat.num_children, 1);

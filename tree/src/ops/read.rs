@@ -37,12 +37,12 @@ impl DataTree {
             Request::GetChildren(r) => {
                 let node = self.readable(&r.path, auth)?;
                 Ok(Response::GetChildren {
-                    children: node.children.iter().cloned().collect(),
+                    children: node.children.iter().map(str::to_string).collect(),
                 })
             }
             Request::GetChildren2(r) => {
                 let node = self.readable(&r.path, auth)?;
-                let children = node.children.iter().cloned().collect();
+                let children = node.children.iter().map(str::to_string).collect();
                 Ok(Response::GetChildren2 {
                     children,
                     stat: node.stat(),
@@ -123,7 +123,7 @@ impl DataTree {
                 },
                 Request::GetChildren(r) => match self.readable(&r.path, auth) {
                     Ok(node) => OpResult::GetChildren {
-                        children: node.children.iter().cloned().collect(),
+                        children: node.children.iter().map(str::to_string).collect(),
                     },
                     Err(code) => OpResult::Error(code),
                 },
