@@ -22,7 +22,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use raft::{Membership, NodeId};
-use wire::ErrorCode;
+use wire::{ErrorCode, ReconfigRequest};
 
 use crate::config::PeerRole;
 
@@ -588,6 +588,190 @@ impl ClusterConfig {
             assert!(*id != 0, "server id 0 in a ClusterConfig");
         }
     }
+}
+
+/// The leader's checks on a `ReconfigRequest`, in `PrepRequestProcessor`'s order, giving the
+/// target config (version 0: the caller sets it to the txn's zxid) or ZooKeeper's error.
+/// `current` is the last config the leader has seen. A jute null string reads as "", so an
+/// empty `new_members` counts as absent (ZooKeeper would treat "" as an empty bulk config).
+pub fn plan(
+    current: &ClusterConfig,
+    request: &ReconfigRequest,
+    view: &LeaderView<'_>,
+) -> Result<ClusterConfig, ReconfigError> {
+    current.check_invariants();
+    if !view.reconfig_enabled {
+        return Err(ReconfigError::Disabled);
+    }
+    if view.is_standalone {
+        return Err(ReconfigError::Unimplemented);
+    }
+    if view.is_change_in_progress {
+        return Err(ReconfigError::InProgress);
+    }
+    let from_config = request.cur_config_id;
+    if from_config != -1 && u64::try_from(from_config) != Ok(current.version) {
+        return Err(ReconfigError::BadVersion {
+            from_config,
+            last_seen: current.version,
+        });
+    }
+    let members = if request.new_members.is_empty() {
+        apply_incremental(current, &request.joining_servers, &request.leaving_servers)?
+    } else {
+        parse_new_members(&request.new_members, view.standalone_enabled)?
+    };
+    let target = ClusterConfig {
+        members,
+        version: 0,
+    };
+    check_target(&target, view)?;
+    target.check_invariants();
+    Ok(target)
+}
+
+/// Incremental mode: remove every leaving id, then add or replace each joiner (a joiner with
+/// an existing id replaces it: that is how ZooKeeper changes a server's ports or role).
+fn apply_incremental(
+    current: &ClusterConfig,
+    joining: &str,
+    leaving: &str,
+) -> Result<BTreeMap<u64, ServerSpec>, ReconfigError> {
+    let mut next = current.members.clone();
+    for id in zk_split(leaving, ',') {
+        // Ids that are not members are ignored, as in ZooKeeper (`-1`, `42`).
+        let id = java_parse_long(id)
+            .ok_or_else(|| ReconfigError::Marshalling(format!("For input string: \"{id}\"")))?;
+        if let Ok(id) = u64::try_from(id) {
+            next.remove(&id);
+        }
+    }
+    for joiner in zk_split(joining, ',') {
+        let spec = parse_joiner(joiner)?;
+        for other in next.values().filter(|other| other.id != spec.id) {
+            spec.check_address_duplicate(other)?;
+        }
+        next.insert(spec.id, spec);
+    }
+    Ok(next)
+}
+
+/// One joiner: `server.<id>=<value>`; ZooKeeper takes the id after the last `.` of the key,
+/// so `5=<value>` works too, and requires the client part.
+fn parse_joiner(joiner: &str) -> Result<ServerSpec, ReconfigError> {
+    let parts = zk_split(joiner, '=');
+    let [key, value] = parts.as_slice() else {
+        return Err(ReconfigError::BadArguments(
+            "Wrong format of server string".to_string(),
+        ));
+    };
+    let id_text = key.rsplit('.').next().unwrap_or(key);
+    let spec = server_id(id_text)
+        .and_then(|id| ServerSpec::parse(id, value))
+        .map_err(|e| match e {
+            SpecError::Format(m) => {
+                ReconfigError::BadArguments(format!("Reconfiguration failed: {m}"))
+            }
+            SpecError::Runtime(m) => ReconfigError::Marshalling(m),
+        })?;
+    if spec.client.is_none() {
+        return Err(ReconfigError::BadArguments(
+            "Wrong format of server string - each server should have 3 ports specified".to_string(),
+        ));
+    }
+    Ok(spec)
+}
+
+/// Bulk mode (`QuorumPeerConfig.parseDynamicConfig`): commas become newlines, every key is
+/// checked first, then each `server.N` is parsed (last one wins); client parts are optional.
+fn parse_new_members(
+    text: &str,
+    standalone_enabled: bool,
+) -> Result<BTreeMap<u64, ServerSpec>, ReconfigError> {
+    let entries =
+        properties(&text.replace(',', "\n")).map_err(|e| ReconfigError::BadArguments(e.message))?;
+    for Entry { key, .. } in &entries {
+        if key.starts_with("group") || key.starts_with("weight") {
+            let message = format!("hierarchical quorums are not supported ({key})");
+            return Err(ReconfigError::BadArguments(message));
+        }
+        if !key.starts_with("server.") && key != "version" {
+            return Err(ReconfigError::BadArguments(format!(
+                "Unrecognised parameter: {key}"
+            )));
+        }
+    }
+    let mut members = BTreeMap::new();
+    for Entry { key, value, .. } in &entries {
+        let spec_error = |e: SpecError| match e {
+            SpecError::Format(m) => ReconfigError::BadArguments(m),
+            SpecError::Runtime(m) => ReconfigError::Marshalling(m),
+        };
+        match key.strip_prefix("server.") {
+            Some(id) => {
+                let id = server_id(id).map_err(spec_error)?;
+                members.insert(id, ServerSpec::parse(id, value).map_err(spec_error)?);
+            }
+            // `version` is parsed (and then replaced by the txn's zxid).
+            None => {
+                i64::from_str_radix(value, 16).map_err(|_| {
+                    ReconfigError::Marshalling(format!("For input string: \"{value}\""))
+                })?;
+            }
+        }
+    }
+    check_bulk_roles(&members, standalone_enabled)?;
+    Ok(members)
+}
+
+/// `parseDynamicConfig`'s role checks; ZooKeeper throws `IllegalArgumentException`, so the
+/// client sees MarshallingError.
+fn check_bulk_roles(
+    members: &BTreeMap<u64, ServerSpec>,
+    standalone_enabled: bool,
+) -> Result<(), ReconfigError> {
+    let participants = members
+        .values()
+        .filter(|s| s.role == PeerRole::Participant)
+        .count();
+    let observers = members.len() - participants;
+    let message = match (participants, observers) {
+        (0, _) if !standalone_enabled => {
+            "standaloneEnabled = false then number of participants should be >0"
+        }
+        (0, 1..) => "Observers w/o participants is an invalid configuration",
+        (1, 1..) if standalone_enabled => "Observers w/o quorum is an invalid configuration",
+        _ => return Ok(()),
+    };
+    Err(ReconfigError::Marshalling(message.to_string()))
+}
+
+/// The checks on the target that both modes share: enough participants, a synced quorum of
+/// them (`Leader.isQuorumSynced`), then write permission on `/zookeeper/config`.
+fn check_target(target: &ClusterConfig, view: &LeaderView<'_>) -> Result<(), ReconfigError> {
+    let voters = target.voters();
+    let needed = if view.standalone_enabled { 2 } else { 1 };
+    if voters.len() < needed {
+        let followers = if needed == 2 {
+            "2 followers"
+        } else {
+            "1 follower"
+        };
+        return Err(ReconfigError::BadArguments(format!(
+            "Reconfig failed - new configuration must include at least {followers}"
+        )));
+    }
+    let synced = voters
+        .iter()
+        .filter(|&&id| id == view.leader_id || view.synced.contains(&id))
+        .count();
+    if synced <= voters.len() / 2 {
+        return Err(ReconfigError::NewConfigNoQuorum);
+    }
+    if !view.may_write_config {
+        return Err(ReconfigError::NoAuth);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
