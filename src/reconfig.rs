@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use raft::{Membership, NodeId};
+use raft::{ConfChange, Membership, NodeId};
 use wire::{ErrorCode, ReconfigRequest};
 
 use crate::config::PeerRole;
@@ -772,6 +772,74 @@ fn check_target(target: &ClusterConfig, view: &LeaderView<'_>) -> Result<(), Rec
         return Err(ReconfigError::NoAuth);
     }
     Ok(())
+}
+
+/// The single-server Raft changes that turn `current` into `target`, in a safe order:
+/// 1. `AddLearner` every new server, then `Promote` every new participant and every observer
+///    that becomes one, so voters only grow at first;
+/// 2. `Remove` leaving observers, then leaving participants, then demoted participants;
+///    a demotion is `Remove` then `AddLearner` (our core has no "demote", and a server
+///    cannot be a learner and a voter at once);
+/// 3. the leader last: its `Remove` (and `AddLearner` if it stays as an observer). After the
+///    `Remove` commits it steps down (thesis §4.2.2), so its `AddLearner` is for the next
+///    leader to propose.
+///
+/// Each step changes one server, so consecutive voter sets share a majority (thesis §4.1),
+/// and voters never fall below the smaller of the old and new counts. Address or port changes
+/// are not membership changes; the peer layer handles them.
+pub fn raft_steps(
+    current: &ClusterConfig,
+    target: &ClusterConfig,
+    leader_id: u64,
+) -> Vec<ConfChange> {
+    let (old, new) = (current.voters(), target.voters());
+    assert!(
+        old.contains(&leader_id),
+        "leader {leader_id} is not a voter of {old:?}"
+    );
+    assert!(!new.is_empty(), "target has no voters");
+    let is_member = |config: &ClusterConfig, id: &u64| config.members.contains_key(id);
+    let joining = target.members.keys().filter(|id| !is_member(current, id));
+    let leaving = current.members.keys().filter(|id| !is_member(target, id));
+    let demoted = old
+        .iter()
+        .filter(|&id| is_member(target, id) && !new.contains(id));
+    let mut steps: Vec<ConfChange> = joining
+        .map(|&id| ConfChange::AddLearner(NodeId(id)))
+        .collect();
+    steps.extend(
+        new.difference(&old)
+            .map(|&id| ConfChange::Promote(NodeId(id))),
+    );
+    let (leaving_voters, leaving_learners): (Vec<u64>, Vec<u64>) =
+        leaving.partition(|id| old.contains(id));
+    for id in leaving_learners
+        .into_iter()
+        .chain(leaving_voters)
+        .filter(|&id| id != leader_id)
+    {
+        steps.push(ConfChange::Remove(NodeId(id)));
+    }
+    for &id in demoted.filter(|&&id| id != leader_id) {
+        steps.extend([
+            ConfChange::Remove(NodeId(id)),
+            ConfChange::AddLearner(NodeId(id)),
+        ]);
+    }
+    if !new.contains(&leader_id) {
+        steps.push(ConfChange::Remove(NodeId(leader_id)));
+        if is_member(target, &leader_id) {
+            steps.push(ConfChange::AddLearner(NodeId(leader_id)));
+        }
+    }
+    debug_assert!(
+        steps
+            .iter()
+            .try_fold(current.membership(), |m, s| m.apply(s).ok())
+            == Some(target.membership()),
+        "steps {steps:?} do not lead to the target"
+    );
+    steps
 }
 
 #[cfg(test)]

@@ -747,6 +747,171 @@ fn permission_is_checked_last() {
     );
 }
 
+// ---- raft_steps ----
+
+fn config_of(roles: &[(u64, PeerRole)]) -> ClusterConfig {
+    let mut config = ClusterConfig::default();
+    for &(id, role) in roles {
+        let spec = ServerSpec {
+            id,
+            host: "127.0.0.1".to_string(),
+            quorum_port: 2000 + id as u16,
+            election_port: 3000 + id as u16,
+            role,
+            client: None,
+        };
+        config.members.insert(id, spec);
+    }
+    config
+}
+
+fn voters_of(ids: &[u64]) -> Vec<(u64, PeerRole)> {
+    ids.iter().map(|&id| (id, PeerRole::Participant)).collect()
+}
+
+fn steps_text(current: &ClusterConfig, target: &ClusterConfig, leader: u64) -> String {
+    let steps = raft_steps(current, target, leader);
+    steps
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[test]
+fn steps_for_single_changes() {
+    let three = config_of(&voters_of(&[1, 2, 3]));
+    let four = config_of(&voters_of(&[1, 2, 3, 4]));
+    assert_eq!(steps_text(&three, &four, 1), "add-learner 4, promote 4");
+    let mut with_observer = three.clone();
+    with_observer.members.insert(
+        4,
+        ServerSpec {
+            role: PeerRole::Observer,
+            ..four.members[&4].clone()
+        },
+    );
+    assert_eq!(steps_text(&three, &with_observer, 1), "add-learner 4");
+    assert_eq!(steps_text(&with_observer, &four, 1), "promote 4");
+    assert_eq!(
+        steps_text(&four, &with_observer, 1),
+        "remove 4, add-learner 4"
+    );
+    assert_eq!(steps_text(&four, &three, 1), "remove 4");
+    assert_eq!(steps_text(&with_observer, &three, 1), "remove 4");
+    let mut moved = three.clone();
+    moved.members.get_mut(&2).expect("member 2").quorum_port = 9999;
+    assert_eq!(
+        steps_text(&three, &moved, 1),
+        "",
+        "an address change is not a membership change"
+    );
+}
+
+#[test]
+fn steps_add_before_remove_and_move_the_leader_last() {
+    let old = config_of(&voters_of(&[1, 2, 3]));
+    let new = config_of(&voters_of(&[3, 4, 5]));
+    assert_eq!(
+        steps_text(&old, &new, 1),
+        "add-learner 4, add-learner 5, promote 4, promote 5, remove 2, remove 1"
+    );
+    let mut demoted = config_of(&voters_of(&[2, 3]));
+    demoted.members.insert(
+        1,
+        ServerSpec {
+            role: PeerRole::Observer,
+            ..old.members[&1].clone()
+        },
+    );
+    demoted.members.insert(
+        4,
+        ServerSpec {
+            role: PeerRole::Observer,
+            ..old.members[&1].clone()
+        },
+    );
+    demoted.members.get_mut(&4).expect("member 4").id = 4;
+    assert_eq!(
+        steps_text(&old, &demoted, 1),
+        "add-learner 4, remove 1, add-learner 1"
+    );
+}
+
+/// True when every majority of `a` meets every majority of `b`: even majorities chosen to
+/// avoid the other set as far as they can must share a server.
+fn majorities_overlap(a: &BTreeSet<NodeId>, b: &BTreeSet<NodeId>) -> bool {
+    let common = a.intersection(b).count();
+    let need_a = (a.len() / 2 + 1).saturating_sub(a.len() - common);
+    let need_b = (b.len() / 2 + 1).saturating_sub(b.len() - common);
+    need_a + need_b > common
+}
+
+fn random_config(prng: &mut raft::Prng) -> ClusterConfig {
+    loop {
+        let mut roles = Vec::new();
+        for id in 1..=7 {
+            match prng.below(3) {
+                0 => {}
+                1 => roles.push((id, PeerRole::Participant)),
+                _ => roles.push((id, PeerRole::Observer)),
+            }
+        }
+        let config = config_of(&roles);
+        if !config.voters().is_empty() {
+            return config;
+        }
+    }
+}
+
+/// Checks one plan step by step: each step is a legal single-server change, every majority of
+/// each voter set meets every majority of the next, voters never fall below the smaller of
+/// the old and new counts, the leader votes until its own removal, and the end is the target.
+fn check_steps(current: &ClusterConfig, target: &ClusterConfig, leader: u64, case: &str) {
+    let steps = raft_steps(current, target, leader);
+    let context = || format!("{case}: {current:?} -> {target:?} leader {leader}: {steps:?}");
+    let floor = current.voters().len().min(target.voters().len());
+    let mut membership = current.membership();
+    let mut leader_removed = false;
+    for step in &steps {
+        assert!(
+            !leader_removed || *step == ConfChange::AddLearner(NodeId(leader)),
+            "{}",
+            context()
+        );
+        let next = membership
+            .apply(step)
+            .unwrap_or_else(|e| panic!("{e}: {}", context()));
+        assert!(
+            majorities_overlap(&membership.voters, &next.voters),
+            "{}",
+            context()
+        );
+        assert!(next.voters.len() >= floor, "{}", context());
+        leader_removed |= *step == ConfChange::Remove(NodeId(leader));
+        membership = next;
+    }
+    assert_eq!(membership, target.membership(), "{}", context());
+}
+
+#[test]
+fn random_plans_keep_a_quorum_overlap_at_every_step() {
+    const SEED: u64 = 0x5eed_f2ec;
+    let mut prng = raft::Prng::new(SEED);
+    for case in 0..3000 {
+        let current = random_config(&mut prng);
+        let voters: Vec<u64> = current.voters().into_iter().collect();
+        let leader = voters[prng.below(voters.len() as u64) as usize];
+        let target = random_config(&mut prng);
+        check_steps(
+            &current,
+            &target,
+            leader,
+            &format!("SEED={SEED:#x} case {case}"),
+        );
+    }
+}
+
 #[test]
 fn random_text_never_panics_the_parsers() {
     const ALPHABET: &[u8] = b"0123456789:;[]|.,=# \nabfrv-+server.observer";
