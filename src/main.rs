@@ -21,6 +21,7 @@ mod metrics;
 mod ops_stats;
 mod peers;
 mod prometheus;
+mod reconfig;
 mod replication;
 mod requests;
 mod server;
