@@ -203,14 +203,31 @@ impl ClusterConfig {
     /// `server.N=…\n` line per member in Java's HashMap order, then `version=<hex>` with no
     /// newline after it.
     pub fn render(&self) -> String {
+        format!("{}version={:x}", self.members_text(), self.version)
+    }
+
+    /// `render` without the version line: what a `SetConfig` txn carries (the tree appends
+    /// the version, the txn's zxid).
+    pub fn members_text(&self) -> String {
         self.check_invariants();
         let mut text = String::new();
         for id in java_hash_order(self.members.keys(), self.members.len()) {
             text.push_str(&self.members[&id].line());
             text.push('\n');
         }
-        text.push_str(&format!("version={:x}", self.version));
         text
+    }
+
+    /// The members `server.N` lines of zoo.cfg name (version 0).
+    pub fn from_servers(
+        servers: &[crate::config::ServerEntry],
+    ) -> Result<ClusterConfig, SpecError> {
+        let mut config = ClusterConfig::default();
+        for entry in servers {
+            let spec = ServerSpec::parse(entry.id, &entry.raw)?;
+            config.members.insert(spec.id, spec);
+        }
+        Ok(config)
     }
 
     /// Reads `render`'s text back (and ZooKeeper's: any line order, a missing version is 0).

@@ -658,7 +658,7 @@ impl Server {
                     self.close(key);
                 }
             }
-            TxnOp::Request(_) => {
+            TxnOp::Request(_) | TxnOp::SetConfig { .. } => {
                 if let Some(key) = conn {
                     self.answer_write(key, payload.seq, txn.zxid, outcome);
                 }

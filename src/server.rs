@@ -97,6 +97,11 @@ pub struct Server {
     pub peers: Option<crate::peers::Peers>,
     /// Observers configured in `server.N` lines: the leader adds them as Raft learners.
     observers: Vec<raft::NodeId>,
+    /// The `server.N` lines as `/zookeeper/config` lists them (`None` alone, where
+    /// ZooKeeper leaves the node empty); a leader writes them there if they are missing.
+    config_members: Option<String>,
+    /// The term in which this server last proposed `config_members` (once per term).
+    config_proposed_term: u64,
     /// Sessions heard from since the last liveness batch to the leader (followers).
     touched: BTreeSet<i64>,
     /// Leader: ReadIndex contexts of followers' syncs → (follower, its sequence number).
@@ -205,10 +210,13 @@ impl Server {
         };
         let snapshots = Snapshots::start(snapshot_settings, waker)?;
         let sweep_ms = settings.container_check_interval_ms;
+        let config_members = peer_ops::config_members(&settings.config, peers.is_some());
         Ok(Server {
             my_id,
             peers,
             observers: cluster.observers,
+            config_members,
+            config_proposed_term: 0,
             touched: BTreeSet::new(),
             sync_reads: BTreeMap::new(),
             next_read_ctx: 1,
@@ -495,6 +503,7 @@ impl Server {
             self.report_lost_entries();
             self.send_liveness();
             self.add_observers();
+            self.write_cluster_config();
         }
         if let Some(peers) = self.peers.as_mut() {
             peers.tick(registry, self.clock.now);

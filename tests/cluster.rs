@@ -95,6 +95,51 @@ fn writes_through_any_member_reach_every_member() {
         ["follower".to_string(), "leader".to_string()].into(),
         "srvr reports the roles"
     );
+    check_config_node(&cluster);
+}
+
+/// `/zookeeper/config` reads the same on every member, as ZooKeeper 3.8 writes it: the
+/// `server.N` lines of zoo.cfg, then `version=<hex>` equal to its mzxid, data version -1.
+fn check_config_node(cluster: &Cluster) {
+    let get_config = |i: usize| {
+        let mut c = Client::connect(cluster.members[i].port, 30_000).unwrap();
+        let request = wire::Request::GetData(wire::PathWatchRequest {
+            path: "/zookeeper/config".to_string(),
+            watch: false,
+        });
+        match c.call(&request).unwrap() {
+            wire::Response::GetData { data, stat } => (data.unwrap_or_default(), stat),
+            other => panic!("getData /zookeeper/config: {other:?}"),
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get_config(0).0.is_empty() {
+        assert!(Instant::now() < deadline, "/zookeeper/config still empty");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cluster.wait_converged(Duration::from_secs(10));
+    let (data, stat) = get_config(0);
+    let text = String::from_utf8(data).unwrap();
+    let (members, version) = text.rsplit_once("version=").expect("a version line");
+    assert_eq!(
+        u64::from_str_radix(version, 16).unwrap() as i64,
+        stat.mzxid,
+        "{text}"
+    );
+    assert_eq!(stat.version, -1);
+    let mut expected: Vec<String> = cluster.members[0]
+        .cfg
+        .lines()
+        .filter(|l| l.starts_with("server."))
+        .map(|l| format!("{l}:participant"))
+        .collect();
+    let mut got: Vec<String> = members.lines().map(str::to_string).collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected);
+    for i in 1..3 {
+        assert_eq!(get_config(i), get_config(0), "member {} agrees", i + 1);
+    }
 }
 
 #[test]

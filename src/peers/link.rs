@@ -17,8 +17,6 @@ use mio::Interest;
 use super::frame::{encode_frame, FrameError, FrameReader};
 use crate::connection::ReadScratch;
 
-/// Bytes read from a socket per `read` call.
-
 /// Who opened the connection, and so what it carries: we only send on links we dialed and
 /// only receive on links we accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

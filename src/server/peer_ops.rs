@@ -369,4 +369,53 @@ impl Server {
             }
         }
     }
+
+    /// Leader: once it has applied an entry of its term, writes the configured member list
+    /// into `/zookeeper/config` if the node does not hold it (ZooKeeper puts the config it
+    /// starts with there; `zkCli config` and `getConfig` read it). One proposal per term: a
+    /// lost one is retried by the next leader.
+    pub(super) fn write_cluster_config(&mut self) {
+        let Some(members) = &self.config_members else {
+            return;
+        };
+        let term = self.raft.term().0;
+        if !self.is_leader() || !self.applied_current_term || self.config_proposed_term == term {
+            return;
+        }
+        let current = self
+            .tree
+            .node(tree::CONFIG_NODE)
+            .map(|n| n.data())
+            .unwrap_or(&[]);
+        if members_of(current) == Some(members.as_bytes()) {
+            return;
+        }
+        log::info!("writing the member list into {}", tree::CONFIG_NODE);
+        self.config_proposed_term = term;
+        let op = tree::TxnOp::SetConfig {
+            members: members.clone(),
+        };
+        self.submit_txn(0, Vec::new(), op, None);
+    }
+}
+
+/// The `server.N` lines of a cluster's zoo.cfg as `/zookeeper/config` holds them; `None` for a
+/// one-member server or lines ZooKeeper's own parser would refuse (logged).
+pub(super) fn config_members(config: &crate::config::Config, clustered: bool) -> Option<String> {
+    if !clustered {
+        return None;
+    }
+    match crate::reconfig::ClusterConfig::from_servers(&config.servers) {
+        Ok(members) => Some(members.members_text()),
+        Err(e) => {
+            log::warn!("{} stays empty: {e}", tree::CONFIG_NODE);
+            None
+        }
+    }
+}
+
+/// The member lines of a `/zookeeper/config` text: everything before its `version=` line.
+fn members_of(text: &[u8]) -> Option<&[u8]> {
+    let at = text.windows(8).rposition(|w| w == b"version=")?;
+    (at == 0 || text[at - 1] == b'\n').then_some(&text[..at])
 }

@@ -74,6 +74,11 @@ from kazoo.security import ACL, Id, make_digest_acl  # noqa: E402
 # so that KazooClient._call sends them and parses the Create2Response.
 
 
+
+# The nodes every fresh server has. A cluster's /zookeeper/config lists its members (their
+# ports differ from the reference's), so --cluster leaves it out.
+ROOT_META_PATHS = ["/zookeeper", "/zookeeper/quota", "/zookeeper/config", "/"]
+
 def _create_body(path, data, acl, flags):
     b = bytearray()
     b.extend(write_string(path))
@@ -663,9 +668,7 @@ class Generator:
         if w < 0.98:
             return {"op": "handshake_timeout", "timeout_ms": rng.choice(
                 [0, 1, 999, 1000, 1500, 4000, 10000, 10001, 60000, -1])}
-        return {"op": "get_root_meta", "c": c,
-                "path": rng.choice(["/zookeeper", "/zookeeper/quota", "/zookeeper/config",
-                                    "/"])}
+        return {"op": "get_root_meta", "c": c, "path": rng.choice(ROOT_META_PATHS)}
 
     def multi(self, c):
         rng = self.rng
@@ -1231,6 +1234,7 @@ def main():
                 ap.error("--cluster needs --self-start and a Ferrokeeper target")
             zk = H.start_server("zk")
             servers.append(zk)
+            ROOT_META_PATHS.remove("/zookeeper/config")
             cluster = H.start_cluster(3)
             servers.append(cluster)
             follower = cluster.follower_indices()[0]

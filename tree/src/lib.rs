@@ -36,5 +36,8 @@ pub use txn::{ApplyOutcome, Change, ChangeKind, Txn, TxnOp};
 pub use watch::{WatchEvent, WatchKind, WatchManager, WatcherType};
 pub use znode::{EphemeralType, Node};
 
+/// Where ZooKeeper keeps the cluster's member list (`ZooDefs.CONFIG_NODE`).
+pub const CONFIG_NODE: &str = "/zookeeper/config";
+
 #[cfg(test)]
 mod tests;

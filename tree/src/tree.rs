@@ -296,6 +296,7 @@ impl DataTree {
                 Ok(Response::Empty)
             }
             TxnOp::CloseSession => self.close_session(txn, &mut changes),
+            TxnOp::SetConfig { members } => self.set_config(txn, members, &mut changes),
         };
         match &result {
             Ok(_) => self.undo.clear(),

@@ -23,6 +23,7 @@ pub const TXN_FORMAT_VERSION: i32 = 2;
 const KIND_REQUEST: i32 = 0;
 const KIND_CREATE_SESSION: i32 = 1;
 const KIND_CLOSE_SESSION: i32 = 2;
+const KIND_SET_CONFIG: i32 = 3;
 /// An encoded `Id` is at least two empty strings.
 const ID_MIN_BYTES: usize = 8;
 
@@ -54,6 +55,9 @@ pub enum TxnOp {
     /// An explicit close or an expiry decided by the leader: deletes the session's
     /// ephemerals. `session_id` is the Txn's.
     CloseSession,
+    /// The cluster's member list into `/zookeeper/config`: `members` is one
+    /// `server.N=…\n` line per member; applying appends `version=<zxid in hex>`.
+    SetConfig { members: String },
 }
 
 /// What a watch sees change (`Watcher.Event.EventType`, minus the removal events).
@@ -124,6 +128,10 @@ impl Txn {
                 w.write_buffer(password);
             }
             TxnOp::CloseSession => w.write_i32(KIND_CLOSE_SESSION),
+            TxnOp::SetConfig { members } => {
+                w.write_i32(KIND_SET_CONFIG);
+                w.write_string(members);
+            }
         }
         assert!(
             w.bytes.len() - start >= 36,
@@ -166,6 +174,9 @@ impl Txn {
                 }
             }
             KIND_CLOSE_SESSION => TxnOp::CloseSession,
+            KIND_SET_CONFIG => TxnOp::SetConfig {
+                members: r.read_string()?,
+            },
             kind => return Err(r.error(format!("unknown txn kind {kind}"))),
         };
         r.finish("Txn")?;
@@ -220,6 +231,9 @@ mod tests {
                 password: [7; crate::session::PASSWORD_BYTES],
             },
             TxnOp::CloseSession,
+            TxnOp::SetConfig {
+                members: "server.1=127.0.0.1:2888:3888:participant\n".to_string(),
+            },
         ]
         .into_iter()
         .enumerate()

@@ -14,14 +14,15 @@
 //! - setACL: session; path; ACL list (InvalidAcl); node (NoNode); ADMIN (NoAuth); aversion.
 //! - check: session; path; node (NoNode); READ (NoAuth); version.
 
-use wire::Stat;
 use wire::{perms, CheckVersionRequest, DeleteRequest, ErrorCode, SetAclRequest, SetDataRequest};
+use wire::{Response, Stat};
 
 use crate::acl;
 use crate::path;
 use crate::tree::DataTree;
 use crate::txn::{Change, ChangeKind, Txn};
 use crate::znode::EphemeralType;
+use crate::CONFIG_NODE;
 
 /// `DataTree.isSpecialPath`: nodes ZooKeeper owns and never lets a client delete.
 fn is_special_path(p: &str) -> bool {
@@ -90,6 +91,36 @@ impl DataTree {
         }
         self.delete_node(p, txn.zxid, changes);
         Ok(())
+    }
+
+    /// The member list into `/zookeeper/config` (a reconfig, or the configuration a leader
+    /// finds missing there): the text ends `version=<zxid in hex>`, no newline, and the data
+    /// version stays -1, as ZooKeeper's `setData(CONFIG_NODE, …, -1, zxid, …)` leaves it.
+    /// Watchers of the node see NodeDataChanged; the reply is reconfig's GetDataResponse.
+    pub(crate) fn set_config(
+        &mut self,
+        txn: &Txn,
+        members: &str,
+        changes: &mut Vec<Change>,
+    ) -> Result<Response, ErrorCode> {
+        let text = format!("{members}version={:x}", txn.zxid);
+        let node = self.node(CONFIG_NODE).ok_or(ErrorCode::NoNode)?;
+        let mut meta = node.meta;
+        meta.version = -1;
+        meta.mtime = txn.time_ms;
+        meta.mzxid = txn.zxid;
+        self.set_meta(CONFIG_NODE, meta);
+        self.set_data(CONFIG_NODE, Some(text.clone().into_bytes()));
+        let node = self.node(CONFIG_NODE).expect("config node still exists");
+        changes.push(Change {
+            path: CONFIG_NODE.to_string(),
+            kind: ChangeKind::NodeDataChanged,
+            acl: node.acl.clone(),
+        });
+        Ok(Response::GetData {
+            data: Some(text.into_bytes()),
+            stat: node.stat(),
+        })
     }
 
     pub(crate) fn set_data_op(

@@ -26,7 +26,7 @@ fn random_request(rng: &mut SplitMix64) -> Request {
     let create = |flags: i32| wire::CreateRequest {
         path: path.clone(),
         data: Some(data.clone()),
-        acl: Acl::open_unsafe().into(),
+        acl: Acl::open_unsafe(),
         flags,
         ttl: -1,
     };
@@ -144,7 +144,7 @@ fn different_histories_with_the_same_final_state_share_a_digest() {
     let mk = |path: &str| wire::CreateRequest {
         path: path.to_string(),
         data: Some(vec![]),
-        acl: Acl::open_unsafe().into(),
+        acl: Acl::open_unsafe(),
         flags: 0,
         ttl: -1,
     };

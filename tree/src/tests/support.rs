@@ -97,7 +97,7 @@ pub fn create_req(path: &str, data: &[u8], flags: i32) -> CreateRequest {
     CreateRequest {
         path: path.to_string(),
         data: Some(data.to_vec()),
-        acl: Acl::open_unsafe().into(),
+        acl: Acl::open_unsafe(),
         flags,
         ttl: -1,
     }

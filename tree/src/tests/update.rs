@@ -390,3 +390,33 @@ fn changes_carry_the_acl_that_gates_their_watchers() {
         "deleted node's ACL, read before removal"
     );
 }
+
+/// The member list lands in /zookeeper/config as ZooKeeper 3.8 stores it: the lines, then
+/// `version=<zxid hex>` with no newline, data version -1, mzxid the txn's, and a
+/// NodeDataChanged for its watchers; the ACL stays world:anyone READ.
+#[test]
+fn set_config_writes_the_member_list_with_its_version() {
+    let mut h = Harness::new();
+    h.zxid = 0x1_0000_0005;
+    let members = "server.1=127.0.0.1:2888:3888:participant\n\
+                   server.2=127.0.0.1:2889:3889:participant\n";
+    let out = h.session_op(
+        0,
+        crate::txn::TxnOp::SetConfig {
+            members: members.to_string(),
+        },
+    );
+    let text = format!("{members}version=100000006");
+    let Ok(Response::GetData { data, stat }) = out.result else {
+        panic!("{:?}", out.result);
+    };
+    assert_eq!(data.as_deref(), Some(text.as_bytes()));
+    assert_eq!((stat.version, stat.mzxid), (-1, 0x1_0000_0006));
+    assert_eq!(stat.data_length as usize, text.len());
+    let node = h.tree.node(crate::CONFIG_NODE).unwrap();
+    assert_eq!(node.data(), text.as_bytes());
+    assert_eq!(node.acl, Acl::read_unsafe());
+    assert_eq!(out.changes.len(), 1);
+    assert_eq!(out.changes[0].kind, ChangeKind::NodeDataChanged);
+    assert_eq!(h.tree.digest(), h.tree.recompute_digest());
+}
