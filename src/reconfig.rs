@@ -291,8 +291,8 @@ impl ClusterConfig {
 
 /// The leader's checks on a `ReconfigRequest`, in `PrepRequestProcessor`'s order, giving the
 /// target config (version 0: the caller sets it to the txn's zxid) or ZooKeeper's error.
-/// `current` is the last config the leader has seen. A jute null string reads as "", so an
-/// empty `new_members` counts as absent (ZooKeeper would treat "" as an empty bulk config).
+/// `current` is the last config the leader has seen. A non-null `new_members` (even "")
+/// makes the change non-incremental, as in ZooKeeper.
 pub fn plan(
     current: &ClusterConfig,
     request: &ReconfigRequest,
@@ -315,10 +315,13 @@ pub fn plan(
             last_seen: current.version,
         });
     }
-    let members = if request.new_members.is_empty() {
-        apply_incremental(current, &request.joining_servers, &request.leaving_servers)?
-    } else {
-        parse_new_members(&request.new_members, view.standalone_enabled)?
+    let members = match &request.new_members {
+        None => apply_incremental(
+            current,
+            request.joining_servers.as_deref().unwrap_or(""),
+            request.leaving_servers.as_deref().unwrap_or(""),
+        )?,
+        Some(new_members) => parse_new_members(new_members, view.standalone_enabled)?,
     };
     let target = ClusterConfig {
         members,

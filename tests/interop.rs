@@ -289,6 +289,19 @@ fn kazoo_recipes() {
     );
 }
 
+/// `ferrokeeper cli reconfig`/`config` against a real 3-node ZooKeeper: the change happens,
+/// the print is what /zookeeper/config then holds, errors read as Java zkCli's.
+#[test]
+fn cli_reconfig_against_a_zookeeper_ensemble() {
+    run_suite(
+        "cli_reconfig_against_a_zookeeper_ensemble",
+        "reconfig_cli.py",
+        &[],
+        true,
+        Duration::from_secs(300),
+    );
+}
+
 #[test]
 fn zkcli_and_cli_mt() {
     run_suite(

@@ -38,7 +38,13 @@ pub struct ZnodeCommand {
     spec: &'static [(char, bool)],
     /// Fewest words (command name included) the command needs.
     words_min: usize,
-    run: fn(&mut Env<'_>, &Parsed) -> Result<(), CliError>,
+    run: Run,
+}
+
+/// How a command takes its words: through the one-letter option reader, or whole.
+enum Run {
+    Parsed(fn(&mut Env<'_>, &Parsed) -> Result<(), CliError>),
+    Words(fn(&mut Env<'_>, &[String]) -> Result<(), CliError>),
 }
 
 pub const ZNODE_COMMANDS: &[ZnodeCommand] = &[
@@ -48,119 +54,126 @@ pub const ZNODE_COMMANDS: &[ZnodeCommand] = &[
                 - default is PERSISTENT_RECURSIVE",
         spec: &[('m', true)],
         words_min: 2,
-        run: add_watch,
+        run: Run::Parsed(add_watch),
     },
     ZnodeCommand {
         name: "addauth",
         usage: "scheme auth",
         spec: &[],
         words_min: 2,
-        run: add_auth,
+        run: Run::Parsed(add_auth),
     },
     ZnodeCommand {
         name: "config",
         usage: "[-c] [-w] [-s]",
         spec: &[('c', false), ('w', false), ('s', false)],
         words_min: 1,
-        run: config,
+        run: Run::Parsed(config),
     },
     ZnodeCommand {
         name: "create",
         usage: "[-s] [-e] [-c] [-t ttl] path [data] [acl]",
         spec: &[('s', false), ('e', false), ('c', false), ('t', true)],
         words_min: 2,
-        run: create,
+        run: Run::Parsed(create),
     },
     ZnodeCommand {
         name: "delete",
         usage: "[-v version] path",
         spec: &[('v', true)],
         words_min: 2,
-        run: delete,
+        run: Run::Parsed(delete),
     },
     ZnodeCommand {
         name: "deleteall",
         usage: "path [-b batch size]",
         spec: &[('b', true)],
         words_min: 2,
-        run: delete_all,
+        run: Run::Parsed(delete_all),
     },
     ZnodeCommand {
         name: "get",
         usage: "[-s] [-w] path",
         spec: &[('s', false), ('w', false)],
         words_min: 2,
-        run: get,
+        run: Run::Parsed(get),
     },
     ZnodeCommand {
         name: "getAcl",
         usage: "[-s] path",
         spec: &[('s', false)],
         words_min: 2,
-        run: get_acl,
+        run: Run::Parsed(get_acl),
     },
     ZnodeCommand {
         name: "getAllChildrenNumber",
         usage: "path",
         spec: &[],
         words_min: 2,
-        run: get_all_children_number,
+        run: Run::Parsed(get_all_children_number),
     },
     ZnodeCommand {
         name: "getEphemerals",
         usage: "path",
         spec: &[],
         words_min: 1,
-        run: get_ephemerals,
+        run: Run::Parsed(get_ephemerals),
     },
     ZnodeCommand {
         name: "ls",
         usage: "[-s] [-w] [-R] path",
         spec: &[('s', false), ('w', false), ('R', false)],
         words_min: 2,
-        run: ls,
+        run: Run::Parsed(ls),
+    },
+    ZnodeCommand {
+        name: "reconfig",
+        usage: super::reconfig::USAGE,
+        spec: &[],
+        words_min: 1,
+        run: Run::Words(super::reconfig::reconfig),
     },
     ZnodeCommand {
         name: "removewatches",
         usage: "path [-c|-d|-a] [-l]",
         spec: &[('c', false), ('d', false), ('a', false), ('l', false)],
         words_min: 2,
-        run: remove_watches,
+        run: Run::Parsed(remove_watches),
     },
     ZnodeCommand {
         name: "set",
         usage: "[-s] [-v version] path data",
         spec: &[('s', false), ('v', true)],
         words_min: 3,
-        run: set,
+        run: Run::Parsed(set),
     },
     ZnodeCommand {
         name: "setAcl",
         usage: "[-s] [-v version] [-R] path acl",
         spec: &[('s', false), ('v', true), ('R', false)],
         words_min: 3,
-        run: set_acl,
+        run: Run::Parsed(set_acl),
     },
     ZnodeCommand {
         name: "stat",
         usage: "[-w] path",
         spec: &[('w', false)],
         words_min: 2,
-        run: stat,
+        run: Run::Parsed(stat),
     },
     ZnodeCommand {
         name: "sync",
         usage: "path",
         spec: &[],
         words_min: 2,
-        run: sync,
+        run: Run::Parsed(sync),
     },
     ZnodeCommand {
         name: "whoami",
         usage: "",
         spec: &[],
         words_min: 1,
-        run: who_am_i,
+        run: Run::Parsed(who_am_i),
     },
 ];
 
@@ -168,6 +181,10 @@ pub const ZNODE_COMMANDS: &[ZnodeCommand] = &[
 pub fn run(env: &mut Env<'_>, words: &[String]) -> Option<Result<(), CliError>> {
     assert!(!words.is_empty(), "a command line has a command word");
     let command = ZNODE_COMMANDS.iter().find(|c| c.name == words[0])?;
+    let run = match command.run {
+        Run::Parsed(run) => run,
+        Run::Words(run) => return Some(run(env, words)),
+    };
     let parsed = match parse_options(words, command.spec) {
         Ok(parsed) => parsed,
         Err(message) => return Some(Err(CliError::new(message))),
@@ -178,7 +195,7 @@ pub fn run(env: &mut Env<'_>, words: &[String]) -> Option<Result<(), CliError>> 
             command.name, command.usage
         ))));
     }
-    Some((command.run)(env, &parsed))
+    Some(run(env, &parsed))
 }
 
 /// The path argument, checked as the Java client checks it.

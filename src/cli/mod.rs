@@ -17,6 +17,7 @@ mod admin;
 mod commands;
 mod format;
 mod options;
+mod reconfig;
 mod shell;
 
 use std::fmt;

@@ -198,6 +198,18 @@ impl Client {
         }
     }
 
+    /// `ZooKeeperAdmin.reconfigure`: the configuration the leader committed, and the Stat of
+    /// /zookeeper/config.
+    pub fn reconfig(
+        &mut self,
+        request: wire::ReconfigRequest,
+    ) -> Result<(Option<Vec<u8>>, Stat), ZkError> {
+        match self.call(&Request::Reconfig(request))? {
+            Response::GetData { data, stat } => Ok((data, stat)),
+            other => Err(unexpected("reconfig", &other)),
+        }
+    }
+
     /// The ACL of `path` and its Stat.
     pub fn get_acl(&mut self, path: &str) -> Result<(Vec<Acl>, Stat), ZkError> {
         match self.call(&Request::GetAcl(path_request(path)))? {

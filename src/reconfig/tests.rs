@@ -54,11 +54,13 @@ fn view(synced: &BTreeSet<u64>) -> LeaderView<'_> {
     }
 }
 
+/// A request as zkCli sends it: an empty argument is a jute null.
 fn request(joining: &str, leaving: &str, new_members: &str, from: i64) -> ReconfigRequest {
+    let given = |s: &str| (!s.is_empty()).then(|| s.to_string());
     ReconfigRequest {
-        joining_servers: joining.to_string(),
-        leaving_servers: leaving.to_string(),
-        new_members: new_members.to_string(),
+        joining_servers: given(joining),
+        leaving_servers: given(leaving),
+        new_members: given(new_members),
         cur_config_id: from,
     }
 }

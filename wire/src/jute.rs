@@ -129,6 +129,18 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A `ustring` that may be jute's null (`None`).
+    pub fn read_optional_string(&mut self) -> Result<Option<String>, DecodeError> {
+        let at = self.offset;
+        match self.read_optional_buffer()? {
+            None => Ok(None),
+            Some(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
+                self.offset = at;
+                self.error("ustring is not valid UTF-8".to_string())
+            }),
+        }
+    }
+
     /// A `ustring` (UTF-8); jute's null reads as empty. Invalid UTF-8 is an error.
     pub fn read_string(&mut self) -> Result<String, DecodeError> {
         let at = self.offset;
@@ -240,6 +252,10 @@ impl Writer {
             None => self.write_i32(-1),
             Some(b) => self.write_buffer(b),
         }
+    }
+
+    pub fn write_optional_string(&mut self, v: Option<&str>) {
+        self.write_optional_buffer(v.map(str::as_bytes));
     }
 
     pub fn write_string(&mut self, v: &str) {

@@ -266,9 +266,9 @@ fn never_used_containers_are_swept_only_when_configured() {
 fn reconfig_is_disabled() {
     let mut h = Harness::new();
     let req = wire::ReconfigRequest {
-        joining_servers: String::new(),
-        leaving_servers: String::new(),
-        new_members: String::new(),
+        joining_servers: None,
+        leaving_servers: Some("2".to_string()),
+        new_members: None,
         cur_config_id: -1,
     };
     assert_eq!(

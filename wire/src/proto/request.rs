@@ -79,9 +79,11 @@ pub struct CheckVersionRequest {
 /// long curConfigId; }`
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReconfigRequest {
-    pub joining_servers: String,
-    pub leaving_servers: String,
-    pub new_members: String,
+    /// `None` is jute's null, which ZooKeeper's leader tells from "": a non-null
+    /// `new_members` makes the change non-incremental.
+    pub joining_servers: Option<String>,
+    pub leaving_servers: Option<String>,
+    pub new_members: Option<String>,
     pub cur_config_id: i64,
 }
 
@@ -278,17 +280,17 @@ impl CheckVersionRequest {
 impl ReconfigRequest {
     pub fn read(r: &mut Reader<'_>) -> Result<ReconfigRequest, DecodeError> {
         Ok(ReconfigRequest {
-            joining_servers: r.read_string()?,
-            leaving_servers: r.read_string()?,
-            new_members: r.read_string()?,
+            joining_servers: r.read_optional_string()?,
+            leaving_servers: r.read_optional_string()?,
+            new_members: r.read_optional_string()?,
             cur_config_id: r.read_i64()?,
         })
     }
 
     pub fn write(&self, w: &mut Writer) {
-        w.write_string(&self.joining_servers);
-        w.write_string(&self.leaving_servers);
-        w.write_string(&self.new_members);
+        w.write_optional_string(self.joining_servers.as_deref());
+        w.write_optional_string(self.leaving_servers.as_deref());
+        w.write_optional_string(self.new_members.as_deref());
         w.write_i64(self.cur_config_id);
     }
 }

@@ -134,9 +134,9 @@ pub fn requests() -> Vec<Request> {
             Request::GetChildren(pw("/", false)),
         ]),
         Request::Reconfig(ReconfigRequest {
-            joining_servers: "server.4=h:2888:3888;2181".to_string(),
-            leaving_servers: "2".to_string(),
-            new_members: String::new(),
+            joining_servers: Some("server.4=h:2888:3888;2181".to_string()),
+            leaving_servers: Some("2".to_string()),
+            new_members: None,
             cur_config_id: -1,
         }),
         Request::CheckWatches(WatchesRequest {

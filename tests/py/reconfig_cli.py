@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""reconfig_cli.py - `ferrokeeper cli reconfig` and `config` against a real ZooKeeper 3.8
+ensemble (issue #8): the change each command asks for happens, what it prints is what the
+ensemble then holds in /zookeeper/config (read back with kazoo), and its error text is Java
+zkCli's for the same command.
+
+Starts a 3-node ensemble with ../shared/tools/zk-ref.sh (reconfigEnabled=true, ACLs skipped
+so no super user is needed), runs the cases, stops the ensemble. Prints PASS/FAIL lines and
+'N passed, N failed' last (the Rust wrapper in tests/interop.rs reads it).
+"""
+
+import os
+import random
+import subprocess
+import sys
+import tempfile
+
+import fkharness as H
+
+STAT_LINE_PREFIX = "mZxid = 0x"
+
+
+def free_base():
+    """A base port with base..+2, +100..+102 and +200..+202 all free (zk-ref.sh's layout)."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(30000, 45000)
+        ports = [base + d + i for d in (0, 100, 200) for i in range(3)]
+        if not any(H.port_is_open(p) for p in ports):
+            return base
+    raise RuntimeError("no free port range for a 3-node ensemble")
+
+
+def run(cmd, timeout_s=60):
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout_s)
+    return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+
+class Ensemble:
+    def __init__(self):
+        self.script = H.zk_ref_script()
+        self.dir = tempfile.mkdtemp(prefix="fk-reconfig-zk-")
+        self.base = free_base()
+
+    def start(self):
+        env = dict(os.environ, ZK_EXTRA_CFG="reconfigEnabled=true",
+                   ZK_JVM_OPTS="-Dzookeeper.skipACL=yes", ZK_HEAP="256m", ZK_FORCESYNC="no")
+        r = subprocess.run(["bash", self.script, "start-ensemble", str(self.base), self.dir],
+                           env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=150)
+        if r.returncode != 0:
+            self.stop()
+            raise RuntimeError("zk-ref.sh start-ensemble failed: %s" % r.stderr.decode()[-2000:])
+        return self
+
+    def stop(self):
+        subprocess.run(["bash", self.script, "stop", self.dir], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        subprocess.run(["rm", "-rf", self.dir], timeout=60)
+
+    def hostport(self, i=0):
+        return "%s:%d" % (H.HOST, self.base + i)
+
+    def follower_id(self):
+        for i in range(3):
+            if H.mode_of(self.base + i) == "follower":
+                return i + 1
+        raise RuntimeError("no follower")
+
+
+def fk_cli(ens, *args):
+    return run([H.find_binary(), "cli", "-server", ens.hostport(), *args])
+
+
+def zk_cli(ens, *args):
+    return run(["bash", ens.script, "cli", str(ens.base), *args], timeout_s=90)
+
+
+def config_now(client):
+    data, stat = client.get("/zookeeper/config")
+    return data.decode(), stat
+
+
+def case_config(ens, client):
+    rc, out, err = fk_cli(ens, "config")
+    text, _ = config_now(client)
+    if rc != 0 or out != text + "\n":
+        return "config printed %r (rc %d, %r); /zookeeper/config holds %r" % (out, rc, err, text)
+    return None
+
+
+def committed(ens, client, args):
+    """Runs `reconfig ARGS -s`; checks the print against /zookeeper/config afterwards."""
+    rc, out, err = fk_cli(ens, "reconfig", "-s", *args)
+    text, stat = config_now(client)
+    head = "Committed new configuration:\n%s\n" % text
+    if rc != 0 or not out.startswith(head):
+        return "reconfig %s printed %r (rc %d, %r); the node holds %r" % (args, out, rc, err, text)
+    want = "%s%x" % (STAT_LINE_PREFIX, stat.mzxid)
+    if want not in out.splitlines():
+        return "reconfig -s printed no %r line: %r" % (want, out)
+    return None
+
+
+def case_remove_and_add(ens, client):
+    victim = ens.follower_id()
+    text, _ = config_now(client)
+    line = next(l for l in text.splitlines() if l.startswith("server.%d=" % victim))
+    err = committed(ens, client, ["-remove", str(victim)])
+    if err:
+        return err
+    text, _ = config_now(client)
+    if "server.%d=" % victim in text:
+        return "server.%d still listed after -remove: %r" % (victim, text)
+    # Put it back with a client port; ZooKeeper prints a bare port as 0.0.0.0:port.
+    spec = "%s;%d" % (line, ens.base + victim - 1)
+    err = committed(ens, client, ["-add", spec.upper().replace("SERVER", "server")])
+    if err:
+        return err
+    text, _ = config_now(client)
+    want = "%s;0.0.0.0:%d" % (line, ens.base + victim - 1)
+    if want not in text.splitlines():
+        return "after -add, %r not in %r" % (want, text)
+    return None
+
+
+def last_line(s):
+    lines = [l for l in s.splitlines() if l.strip() and not l.startswith("[")
+             and not l.startswith("WatchedEvent")]
+    return lines[-1] if lines else ""
+
+
+def case_errors_match_zkcli(ens, _client):
+    problems = []
+    for args in (["-v", "1", "-remove", "2"], ["-remove", "2", "-v", "xyz"],
+                 ["-members", "server.1=h:1:2", "-add", "server.2=h:3:4"], []):
+        rc, out, err = fk_cli(ens, "reconfig", *args)
+        _, zout, zerr = zk_cli(ens, "reconfig", *args)
+        ours, theirs = last_line(err), last_line(zout + "\n" + zerr)
+        if rc == 0 or ours.strip() != theirs.strip():
+            problems.append("reconfig %s: ours %r (rc %d), zkCli %r" % (args, ours, rc, theirs))
+    return "; ".join(problems) or None
+
+
+def case_kazoo_reconfig(ens, client):
+    victim = ens.follower_id()
+    before, _ = config_now(client)
+    line = next(l for l in before.splitlines() if l.startswith("server.%d=" % victim))
+    data, stat = client.reconfig(joining=None, leaving=str(victim), new_members=None)
+    after, _ = config_now(client)
+    if data.decode() != after or "server.%d=" % victim in after:
+        return "kazoo reconfig returned %r; node holds %r" % (data, after)
+    client.reconfig(joining=line, leaving=None, new_members=None)
+    return None
+
+
+def main():
+    H.quiet_kazoo()
+    ens = Ensemble().start()
+    results = []
+    client = None
+    try:
+        client = H.kazoo_client(",".join(ens.hostport(i) for i in range(3)), timeout_s=20)
+        for case in (case_config, case_remove_and_add, case_errors_match_zkcli,
+                     case_kazoo_reconfig):
+            try:
+                err = case(ens, client)
+            except Exception as e:  # a failed case is reported, the others still run
+                err = "exception: %r" % e
+            results.append((case.__name__, err))
+    finally:
+        if client is not None:
+            H.stop_client(client)
+        ens.stop()
+    return H.report(results)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
