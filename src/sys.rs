@@ -109,6 +109,34 @@ pub fn local_utc_offset(epoch_secs: i64) -> io::Result<(i64, String)> {
     Ok((offset_secs, zone))
 }
 
+/// Blocks SIGTERM and SIGINT for the calling thread (and every thread it spawns later) and
+/// returns a `signalfd(2)` that becomes readable when one arrives, so the event loop can
+/// shut down in its own turn instead of in a signal handler. Call before spawning threads.
+pub fn termination_signals() -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: `set` is a plain C struct that sigemptyset initialises before any other use;
+    // every pointer passed is to that local for the duration of the call.
+    let fd = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        if libc::sigemptyset(&mut set) != 0
+            || libc::sigaddset(&mut set, libc::SIGTERM) != 0
+            || libc::sigaddset(&mut set, libc::SIGINT) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC)
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: signalfd returned a new descriptor that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,32 +183,4 @@ mod tests {
         assert!(offset_secs.abs() < 86_400, "offset {offset_secs}");
         assert!(!zone.is_empty());
     }
-}
-
-/// Blocks SIGTERM and SIGINT for the calling thread (and every thread it spawns later) and
-/// returns a `signalfd(2)` that becomes readable when one arrives, so the event loop can
-/// shut down in its own turn instead of in a signal handler. Call before spawning threads.
-pub fn termination_signals() -> io::Result<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: `set` is a plain C struct that sigemptyset initialises before any other use;
-    // every pointer passed is to that local for the duration of the call.
-    let fd = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        if libc::sigemptyset(&mut set) != 0
-            || libc::sigaddset(&mut set, libc::SIGTERM) != 0
-            || libc::sigaddset(&mut set, libc::SIGINT) != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        if rc != 0 {
-            return Err(io::Error::from_raw_os_error(rc));
-        }
-        libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC)
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: signalfd returned a new descriptor that nothing else owns.
-    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }

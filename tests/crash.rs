@@ -62,7 +62,10 @@ fn clean_replay_digest(data_log_dir: &std::path::Path, last_zxid: u64) -> u64 {
     tree.digest()
 }
 
-fn writer(port: u16, id: usize, stop: Arc<AtomicBool>, acked: Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
+/// Writes acknowledged so far: (path, data).
+type Acked = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
+fn writer(port: u16, id: usize, stop: Arc<AtomicBool>, acked: Acked) {
     let Ok(mut client) = Client::connect(port, 30_000) else {
         return;
     };

@@ -378,5 +378,5 @@ fn the_leader_replicates_again_to_a_follower_that_lost_its_log() {
     assert!(cluster
         .node(1)
         .ready()
-        .map_or(true, |r| r.messages.is_empty()));
+        .is_none_or(|r| r.messages.is_empty()));
 }

@@ -85,7 +85,7 @@ fn transfer(bins: Vec<Vec<(u32, Id)>>) -> Vec<Vec<(u32, Id)>> {
             }
         }
         let run_high = goes_high(bin[last_run].0);
-        let (mut low, mut high): (Vec<(u32, Id)>, Vec<(u32, Id)>) = (Vec::new(), Vec::new());
+        let (mut low, mut high) = (Vec::<(u32, Id)>::new(), Vec::<(u32, Id)>::new());
         let run: Vec<(u32, Id)> = bin[last_run..].to_vec();
         if run_high {
             high = run;
