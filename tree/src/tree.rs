@@ -386,14 +386,15 @@ impl DataTree {
 
     // ---- primitive mutations: each keeps digest, size, indexes and the undo log ----
 
-    fn unhash(&mut self, p: &str) {
-        let node = self.nodes.get(p).expect("rehashed node exists");
+    /// Changes node `p` in place with one map lookup: its hash leaves the digest before `f`
+    /// and its new hash joins after (the map compares long paths, so each lookup saved shows).
+    fn modify<R>(&mut self, p: &str, f: impl FnOnce(&mut Node) -> R) -> R {
+        self.preserve_for_snapshot(p);
+        let node = self.nodes.get_mut(p).expect("modified node exists");
         self.digest = self.digest.wrapping_sub(digest::node_hash(p, node));
-    }
-
-    fn rehash(&mut self, p: &str) {
-        let node = self.nodes.get(p).expect("rehashed node exists");
+        let result = f(node);
         self.digest = self.digest.wrapping_add(digest::node_hash(p, node));
+        result
     }
 
     fn index_owner(&mut self, p: &str, kind: EphemeralType, owner: i64, insert: bool) {
@@ -442,9 +443,9 @@ impl DataTree {
             // The "" alias of the root counts in ZooKeeper's size total too.
             self.data_size_bytes += node.data().len() as i64;
         }
+        self.digest = self.digest.wrapping_add(digest::node_hash(p, &node));
         let previous = self.nodes.insert(p.into(), node);
         assert!(previous.is_none(), "node {p} inserted twice");
-        self.rehash(p);
         self.index_owner(p, kind, owner, true);
         self.undo.push(Undo::Inserted(p.to_string()));
     }
@@ -452,8 +453,8 @@ impl DataTree {
     pub(crate) fn remove_node(&mut self, p: &str) {
         assert!(p != "/", "the root is never removed");
         self.preserve_for_snapshot(p);
-        self.unhash(p);
         let node = self.nodes.remove(p).expect("removed node exists");
+        self.digest = self.digest.wrapping_sub(digest::node_hash(p, &node));
         assert!(node.children.is_empty(), "removed node {p} has no children");
         self.data_size_bytes -= java_len(p) + node.data().len() as i64;
         self.index_owner(p, node.ephemeral_type(), node.meta.ephemeral_owner, false);
@@ -461,30 +462,24 @@ impl DataTree {
     }
 
     pub(crate) fn set_meta(&mut self, p: &str, meta: Meta) {
-        self.preserve_for_snapshot(p);
-        self.unhash(p);
-        let node = self.nodes.get_mut(p).expect("node exists");
-        assert_eq!(
-            node.meta.ephemeral_owner, meta.ephemeral_owner,
-            "ephemeral_owner of {p} never changes"
-        );
-        let old = std::mem::replace(&mut node.meta, meta);
-        self.rehash(p);
+        let old = self.modify(p, |node| {
+            assert_eq!(
+                node.meta.ephemeral_owner, meta.ephemeral_owner,
+                "ephemeral_owner of {p} never changes"
+            );
+            std::mem::replace(&mut node.meta, meta)
+        });
         self.undo.push(Undo::Meta(p.to_string(), old));
     }
 
     pub(crate) fn set_data(&mut self, p: &str, data: Option<Vec<u8>>) {
-        self.preserve_for_snapshot(p);
-        self.unhash(p);
-        let node = self.nodes.get_mut(p).expect("node exists");
         let new_len = data.as_ref().map_or(0, Vec::len) as i64;
-        let old = node.replace_data(data);
+        let old = self.modify(p, |node| node.replace_data(data));
         let old_len = old.as_ref().map_or(0, Vec::len) as i64;
         self.data_size_bytes += new_len - old_len;
         if p == "/" {
             self.data_size_bytes += new_len - old_len;
         }
-        self.rehash(p);
         self.undo.push(Undo::Data(p.to_string(), old));
     }
 
@@ -494,32 +489,20 @@ impl DataTree {
     }
 
     pub(crate) fn set_acl(&mut self, p: &str, acl: SharedAcl) {
-        self.preserve_for_snapshot(p);
-        self.unhash(p);
-        let node = self.nodes.get_mut(p).expect("node exists");
-        let old = std::mem::replace(&mut node.acl, acl);
-        self.rehash(p);
+        let old = self.modify(p, |node| std::mem::replace(&mut node.acl, acl));
         self.undo.push(Undo::Acl(p.to_string(), old));
     }
 
     pub(crate) fn add_child(&mut self, parent: &str, name: &str) {
-        self.preserve_for_snapshot(parent);
-        self.unhash(parent);
-        let node = self.nodes.get_mut(parent).expect("parent exists");
-        let inserted = node.children.insert(name);
+        let inserted = self.modify(parent, |node| node.children.insert(name));
         assert!(inserted, "child {name} of {parent} added twice");
-        self.rehash(parent);
         self.undo
             .push(Undo::ChildAdded(parent.to_string(), name.to_string()));
     }
 
     pub(crate) fn remove_child(&mut self, parent: &str, name: &str) {
-        self.preserve_for_snapshot(parent);
-        self.unhash(parent);
-        let node = self.nodes.get_mut(parent).expect("parent exists");
-        let removed = node.children.remove(name);
+        let removed = self.modify(parent, |node| node.children.remove(name));
         assert!(removed, "child {name} of {parent} not present");
-        self.rehash(parent);
         self.undo
             .push(Undo::ChildRemoved(parent.to_string(), name.to_string()));
     }

@@ -107,7 +107,9 @@ impl DataTree {
     ) -> Stat {
         let parent = path::watch_path(path::parent_of(p).expect("validated path has a '/'"));
         let parent = parent.to_string();
-        let mut parent_meta = self.node(&parent).expect("parent checked to exist").meta;
+        let parent_node = self.node(&parent).expect("parent checked to exist");
+        let mut parent_meta = parent_node.meta;
+        let parent_acl = parent_node.acl.clone();
         let new_cversion = parent_meta.cversion.wrapping_add(1);
         // ZooKeeper only moves cversion forward; at i32::MAX it wraps and stops (so does
         // pzxid), which we reproduce.
@@ -129,25 +131,25 @@ impl DataTree {
             pzxid: txn.zxid,
         };
         let extended = self.config.extended_types_enabled;
-        let parent_acl = self.node(&parent).expect("parent exists").acl.clone();
         let acl = self.intern_acl(acl);
         changes.push(Change {
             path: p.to_string(),
             kind: ChangeKind::NodeCreated,
             acl: acl.clone(),
         });
-        self.insert_node(p, Node::new(meta, data, acl, extended));
+        let node = Node::new(meta, data, acl, extended);
+        assert_eq!(
+            node.meta.ephemeral_owner, owner,
+            "new node {p} has its owner"
+        );
+        // Taken before the insert (which does not change it), saving a lookup.
+        let stat = node.stat();
+        self.insert_node(p, node);
         changes.push(Change {
             path: parent,
             kind: ChangeKind::NodeChildrenChanged,
             acl: parent_acl,
         });
-        let node = self.node(p).expect("node just created");
-        assert_eq!(
-            node.meta.ephemeral_owner, owner,
-            "new node {p} has its owner"
-        );
-        let stat = node.stat();
         assert_eq!(stat.czxid, txn.zxid, "new node czxid is the txn zxid");
         // After the reply's Stat is taken, as ZooKeeper copies it before the quota update
         // (which may rewrite this very node's data if it is a stats node).
