@@ -342,6 +342,44 @@ impl Client {
     pub fn op_code_of(request: &Request) -> OpCode {
         request.op_code()
     }
+
+    /// Writes `requests` without reading any reply (a pipelining or hostile client); stops
+    /// early, returning how many went out, once a write blocks for `stall`.
+    pub fn send_only(&mut self, requests: &[Request], stall: Duration) -> usize {
+        self.stream
+            .set_write_timeout(Some(stall))
+            .expect("write timeout");
+        for (sent, request) in requests.iter().enumerate() {
+            let xid = self.next_xid;
+            self.next_xid += 1;
+            let mut frame = Vec::new();
+            wire::write_frame(&mut frame, |w| request.encode_with_header(xid, w));
+            if self.stream.write_all(&frame).is_err() {
+                return sent;
+            }
+        }
+        requests.len()
+    }
+
+    /// Reads and drops replies until `count` have arrived (or the read times out).
+    pub fn drain_replies(&mut self, count: usize) -> usize {
+        for done in 0..count {
+            if self.read_frame().is_err() {
+                return done;
+            }
+        }
+        count
+    }
+}
+
+/// The resident memory of process `pid` in KiB (`VmRSS`).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS line")
 }
 
 /// SplitMix64, for seeded test schedules.
