@@ -2,7 +2,8 @@
 //!
 //! * `server.N=host:peerPort:electionPort[:participant|:observer][;[clientHost:]clientPort]`
 //!   lines name the members; `dataDir/myid` says which one this server is. Participants are
-//!   the initial Raft voters; observers are learners (they replicate and serve, never vote).
+//!   the initial Raft voters; observers are learners (they replicate and serve, never vote), added by the leader from
+//!   `/zookeeper/config` (server/reconfigure.rs).
 //!   The election port is accepted for compatibility and unused: Raft elects over the peer
 //!   connections. No `server.N` lines: a one-voter cluster (`STANDALONE_RAFT_ID`).
 //! * The cluster id every peer handshake carries is a hash of the member list, so a server
@@ -56,8 +57,6 @@ pub struct ClusterSettings {
     pub session_server_byte: u8,
     /// The initial Raft voters (participants).
     pub voters: Vec<raft::NodeId>,
-    /// Observers: added as Raft learners by the first leader that finds them missing.
-    pub observers: Vec<raft::NodeId>,
     /// `None` for a one-member cluster.
     pub peers: Option<PeerSettings>,
 }
@@ -68,7 +67,6 @@ impl ClusterSettings {
             my_id: crate::STANDALONE_RAFT_ID,
             session_server_byte: 0,
             voters: vec![raft::NodeId(crate::STANDALONE_RAFT_ID)],
-            observers: Vec::new(),
             peers: None,
         }
     }
@@ -113,7 +111,6 @@ impl ClusterSettings {
             my_id,
             session_server_byte: my_id as u8,
             voters: ids(PeerRole::Participant),
-            observers: ids(PeerRole::Observer),
             peers: Some(PeerSettings {
                 my_id,
                 cluster_id: cluster_id(config),

@@ -63,8 +63,10 @@ pub struct LeaderView<'a> {
     /// Servers connected to the leader and synced with it, including joiners not yet in any
     /// config; only those that vote in the target count. The leader counts itself. ZooKeeper
     /// counts its synced followers (`LearnerHandler.synced()`), not its observers, so an
-    /// observer being promoted is not counted there.
-    pub synced: &'a BTreeSet<u64>,
+    /// observer being promoted is not counted there. `None`: the caller has no such view
+    /// (a replica applying the change from the log) and every server counts as synced;
+    /// Raft's learners then catch up before they vote, so none can stall commits.
+    pub synced: Option<&'a BTreeSet<u64>>,
     /// The session may write `/zookeeper/config`: WRITE in its ACL (world has only READ by
     /// default), the `super` digest, or `skipACL`.
     pub may_write_config: bool,
@@ -465,7 +467,7 @@ fn check_target(target: &ClusterConfig, view: &LeaderView<'_>) -> Result<(), Rec
     }
     let synced = voters
         .iter()
-        .filter(|&&id| id == view.leader_id || view.synced.contains(&id))
+        .filter(|&&id| id == view.leader_id || view.synced.is_none_or(|s| s.contains(&id)))
         .count();
     if synced <= voters.len() / 2 {
         return Err(ReconfigError::NewConfigNoQuorum);
@@ -494,51 +496,57 @@ pub fn raft_steps(
     target: &ClusterConfig,
     leader_id: u64,
 ) -> Vec<ConfChange> {
-    let (old, new) = (current.voters(), target.voters());
+    membership_steps(
+        &current.membership(),
+        &target.membership(),
+        NodeId(leader_id),
+    )
+}
+
+/// `raft_steps` on Raft memberships: what a leader runs to bring the cluster's membership
+/// to the one `/zookeeper/config` names.
+pub fn membership_steps(
+    current: &Membership,
+    target: &Membership,
+    leader: NodeId,
+) -> Vec<ConfChange> {
+    let (old, new) = (&current.voters, &target.voters);
     assert!(
-        old.contains(&leader_id),
-        "leader {leader_id} is not a voter of {old:?}"
+        old.contains(&leader),
+        "leader {leader} is not a voter of {old:?}"
     );
     assert!(!new.is_empty(), "target has no voters");
-    let is_member = |config: &ClusterConfig, id: &u64| config.members.contains_key(id);
-    let joining = target.members.keys().filter(|id| !is_member(current, id));
-    let leaving = current.members.keys().filter(|id| !is_member(target, id));
+    let joining = target.members().filter(|id| !current.contains(*id));
+    let leaving = current.members().filter(|id| !target.contains(*id));
     let demoted = old
         .iter()
-        .filter(|&id| is_member(target, id) && !new.contains(id));
-    let mut steps: Vec<ConfChange> = joining
-        .map(|&id| ConfChange::AddLearner(NodeId(id)))
-        .collect();
-    steps.extend(
-        new.difference(&old)
-            .map(|&id| ConfChange::Promote(NodeId(id))),
-    );
-    let (leaving_voters, leaving_learners): (Vec<u64>, Vec<u64>) =
+        .filter(|&&id| target.contains(id) && !new.contains(&id));
+    let mut steps: Vec<ConfChange> = joining.map(ConfChange::AddLearner).collect();
+    steps.extend(new.difference(old).map(|&id| ConfChange::Promote(id)));
+    let (leaving_voters, leaving_learners): (Vec<NodeId>, Vec<NodeId>) =
         leaving.partition(|id| old.contains(id));
     for id in leaving_learners
         .into_iter()
         .chain(leaving_voters)
-        .filter(|&id| id != leader_id)
+        .filter(|&id| id != leader)
     {
-        steps.push(ConfChange::Remove(NodeId(id)));
+        steps.push(ConfChange::Remove(id));
     }
-    for &id in demoted.filter(|&&id| id != leader_id) {
-        steps.extend([
-            ConfChange::Remove(NodeId(id)),
-            ConfChange::AddLearner(NodeId(id)),
-        ]);
+    for &id in demoted.filter(|&&id| id != leader) {
+        steps.extend([ConfChange::Remove(id), ConfChange::AddLearner(id)]);
     }
-    if !new.contains(&leader_id) {
-        steps.push(ConfChange::Remove(NodeId(leader_id)));
-        if is_member(target, &leader_id) {
-            steps.push(ConfChange::AddLearner(NodeId(leader_id)));
+    if !new.contains(&leader) {
+        steps.push(ConfChange::Remove(leader));
+        if target.contains(leader) {
+            steps.push(ConfChange::AddLearner(leader));
         }
     }
     debug_assert!(
         steps
             .iter()
-            .try_fold(current.membership(), |m, s| m.apply(s).ok())
-            == Some(target.membership()),
+            .try_fold(current.clone(), |m, s| m.apply(s).ok())
+            .as_ref()
+            == Some(target),
         "steps {steps:?} do not lead to the target"
     );
     steps

@@ -338,7 +338,15 @@ impl Server {
             }
             request if request.is_write() => {
                 let auth = self.conn(key).map(|c| c.auth.clone()).unwrap_or_default();
-                let seq = self.submit_txn(session_id, auth, TxnOp::Request(request), Some(key));
+                let txn_op = match request {
+                    // Without reconfigEnabled the tree refuses it (ReconfigDisabled), using
+                    // up a zxid as ZooKeeper's refused reconfig does.
+                    Request::Reconfig(r) if self.settings.config.reconfig_enabled => {
+                        TxnOp::Reconfig(r)
+                    }
+                    request => TxnOp::Request(request),
+                };
+                let seq = self.submit_txn(session_id, auth, txn_op, Some(key));
                 self.push_pending_write(key, header.xid, op, seq, now);
             }
             Request::Sync(r) if self.peers.is_some() && !self.is_leader() => {
@@ -633,7 +641,12 @@ impl Server {
             None
         };
         let txn = payload.txn;
-        let outcome = self.tree.apply(&txn);
+        let (txn, refused) = self.resolve_reconfig(txn, entry.index);
+        let mut outcome = self.tree.apply(&txn);
+        if let Some(code) = refused {
+            // The tree refused the unresolved op and moved only its zxid on.
+            outcome.result = Err(code);
+        }
         self.fire_watches(&outcome);
         match &txn.op {
             TxnOp::CreateSession { timeout_ms, .. } => {
@@ -658,7 +671,7 @@ impl Server {
                     self.close(key);
                 }
             }
-            TxnOp::Request(_) | TxnOp::SetConfig { .. } => {
+            TxnOp::Request(_) | TxnOp::SetConfig { .. } | TxnOp::Reconfig(_) => {
                 if let Some(key) = conn {
                     self.answer_write(key, payload.seq, txn.zxid, outcome);
                 }

@@ -34,6 +34,7 @@ use crate::workers::{LogDone, LogWorker, PersistJob};
 
 mod peer_ops;
 mod raft_io;
+mod reconfigure;
 
 /// Bytes one connection may read in one turn before others get theirs.
 const READ_BUDGET_BYTES: usize = 256 * 1024;
@@ -95,8 +96,6 @@ pub struct Server {
     pub my_id: u64,
     /// Connections to the other members (`None` in a one-member cluster).
     pub peers: Option<crate::peers::Peers>,
-    /// Observers configured in `server.N` lines: the leader adds them as Raft learners.
-    observers: Vec<raft::NodeId>,
     /// The `server.N` lines as `/zookeeper/config` lists them (`None` alone, where
     /// ZooKeeper leaves the node empty); a leader writes them there if they are missing.
     config_members: Option<String>,
@@ -210,11 +209,10 @@ impl Server {
         };
         let snapshots = Snapshots::start(snapshot_settings, waker)?;
         let sweep_ms = settings.container_check_interval_ms;
-        let config_members = peer_ops::config_members(&settings.config, peers.is_some());
+        let config_members = reconfigure::config_members(&settings.config, peers.is_some());
         Ok(Server {
             my_id,
             peers,
-            observers: cluster.observers,
             config_members,
             config_proposed_term: 0,
             touched: BTreeSet::new(),
@@ -502,8 +500,8 @@ impl Server {
         if ticked {
             self.report_lost_entries();
             self.send_liveness();
-            self.add_observers();
             self.write_cluster_config();
+            self.reconcile_membership();
         }
         if let Some(peers) = self.peers.as_mut() {
             peers.tick(registry, self.clock.now);

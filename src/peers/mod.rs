@@ -398,6 +398,11 @@ impl Peers {
     }
 
     /// True if the outbound connection to member `id` is established.
+    /// Whether `id` is one of the members this transport has an address for.
+    pub fn knows(&self, id: u64) -> bool {
+        self.members.contains_key(&id)
+    }
+
     pub fn is_connected(&self, id: u64) -> bool {
         self.members
             .get(&id)

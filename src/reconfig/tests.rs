@@ -49,7 +49,7 @@ fn view(synced: &BTreeSet<u64>) -> LeaderView<'_> {
         standalone_enabled: true,
         is_change_in_progress: false,
         leader_id: LEADER,
-        synced,
+        synced: Some(synced),
         may_write_config: true,
     }
 }

@@ -14,6 +14,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import time
 
 import fkharness as H
 
@@ -155,24 +156,144 @@ def case_kazoo_reconfig(ens, client):
     return None
 
 
+# ---- the same against a Ferrokeeper cluster ------------------------------------------------
+
+def wait_for(what, check, timeout_s=30.0):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out waiting for %s" % what)
+        time.sleep(0.1)
+
+
+def not_serving(cluster, i):
+    """A member removed from the cluster no longer hears a leader, so it stops serving."""
+    port = cluster.ports[i]
+    return H.mode_of(port) is None or "not currently serving" in (H.four_letter(port, "srvr")
+                                                                   or "")
+
+
+def fk_case_kazoo_remove_and_add(cluster, client):
+    """kazoo's reconfig on Ferrokeeper: a follower leaves (the others keep taking writes and
+    it stops serving), comes back with the same line, catches up, and all three converge."""
+    victim = cluster.follower_indices()[0]
+    vid = victim + 1
+    before, _ = config_now(client)
+    line = next(l for l in before.splitlines() if l.startswith("server.%d=" % vid))
+    data, stat = client.reconfig(joining=None, leaving=str(vid), new_members=None)
+    after, after_stat = config_now(client)
+    if data.decode() != after or "server.%d=" % vid in after:
+        return "remove: reply %r, node %r" % (data, after)
+    if stat.mzxid != after_stat.mzxid or "version=%x" % stat.mzxid not in after:
+        return "remove: reply stat %r, node %r" % (stat, after)
+    client.create("/after-remove", b"x")
+    wait_for("server.%d to stop serving" % vid, lambda: not_serving(cluster, victim))
+    # A joiner needs its client address (ZooKeeper refuses one without); a bare port
+    # prints as 0.0.0.0:port.
+    port = cluster.ports[victim]
+    data, _ = client.reconfig(joining="%s;%d" % (line, port), leaving=None, new_members=None)
+    if ("%s;0.0.0.0:%d\n" % (line, port)) not in data.decode():
+        return "add: reply %r lacks %r" % (data, line)
+    client.create("/after-add", b"y")
+    # It joins as a learner (srvr: observer) and votes once caught up (follower).
+    wait_for("server.%d to vote again" % vid, lambda: H.mode_of(cluster.ports[victim]) == "follower")
+    cluster.wait_converged(60)
+    again = H.kazoo_client(cluster.hostport(victim), timeout_s=20)
+    try:
+        if again.get("/after-add")[0] != b"y" or again.get("/after-remove")[0] != b"x":
+            return "the re-added member lacks writes"
+    finally:
+        H.stop_client(again)
+    return None
+
+
+def fk_case_errors(cluster, client):
+    """ZooKeeper's codes from Ferrokeeper: wrong fromConfig, too few followers, no ACL."""
+    from kazoo.exceptions import BadArgumentsError, BadVersionError, NoAuthError
+    problems = []
+    for kwargs, exc in ((dict(leaving="2", from_config=1), BadVersionError),
+                        (dict(leaving="1,2,3"), BadArgumentsError)):
+        try:
+            client.reconfig(joining=kwargs.get("joining"), leaving=kwargs.get("leaving"),
+                            new_members=None, from_config=kwargs.get("from_config", -1))
+            problems.append("%r was accepted" % kwargs)
+        except exc:
+            pass
+        except Exception as e:
+            problems.append("%r: %r" % (kwargs, e))
+    plain = H.kazoo_client(cluster.hostport(cluster.leader_index()), timeout_s=20)
+    try:
+        plain.reconfig(joining=None, leaving="2", new_members=None)
+        problems.append("a client without the super digest reconfigured")
+    except NoAuthError:
+        pass
+    except Exception as e:
+        problems.append("no ACL: %r" % e)
+    finally:
+        H.stop_client(plain)
+    return "; ".join(problems) or None
+
+
+def fk_case_cli(cluster, client):
+    """`ferrokeeper cli reconfig -s -remove` then `-add` on Ferrokeeper, with the super digest."""
+    index = cluster.follower_indices()[0]
+    victim = index + 1
+    before, _ = config_now(client)
+    line = next(l for l in before.splitlines() if l.startswith("server.%d=" % victim))
+    auth = "addauth digest %s:%s" % (H.SUPER_USER, H.SUPER_PASSWORD)
+    script = "%s\nreconfig -s -remove %d\n" % (auth, victim)
+    leader = cluster.leader_index()
+    r = subprocess.run([H.find_binary(), "cli", "-server", cluster.hostport(leader)],
+                       input=script.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    text, stat = config_now(client)
+    if "Committed new configuration:\n%s\n" % text not in r.stdout.decode():
+        return "cli remove printed %r %r; node holds %r" % (r.stdout, r.stderr, text)
+    wait_for("server.%d to stop serving" % victim, lambda: not_serving(cluster, index))
+    client.reconfig(joining=line if ";" in line else "%s;%d" % (line, cluster.ports[index]),
+                    leaving=None, new_members=None)
+    wait_for("server.%d to vote again" % victim, lambda: H.mode_of(cluster.ports[index]) == "follower")
+    cluster.wait_converged(60)
+    return None
+
+
+def run_cases(results, cases, *args):
+    for case in cases:
+        try:
+            err = case(*args)
+        except Exception as e:  # a failed case is reported, the others still run
+            err = "exception: %r" % e
+        results.append((case.__name__, err))
+
+
 def main():
     H.quiet_kazoo()
-    ens = Ensemble().start()
     results = []
+    ens = Ensemble().start()
     client = None
     try:
         client = H.kazoo_client(",".join(ens.hostport(i) for i in range(3)), timeout_s=20)
-        for case in (case_config, case_remove_and_add, case_errors_match_zkcli,
-                     case_kazoo_reconfig):
-            try:
-                err = case(ens, client)
-            except Exception as e:  # a failed case is reported, the others still run
-                err = "exception: %r" % e
-            results.append((case.__name__, err))
+        run_cases(results, (case_config, case_remove_and_add, case_errors_match_zkcli,
+                            case_kazoo_reconfig), ens, client)
     finally:
         if client is not None:
             H.stop_client(client)
         ens.stop()
+    cluster = H.start_cluster(3, extra_cfg={"reconfigEnabled": "true"})
+    client = None
+    try:
+        # On the leader: the followers are the ones removed and re-added.
+        client = H.super_client(cluster.hostport(cluster.leader_index()), timeout_s=20)
+        wait_for("/zookeeper/config", lambda: config_now(client)[0])
+        run_cases(results, (fk_case_kazoo_remove_and_add, fk_case_errors, fk_case_cli),
+                  cluster, client)
+    finally:
+        if client is not None:
+            H.stop_client(client)
+        cluster.stop()
     return H.report(results)
 
 

@@ -24,6 +24,7 @@ const KIND_REQUEST: i32 = 0;
 const KIND_CREATE_SESSION: i32 = 1;
 const KIND_CLOSE_SESSION: i32 = 2;
 const KIND_SET_CONFIG: i32 = 3;
+const KIND_RECONFIG: i32 = 4;
 /// An encoded `Id` is at least two empty strings.
 const ID_MIN_BYTES: usize = 8;
 
@@ -58,6 +59,10 @@ pub enum TxnOp {
     /// The cluster's member list into `/zookeeper/config`: `members` is one
     /// `server.N=…\n` line per member; applying appends `version=<zxid in hex>`.
     SetConfig { members: String },
+    /// A reconfig from a server with `reconfigEnabled`: each replica's server turns it, at
+    /// apply time and from replicated state only, into a `SetConfig` or an error
+    /// (`ApplyOutcome` of a failed txn); the tree alone refuses it.
+    Reconfig(wire::ReconfigRequest),
 }
 
 /// What a watch sees change (`Watcher.Event.EventType`, minus the removal events).
@@ -132,6 +137,10 @@ impl Txn {
                 w.write_i32(KIND_SET_CONFIG);
                 w.write_string(members);
             }
+            TxnOp::Reconfig(request) => {
+                w.write_i32(KIND_RECONFIG);
+                request.write(w);
+            }
         }
         assert!(
             w.bytes.len() - start >= 36,
@@ -177,6 +186,7 @@ impl Txn {
             KIND_SET_CONFIG => TxnOp::SetConfig {
                 members: r.read_string()?,
             },
+            KIND_RECONFIG => TxnOp::Reconfig(wire::ReconfigRequest::read(&mut r)?),
             kind => return Err(r.error(format!("unknown txn kind {kind}"))),
         };
         r.finish("Txn")?;
@@ -234,6 +244,12 @@ mod tests {
             TxnOp::SetConfig {
                 members: "server.1=127.0.0.1:2888:3888:participant\n".to_string(),
             },
+            TxnOp::Reconfig(wire::ReconfigRequest {
+                joining_servers: Some("server.4=h:1:2;3".to_string()),
+                leaving_servers: None,
+                new_members: None,
+                cur_config_id: 0x1_0000_0000,
+            }),
         ]
         .into_iter()
         .enumerate()
