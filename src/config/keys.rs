@@ -232,17 +232,7 @@ impl Builder {
                     value.ok_or_else(|| self.bad(entry, "an integer >= -1"))?;
             }
             "standaloneEnabled" => self.config.standalone_enabled = self.boolean(entry)?,
-            "reconfigEnabled" => {
-                self.config.reconfig_enabled = self.boolean(entry)?;
-                if self.config.reconfig_enabled {
-                    self.warn(
-                        entry.line,
-                        "reconfigEnabled: dynamic reconfiguration is not served yet; reconfig \
-                         requests get ReconfigDisabled"
-                            .to_string(),
-                    );
-                }
-            }
+            "reconfigEnabled" => self.config.reconfig_enabled = self.boolean(entry)?,
             "readConsistency" => {
                 self.config.linearizable_reads = match entry.value.as_str() {
                     "sequential" => false,
