@@ -144,14 +144,24 @@ def case_errors_match_zkcli(ens, _client):
     return "; ".join(problems) or None
 
 
-def case_kazoo_reconfig(ens, client):
-    victim = ens.follower_id()
+def kazoo_remove(client, sid):
+    """kazoo's reconfig removing server `sid`: (its config line, what is wrong or None). The
+    reply is the node's new text and Stat, whose version line is its mzxid in hex."""
     before, _ = config_now(client)
-    line = next(l for l in before.splitlines() if l.startswith("server.%d=" % victim))
-    data, stat = client.reconfig(joining=None, leaving=str(victim), new_members=None)
-    after, _ = config_now(client)
-    if data.decode() != after or "server.%d=" % victim in after:
-        return "kazoo reconfig returned %r; node holds %r" % (data, after)
+    line = next(l for l in before.splitlines() if l.startswith("server.%d=" % sid))
+    data, stat = client.reconfig(joining=None, leaving=str(sid), new_members=None)
+    after, after_stat = config_now(client)
+    if data.decode() != after or "server.%d=" % sid in after:
+        return line, "remove: reply %r, node %r" % (data, after)
+    if stat.mzxid != after_stat.mzxid or "version=%x" % stat.mzxid not in after:
+        return line, "remove: reply stat %r, node %r" % (stat, after)
+    return line, None
+
+
+def case_kazoo_reconfig(ens, client):
+    line, err = kazoo_remove(client, ens.follower_id())
+    if err:
+        return err
     client.reconfig(joining=line, leaving=None, new_members=None)
     return None
 
@@ -181,14 +191,9 @@ def fk_case_kazoo_remove_and_add(cluster, client):
     it stops serving), comes back with the same line, catches up, and all three converge."""
     victim = cluster.follower_indices()[0]
     vid = victim + 1
-    before, _ = config_now(client)
-    line = next(l for l in before.splitlines() if l.startswith("server.%d=" % vid))
-    data, stat = client.reconfig(joining=None, leaving=str(vid), new_members=None)
-    after, after_stat = config_now(client)
-    if data.decode() != after or "server.%d=" % vid in after:
-        return "remove: reply %r, node %r" % (data, after)
-    if stat.mzxid != after_stat.mzxid or "version=%x" % stat.mzxid not in after:
-        return "remove: reply stat %r, node %r" % (stat, after)
+    line, err = kazoo_remove(client, vid)
+    if err:
+        return err
     client.create("/after-remove", b"x")
     wait_for("server.%d to stop serving" % vid, lambda: not_serving(cluster, victim))
     # A joiner needs its client address (ZooKeeper refuses one without); a bare port
