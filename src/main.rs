@@ -17,6 +17,8 @@ mod connection;
 mod convert;
 mod event_loop;
 mod fourlw;
+#[cfg(test)]
+mod fuzz_bounds;
 mod metrics;
 mod ops_stats;
 mod peers;

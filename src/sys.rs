@@ -137,6 +137,73 @@ pub fn termination_signals() -> io::Result<std::os::fd::OwnedFd> {
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
+/// Tests only: the system allocator, counting the largest single allocation each thread
+/// asks for since it last reset the count, so a decoder test can check that no input makes
+/// a decoder allocate beyond what the input's own length can justify (issue #9).
+#[cfg(test)]
+pub mod alloc_probe {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    pub struct Probe;
+
+    thread_local! {
+        // A const-initialised Cell: touching it never allocates, so the allocator may use it.
+        static LARGEST: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn note(size: usize) {
+        // `try_with`: during thread teardown the slot may be gone; then nothing is counted.
+        let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
+    }
+
+    // SAFETY: every call is forwarded unchanged to `System`, which upholds GlobalAlloc's
+    // contract; the counting touches only a thread-local Cell and never allocates.
+    unsafe impl GlobalAlloc for Probe {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            note(layout.size());
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            note(layout.size());
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            note(new_size);
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    #[global_allocator]
+    static PROBE: Probe = Probe;
+
+    /// Runs `f` and returns its result with the largest allocation it made on this thread.
+    pub fn largest_allocation<R>(f: impl FnOnce() -> R) -> (R, usize) {
+        LARGEST.with(|l| l.set(0));
+        let result = f();
+        (result, LARGEST.with(|l| l.get()))
+    }
+
+    #[test]
+    fn the_probe_sees_a_large_allocation_and_only_this_threads() {
+        let (v, largest) = largest_allocation(|| vec![7u8; 3 << 20]);
+        assert!(largest >= 3 << 20, "{largest}");
+        drop(v);
+        let (_, small) = largest_allocation(|| {
+            std::thread::spawn(|| vec![0u8; 8 << 20])
+                .join()
+                .map(|v| v.len())
+        });
+        assert!(
+            small < 8 << 20,
+            "another thread's allocation counted: {small}"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

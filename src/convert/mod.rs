@@ -32,8 +32,8 @@ mod listing;
 mod quota;
 mod records;
 mod replay;
-mod snapshot;
-mod txnlog;
+pub(crate) mod snapshot;
+pub(crate) mod txnlog;
 mod zk_password;
 
 use std::fmt;

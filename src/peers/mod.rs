@@ -28,7 +28,7 @@
 
 mod accept;
 mod dial;
-mod frame;
+pub(crate) mod frame;
 mod link;
 #[cfg(test)]
 mod tests;
