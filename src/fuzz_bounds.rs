@@ -200,9 +200,7 @@ fn peer_frames_and_handshakes() {
 #[test]
 fn tree_snapshots() {
     let mut tree = tree::DataTree::new(tree::TreeConfig::default());
-    let mut zxid = 0;
-    for request in sample_requests() {
-        zxid += 1;
+    for (zxid, request) in (1..).zip(sample_requests()) {
         let txn = tree::Txn {
             zxid,
             time_ms: 1_700_000_000_000,
