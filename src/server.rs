@@ -365,8 +365,7 @@ impl Server {
         // A backpressured connection is not read: the edge is lost, so whatever unblocks it
         // (output drained, queue shrunk, session set up) puts it on `stalled`.
         if conn.wants_read() {
-            let read = conn.read_into(scratch, READ_BUDGET_BYTES);
-            match read {
+            match conn.read_into(scratch, READ_BUDGET_BYTES) {
                 Ok(n) => {
                     if n >= READ_BUDGET_BYTES {
                         self.stalled.insert(key);

@@ -153,7 +153,7 @@ impl DataTree {
             node.children = names.into_iter().collect();
         }
         for (p, node, _) in &loaded {
-            self.account_loaded(p, node);
+            self.account_joining(p, node);
         }
         self.nodes = loaded
             .into_iter()

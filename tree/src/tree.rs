@@ -423,10 +423,12 @@ impl DataTree {
         );
     }
 
-    /// The size and owner indexes of a node a snapshot load puts in place directly.
-    pub(crate) fn account_loaded(&mut self, p: &str, node: &Node) {
+    /// The size total and owner indexes for a node joining the table (an insert, or a
+    /// snapshot load that puts nodes in place directly).
+    pub(crate) fn account_joining(&mut self, p: &str, node: &Node) {
         self.data_size_bytes += java_len(p) + node.data().len() as i64;
         if p == "/" {
+            // The "" alias of the root counts in ZooKeeper's size total too.
             self.data_size_bytes += node.data().len() as i64;
         }
         self.index_owner(p, node.ephemeral_type(), node.meta.ephemeral_owner, true);
@@ -437,17 +439,10 @@ impl DataTree {
         let node = node.into();
         self.preserve_for_snapshot(p);
         assert!(node.children.is_empty(), "new node {p} has no children");
-        let owner = node.meta.ephemeral_owner;
-        let kind = node.ephemeral_type();
-        self.data_size_bytes += java_len(p) + node.data().len() as i64;
-        if p == "/" {
-            // The "" alias of the root counts in ZooKeeper's size total too.
-            self.data_size_bytes += node.data().len() as i64;
-        }
+        self.account_joining(p, &node);
         self.digest = self.digest.wrapping_add(digest::node_hash(p, &node));
         let previous = self.nodes.insert(p.into(), node);
         assert!(previous.is_none(), "node {p} inserted twice");
-        self.index_owner(p, kind, owner, true);
         self.undo.push(Undo::Inserted(p.to_string()));
     }
 
