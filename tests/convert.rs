@@ -445,21 +445,34 @@ fn live_prerequisite_missing() -> Option<String> {
     None
 }
 
-/// A free TCP port on 127.0.0.1 with its neighbours used by `zk-ref.sh` (+100, +200) free.
+/// A free TCP port on 127.0.0.1 with its neighbours used by `zk-ref.sh` (+100, +200) free,
+/// below the kernel's range for outgoing connections' ports: the JVM binds a second or two
+/// after the pick, and a port inside that range can meanwhile become some client socket's.
 fn free_port() -> u16 {
-    for _ in 0..50 {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        drop(listener);
-        if port < 60_000
-            && [100, 200]
-                .iter()
-                .all(|d| std::net::TcpListener::bind(("127.0.0.1", port + d)).is_ok())
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let top = low.saturating_sub(201).max(10_001);
+    let mut state = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id()) << 32
+        | 1;
+    for _ in 0..200 {
+        // xorshift64: any spread will do, this is only a pick.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let port = 10_000 + (state % u64::from(top - 10_000)) as u16;
+        if [0, 100, 200]
+            .iter()
+            .all(|d| std::net::TcpListener::bind(("127.0.0.1", port + d)).is_ok())
         {
             return port;
         }
     }
-    panic!("no free port found");
+    panic!("no free port found below {low}");
 }
 
 #[test]

@@ -14,6 +14,7 @@ import atexit
 import base64
 import hashlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -64,14 +65,44 @@ def find_binary():
     raise RuntimeError("ferrokeeper binary not found: set FERROKEEPER_BIN or cargo build")
 
 
-def free_port():
-    """A TCP port that was free on 127.0.0.1 a moment ago (the kernel picked it)."""
+def ephemeral_range():
+    """The kernel's range for the local ports of outgoing connections. A server port picked
+    inside it can be taken by any client socket of a test running beside this one between
+    the pick and the server's bind, so servers get ports below it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def bindable(port, host=HOST):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+        s.bind((host, port))
+        return True
+    except OSError:
+        return False
     finally:
         s.close()
+
+
+_PORT_RNG = random.Random()
+
+
+def free_port(span=1):
+    """A port P with P..P+span-1 bindable on 127.0.0.1 a moment ago, all outside the
+    ephemeral range (random, so parallel tests rarely pick the same one)."""
+    lo, hi = ephemeral_range()
+    bottom, top = (10000, lo - span) if lo > 11000 else (hi + 1, 65536 - span)
+    if bottom >= top:
+        raise RuntimeError("no ports outside the ephemeral range %d-%d" % (lo, hi))
+    for _ in range(500):
+        p = _PORT_RNG.randrange(bottom, top)
+        if all(bindable(p + i) for i in range(span)):
+            return p
+    raise RuntimeError("no free port below the ephemeral range after 500 tries")
 
 
 def port_is_open(port, host=HOST):

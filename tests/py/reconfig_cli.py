@@ -21,13 +21,14 @@ import fkharness as H
 STAT_LINE_PREFIX = "mZxid = 0x"
 
 
-def free_base():
-    """A base port with base..+2, +100..+102 and +200..+202 all free (zk-ref.sh's layout)."""
-    rng = random.Random()
+def free_base(rng):
+    """A base port with base..+2, +100..+102 and +200..+202 all bindable (zk-ref.sh's
+    layout), outside the ephemeral range so no client socket takes one meanwhile."""
+    lo, _ = H.ephemeral_range()
     for _ in range(200):
-        base = rng.randrange(30000, 45000)
+        base = rng.randrange(10000, max(lo - 203, 10001))
         ports = [base + d + i for d in (0, 100, 200) for i in range(3)]
-        if not any(H.port_is_open(p) for p in ports):
+        if all(H.bindable(p) for p in ports):
             return base
     raise RuntimeError("no free port range for a 3-node ensemble")
 
@@ -41,21 +42,31 @@ def run(cmd, timeout_s=60):
 class Ensemble:
     def __init__(self):
         self.script = H.zk_ref_script()
-        self.dir = tempfile.mkdtemp(prefix="fk-reconfig-zk-")
-        self.base = free_base()
+        self.dir = None
+        self.base = None
 
-    def start(self):
+    def start(self, attempts=3):
+        """Starts the ensemble; another base if one try fails (a port can still be taken
+        between the check and the JVM's bind)."""
         env = dict(os.environ, ZK_EXTRA_CFG="reconfigEnabled=true",
                    ZK_JVM_OPTS="-Dzookeeper.skipACL=yes", ZK_HEAP="256m", ZK_FORCESYNC="no")
-        r = subprocess.run(["bash", self.script, "start-ensemble", str(self.base), self.dir],
-                           env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=150)
-        if r.returncode != 0:
+        rng = random.Random()
+        err = ""
+        for _ in range(attempts):
+            self.dir = tempfile.mkdtemp(prefix="fk-reconfig-zk-")
+            self.base = free_base(rng)
+            r = subprocess.run(["bash", self.script, "start-ensemble", str(self.base), self.dir],
+                               env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=150)
+            if r.returncode == 0:
+                return self
+            err = r.stderr.decode()[-2000:]
             self.stop()
-            raise RuntimeError("zk-ref.sh start-ensemble failed: %s" % r.stderr.decode()[-2000:])
-        return self
+        raise RuntimeError("zk-ref.sh start-ensemble failed %d times; last: %s" % (attempts, err))
 
     def stop(self):
+        if self.dir is None:
+            return
         subprocess.run(["bash", self.script, "stop", self.dir], stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
         subprocess.run(["rm", "-rf", self.dir], timeout=60)
