@@ -6,8 +6,9 @@
 //!   `/zookeeper/config` (server/reconfigure.rs).
 //!   The election port is accepted for compatibility and unused: Raft elects over the peer
 //!   connections. No `server.N` lines: a one-voter cluster (`STANDALONE_RAFT_ID`).
-//! * The cluster id every peer handshake carries is a hash of the member list, so a server
-//!   configured for another cluster (or with a stale list) is refused at connect.
+//! * The cluster id every peer handshake carries is a hash of the member ids and roles, so a
+//!   server configured for another cluster (or with a stale list) is refused at connect.
+//!   Addresses are not in it: each server may reach its peers by its own routes.
 //! * Peer frames (payloads of `peers`): `[kind u8][body]` with kind 1 = a Raft message
 //!   (`raft::encode_message`), 2 = a client write forwarded to the leader (an
 //!   `EntryPayload`, re-stamped with the leader's clock), 3 = session liveness
@@ -143,11 +144,13 @@ fn read_myid(data_dir: &Path) -> Result<u64, String> {
     Ok(id)
 }
 
-/// FNV-1a over the member list as configured (ids, peer addresses, roles), in id order.
+/// FNV-1a over the member list as configured (ids and roles), in id order. Addresses are
+/// left out: each server may reach the others by its own routes (a proxy, a NAT, another
+/// name for the same host), as ZooKeeper allows, and still be one cluster.
 fn cluster_id(config: &Config) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for s in &config.servers {
-        let line = format!("{}={}:{}:{:?}\n", s.id, s.host, s.peer_port, s.role);
+        let line = format!("{}:{:?}\n", s.id, s.role);
         for byte in line.bytes() {
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
