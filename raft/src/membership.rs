@@ -19,8 +19,8 @@
 //!   lease makes the others ignore their votes (§4.2.3).
 //!
 //! The cluster starts from a `Bootstrap` entry at index 1 that every initial server writes
-//! identically (`Storage::bootstrap`); a joining server starts empty and learns it by
-//! replication, like any other entry.
+//! identically (`Storage::bootstrap`, or `Node::bootstrap` on a node that waited); a joining
+//! server starts empty and learns it by replication, like any other entry.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -48,6 +48,10 @@ pub enum ConfChange {
     Promote(NodeId),
     /// Remove a voter or a learner.
     Remove(NodeId),
+    /// Disaster recovery's fiat (`Node::force_configuration`): `voters` alone, no learners.
+    Reset {
+        voters: Vec<NodeId>,
+    },
 }
 
 /// The encoding's upper bound on bootstrap voters; a decoder never allocates past it.
@@ -100,6 +104,15 @@ impl Membership {
                     return Err("cannot remove the last voter");
                 }
             }
+            ConfChange::Reset { voters } => {
+                if voters.is_empty() {
+                    return Err("reset with no voters");
+                }
+                next = Membership {
+                    voters: voters.iter().copied().collect(),
+                    learners: BTreeSet::new(),
+                };
+            }
         }
         next.check_invariants();
         Ok(next)
@@ -117,18 +130,24 @@ impl Membership {
 }
 
 impl ConfChange {
-    /// Encoding: a tag byte, then the ids as big-endian u64s (bootstrap: a count byte first).
+    /// Encoding: a tag byte, then the ids as big-endian u64s (bootstrap and reset: a count
+    /// byte first).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(9);
         let push_id = |out: &mut Vec<u8>, id: &NodeId| out.extend_from_slice(&id.0.to_be_bytes());
         match self {
-            ConfChange::Bootstrap { voters } => {
+            ConfChange::Bootstrap { voters } | ConfChange::Reset { voters } => {
                 assert!(
                     voters.len() <= BOOTSTRAP_VOTERS_MAX,
                     "{} voters",
                     voters.len()
                 );
-                out.push(0);
+                let tag = if matches!(self, ConfChange::Bootstrap { .. }) {
+                    0
+                } else {
+                    4
+                };
+                out.push(tag);
                 out.push(voters.len() as u8);
                 voters.iter().for_each(|id| push_id(&mut out, id));
             }
@@ -156,18 +175,23 @@ impl ConfChange {
             Some(NodeId(u64::from_be_bytes(raw)))
         };
         let single = |rest: &[u8]| if rest.len() == 8 { read_id(rest) } else { None };
-        match tag {
-            0 => {
-                let (&count, ids) = rest.split_first()?;
-                if ids.len() != count as usize * 8 {
-                    return None;
-                }
-                let voters = ids.chunks(8).map(read_id).collect::<Option<Vec<_>>>()?;
-                Some(ConfChange::Bootstrap { voters })
+        let many = |rest: &[u8]| -> Option<Vec<NodeId>> {
+            let (&count, ids) = rest.split_first()?;
+            if ids.len() != count as usize * 8 {
+                return None;
             }
+            ids.chunks(8).map(read_id).collect()
+        };
+        match tag {
+            0 => Some(ConfChange::Bootstrap {
+                voters: many(rest)?,
+            }),
             1 => Some(ConfChange::AddLearner(single(rest)?)),
             2 => Some(ConfChange::Promote(single(rest)?)),
             3 => Some(ConfChange::Remove(single(rest)?)),
+            4 => Some(ConfChange::Reset {
+                voters: many(rest)?,
+            }),
             _ => None,
         }
     }
@@ -196,6 +220,7 @@ impl fmt::Display for ConfChange {
             ConfChange::AddLearner(id) => write!(f, "add-learner {id}"),
             ConfChange::Promote(id) => write!(f, "promote {id}"),
             ConfChange::Remove(id) => write!(f, "remove {id}"),
+            ConfChange::Reset { voters } => write!(f, "reset{voters:?}"),
         }
     }
 }
@@ -220,9 +245,9 @@ impl Node {
         if self.log.term(self.log.commit) != Some(self.term) {
             return Err(MembershipError::NoCommitInTerm { term: self.term });
         }
-        if let ConfChange::Bootstrap { .. } = change {
+        if let ConfChange::Bootstrap { .. } | ConfChange::Reset { .. } = change {
             return Err(MembershipError::Invalid(
-                "bootstrap is only for Storage::bootstrap",
+                "bootstrap and reset are not changes a leader proposes",
             ));
         }
         let next = self
@@ -250,6 +275,79 @@ impl Node {
             self.membership_index
         );
         Ok(index)
+    }
+
+    /// True while the node holds nothing: no entry, no snapshot. Such a server is either
+    /// about to start a new cluster (`bootstrap`) or joining one by replication.
+    pub fn is_empty(&self) -> bool {
+        self.log.last_index() == LogIndex(0) && self.log.snapshot().is_none()
+    }
+
+    /// Starts a new cluster on an empty node: appends the `Bootstrap` entry naming `voters`
+    /// at index 1, term 1, and commits it at once. That is safe because every initial server
+    /// appends the very same entry on its own (`Storage::bootstrap` does it before the node
+    /// exists; this is for a driver that first waits to hear that its peers are new too).
+    /// The next `Ready` hands the entry out to persist and to apply.
+    pub fn bootstrap(&mut self, voters: &[NodeId]) {
+        assert!(self.is_empty(), "bootstrap of a node that holds a log");
+        let boot = crate::config::Storage::bootstrap(voters);
+        if self.term < boot.hard_state.term {
+            self.term = boot.hard_state.term;
+            self.voted_for = None;
+        }
+        self.log.append(boot.entries);
+        self.log.commit_to(LogIndex(1));
+        self.refresh_membership();
+        self.reset_election_timer();
+        self.check_invariants();
+    }
+
+    /// Disaster recovery, by an operator's decision (ClickHouse Keeper's `--force-recovery`,
+    /// etcd's `--force-new-cluster`): the old quorum is gone for good and this server's log
+    /// is the one to keep. No election can say so, so we decree it: in a new term we append a
+    /// `Reset` entry making `voters` the whole configuration, then `then` (the driver's own
+    /// record of the change), and campaign at once. With only ourselves as voter we win and
+    /// commit alone; the driver then grows the membership again the usual way (learners,
+    /// promoted once caught up). Entries the lost quorum committed past our log are lost —
+    /// why only an operator may call this, and why old servers must never return. Returns
+    /// the index of `then`.
+    pub fn force_configuration(&mut self, voters: &[NodeId], then: Vec<u8>) -> LogIndex {
+        assert!(
+            voters.contains(&self.id),
+            "forcing a configuration without us"
+        );
+        assert!(!self.is_empty(), "nothing to recover");
+        if self.role != Role::Follower {
+            self.become_follower(self.term, None);
+        }
+        // The new term is ours alone: no server of the new configuration can hold entries of
+        // it, so appending without an election breaks no Log Matching.
+        self.term = self.term.next();
+        self.voted_for = Some(self.id);
+        self.leader = None;
+        let reset = ConfChange::Reset {
+            voters: voters.to_vec(),
+        };
+        let first = self.log.last_index().next();
+        let entries = vec![
+            crate::message::Entry {
+                term: self.term,
+                index: first,
+                kind: EntryKind::ConfChange,
+                data: reset.encode(),
+            },
+            crate::message::Entry {
+                term: self.term,
+                index: first.next(),
+                kind: EntryKind::Normal,
+                data: then,
+            },
+        ];
+        self.log.append(entries);
+        self.refresh_membership();
+        self.campaign_now();
+        self.check_invariants();
+        first.next()
     }
 
     /// Recomputes the configuration from the snapshot and the log's conf entries: the latest
