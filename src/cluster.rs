@@ -6,9 +6,11 @@
 //!   `/zookeeper/config` (server/reconfigure.rs).
 //!   The election port is accepted for compatibility and unused: Raft elects over the peer
 //!   connections. No `server.N` lines: a one-voter cluster (`STANDALONE_RAFT_ID`).
-//! * The cluster id every peer handshake carries is a hash of the member ids and roles, so a
-//!   server configured for another cluster (or with a stale list) is refused at connect.
-//!   Addresses are not in it: each server may reach its peers by its own routes.
+//! * The cluster id every peer handshake carries is the hash of the voter ids a cluster
+//!   started with (`bootstrap_cluster_id`), kept in `dataDir/cluster-id`; a server of another
+//!   cluster is refused at connect. Addresses are not in it: each server may reach its peers
+//!   by its own routes. A server with nothing on disk starts a cluster or joins one
+//!   (server/joining.rs).
 //! * Peer frames (payloads of `peers`): `[kind u8][body]` with kind 1 = a Raft message
 //!   (`raft::encode_message`), 2 = a client write forwarded to the leader (an
 //!   `EntryPayload`, re-stamped with the leader's clock), 3 = session liveness
@@ -114,7 +116,11 @@ impl ClusterSettings {
             voters: ids(PeerRole::Participant),
             peers: Some(PeerSettings {
                 my_id,
-                cluster_id: cluster_id(config),
+                // Until the server knows better (server/joining.rs).
+                identity: crate::peers::Identity {
+                    cluster_id: bootstrap_cluster_id(&ids(PeerRole::Participant)),
+                    fresh: true,
+                },
                 listen,
                 members,
                 frame_bytes_max: PEER_FRAME_BYTES_MAX,
@@ -144,13 +150,15 @@ fn read_myid(data_dir: &Path) -> Result<u64, String> {
     Ok(id)
 }
 
-/// FNV-1a over the member list as configured (ids and roles), in id order. Addresses are
+/// The id of the cluster that `voters` start: FNV-1a over their ids in order. Addresses are
 /// left out: each server may reach the others by its own routes (a proxy, a NAT, another
 /// name for the same host), as ZooKeeper allows, and still be one cluster.
-fn cluster_id(config: &Config) -> u64 {
+pub fn bootstrap_cluster_id(voters: &[raft::NodeId]) -> u64 {
+    let mut ids: Vec<u64> = voters.iter().map(|v| v.0).collect();
+    ids.sort_unstable();
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for s in &config.servers {
-        let line = format!("{}:{:?}\n", s.id, s.role);
+    for id in ids {
+        let line = format!("{id}\n");
         for byte in line.bytes() {
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x0100_0000_01b3);

@@ -28,7 +28,7 @@ const SHUTDOWN_HANDOVER_TIMEOUT: Duration = Duration::from_secs(3);
 /// Tokens of the peer transport (its listener and connections), after the Prometheus
 /// endpoint's (2 up to `prometheus::TOKENS_END`).
 pub const PEER_TOKENS: std::ops::Range<usize> =
-    crate::prometheus::TOKENS_END..crate::prometheus::TOKENS_END + 1024;
+    crate::prometheus::TOKENS_END..crate::prometheus::TOKENS_END + 4096;
 /// Tokens below this are the loop's own.
 const FIRST_CONN_TOKEN: usize = PEER_TOKENS.end;
 const EVENTS_CAPACITY: usize = 1024;

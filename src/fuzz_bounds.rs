@@ -188,7 +188,10 @@ fn peer_frames_and_handshakes() {
     });
     let hello = crate::peers::frame::Hello {
         kind: crate::peers::frame::HelloKind::Dial,
-        cluster_id: 0xfeed,
+        identity: crate::peers::Identity {
+            cluster_id: 0xfeed,
+            fresh: false,
+        },
         from: 1,
         to: 2,
     };

@@ -189,7 +189,7 @@ fn run_server(config_path: Option<&std::path::Path>) -> ExitCode {
         &config.data_log_dir,
         tree_config,
         wal_options,
-        &cluster.voters,
+        cluster.peers.is_none().then_some(cluster.voters.as_slice()),
         cluster.peers.is_some(),
     ) {
         Ok(r) => r,

@@ -32,6 +32,7 @@ use crate::snapshots::{SnapshotSettings, Snapshots};
 use crate::storage::WalLog;
 use crate::workers::{LogDone, LogWorker, PersistJob};
 
+mod joining;
 mod peer_ops;
 mod raft_io;
 mod reconfigure;
@@ -96,6 +97,14 @@ pub struct Server {
     pub my_id: u64,
     /// Connections to the other members (`None` in a one-member cluster).
     pub peers: Option<crate::peers::Peers>,
+    /// The voters a new cluster starts with (zoo.cfg's participants; joining.rs).
+    bootstrap_voters: Vec<raft::NodeId>,
+    /// The other members' peer addresses as this server's zoo.cfg names them; they win over
+    /// `/zookeeper/config`'s (reconfigure.rs).
+    static_peers: BTreeMap<u64, SocketAddr>,
+    /// What the peer transport's members were last computed from: the config node's text
+    /// and the Raft membership.
+    peer_members_basis: Option<(Vec<u8>, raft::Membership)>,
     /// The `server.N` lines as `/zookeeper/config` lists them (`None` alone, where
     /// ZooKeeper leaves the node empty); a leader writes them there if they are missing.
     config_members: Option<String>,
@@ -166,9 +175,23 @@ impl Server {
             recovering,
         } = recovered;
         let my_id = cluster.my_id;
+        let static_peers = cluster
+            .peers
+            .as_ref()
+            .map(|p| p.members.clone())
+            .unwrap_or_default();
         let peers = match cluster.peers {
             None => None,
-            Some(peer_settings) => {
+            Some(mut peer_settings) => {
+                let raft_is_empty =
+                    raft_storage.entries.is_empty() && raft_storage.snapshot.is_none();
+                peer_settings.identity = joining::initial_identity(
+                    &settings.config.data_dir,
+                    peer_settings.identity,
+                    raft_is_empty,
+                    recovering,
+                )
+                .map_err(|e| io::Error::other(e.to_string()))?;
                 let peers = crate::peers::Peers::new(
                     peer_settings,
                     registry,
@@ -213,6 +236,9 @@ impl Server {
         Ok(Server {
             my_id,
             peers,
+            bootstrap_voters: cluster.voters,
+            static_peers,
+            peer_members_basis: None,
             config_members,
             config_proposed_term: 0,
             touched: BTreeSet::new(),
@@ -500,6 +526,7 @@ impl Server {
             self.report_lost_entries();
             self.send_liveness();
             self.write_cluster_config();
+            self.sync_peer_members();
             self.reconcile_membership();
         }
         if let Some(peers) = self.peers.as_mut() {

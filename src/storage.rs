@@ -31,6 +31,7 @@ pub const ENTRY_NORMAL_KIND: u8 = 2;
 /// `Record.kind` of a Raft `ConfChange` entry.
 pub const ENTRY_CONF_CHANGE_KIND: u8 = 3;
 const SECRET_FILE: &str = "session-secret";
+const CLUSTER_ID_FILE: &str = "cluster-id";
 
 #[derive(Debug)]
 pub enum StorageError {
@@ -94,15 +95,16 @@ pub fn log_dir(data_log_dir: &Path) -> PathBuf {
     data_log_dir.join("log")
 }
 
-/// Loads the newest valid snapshot and reads the log after it for Raft. A server with
-/// nothing on disk writes the bootstrap entry naming `initial_voters` (Raft's
-/// `Storage::bootstrap`) before it starts.
+/// Loads the newest valid snapshot and reads the log after it for Raft. A one-voter server
+/// with nothing on disk writes the bootstrap entry naming `bootstrap_voters` (Raft's
+/// `Storage::bootstrap`) before it starts; a cluster member (`None`) starts empty and
+/// bootstraps or joins once it has heard from its peers (server/joining.rs).
 pub fn recover(
     data_dir: &Path,
     data_log_dir: &Path,
     tree_config: TreeConfig,
     wal_options: WalOptions,
-    initial_voters: &[raft::NodeId],
+    bootstrap_voters: Option<&[raft::NodeId]>,
     repair_from_leader: bool,
 ) -> Result<Recovered, StorageError> {
     let disk = FileDisk;
@@ -214,8 +216,8 @@ pub fn recover(
     let mut hard_state = stored.map(|s| s.hard_state);
     let fresh =
         !damaged && raft_snapshot.is_none() && wal.last_index() == 0 && hard_state.is_none();
-    let entries = if fresh {
-        let boot = raft::Storage::bootstrap(initial_voters);
+    let entries = if let Some(voters) = bootstrap_voters.filter(|_| fresh) {
+        let boot = raft::Storage::bootstrap(voters);
         let records: Vec<Record> = boot.entries.iter().map(entry_record).collect();
         wal.append_batch_durable(&records)?;
         let state = crate::replication::RaftState {
@@ -226,7 +228,7 @@ pub fn recover(
             .map_err(io_err("cannot write", &data_dir.join("raft-state")))?;
         log::info!(
             "new server: bootstrapped the log with voters {:?}",
-            initial_voters.iter().map(|v| v.0).collect::<Vec<_>>()
+            voters.iter().map(|v| v.0).collect::<Vec<_>>()
         );
         hard_state = Some(boot.hard_state);
         boot.entries
@@ -363,15 +365,7 @@ fn load_or_create_secret(data_dir: &Path) -> Result<u64, StorageError> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let secret = crate::sys::random_u64().map_err(io_err("getrandom for", &path))?;
-            let tmp = data_dir.join(format!("{SECRET_FILE}.tmp"));
-            std::fs::write(&tmp, secret.to_le_bytes()).map_err(io_err("cannot write", &tmp))?;
-            std::fs::File::open(&tmp)
-                .and_then(|f| f.sync_all())
-                .map_err(io_err("cannot sync", &tmp))?;
-            std::fs::rename(&tmp, &path).map_err(io_err("cannot rename", &tmp))?;
-            std::fs::File::open(data_dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io_err("cannot sync", data_dir))?;
+            write_file_durably(data_dir, SECRET_FILE, &secret.to_le_bytes())?;
             Ok(secret)
         }
         Err(e) => Err(StorageError::Io {
@@ -380,6 +374,50 @@ fn load_or_create_secret(data_dir: &Path) -> Result<u64, StorageError> {
             source: e,
         }),
     }
+}
+
+/// `dataDir/name` holds `bytes`, whole or not at all, once this returns: a temp file,
+/// fsynced, renamed over, and the directory fsynced.
+fn write_file_durably(data_dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StorageError> {
+    let tmp = data_dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, bytes).map_err(io_err("cannot write", &tmp))?;
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err("cannot sync", &tmp))?;
+    std::fs::rename(&tmp, data_dir.join(name)).map_err(io_err("cannot rename", &tmp))?;
+    std::fs::File::open(data_dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("cannot sync", data_dir))
+}
+
+/// The id of the cluster this server belongs to (`dataDir/cluster-id`: the id, 8 bytes
+/// big-endian, then their crc32), if it has learned one.
+pub fn read_cluster_id(data_dir: &Path) -> Result<Option<u64>, StorageError> {
+    let path = data_dir.join(CLUSTER_ID_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("cannot read", &path)(e)),
+    };
+    let content = |what: String| StorageError::Content {
+        path: path.clone(),
+        what,
+    };
+    let bytes: [u8; 12] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| content(format!("expected 12 bytes, found {}", bytes.len())))?;
+    let (id, crc) = bytes.split_at(8);
+    if crc32fast::hash(id).to_be_bytes() != crc {
+        return Err(content("checksum mismatch".to_string()));
+    }
+    Ok(Some(u64::from_be_bytes(id.try_into().expect("8 bytes"))))
+}
+
+pub fn write_cluster_id(data_dir: &Path, id: u64) -> Result<(), StorageError> {
+    let mut bytes = id.to_be_bytes().to_vec();
+    bytes.extend_from_slice(&crc32fast::hash(&id.to_be_bytes()).to_be_bytes());
+    write_file_durably(data_dir, CLUSTER_ID_FILE, &bytes)
 }
 
 /// The write-ahead log and the hard-state file behind the log worker.

@@ -302,6 +302,19 @@ fn cli_reconfig_against_a_zookeeper_ensemble() {
     );
 }
 
+/// Issue #8: grow 3 → 5 and shrink 5 → 3 (the leader leaving), and a dead server replaced by
+/// a new id, all through kazoo's reconfig under write load, losing no acknowledged write.
+#[test]
+fn membership_changes_under_load() {
+    run_suite(
+        "membership_changes_under_load",
+        "reconfig_membership.py",
+        &[],
+        false,
+        Duration::from_secs(300),
+    );
+}
+
 #[test]
 fn zkcli_and_cli_mt() {
     run_suite(

@@ -1,6 +1,6 @@
 //! Accepting: inbound connections, bounded while they await their hello, and the checks a
-//! dialer's hello must pass — the right magic and version, our cluster id, our server id,
-//! and a member's id — before we answer the ack and deliver its frames. A refusal is one
+//! dialer's hello must pass — the right magic and version, an identity ours admits, our
+//! server id, and a member's id — before we answer the ack and deliver its frames. A refusal is one
 //! warn line naming the remote address and the reason.
 
 use std::io;
@@ -35,7 +35,7 @@ impl Peers {
     }
 
     pub(super) fn on_accept(&mut self, registry: &Registry, stream: TcpStream, remote: SocketAddr) {
-        let pending_max = 2 * self.members.len();
+        let pending_max = 2 * self.members.len().max(1);
         if self.pending_inbound_count >= pending_max {
             log::warn!(
                 "refusing peer connection {remote}: {} handshakes already pending",
@@ -71,16 +71,10 @@ impl Peers {
     /// Why a dialer's hello is refused, if it is.
     pub(super) fn validate_hello(&self, payload: &[u8]) -> Result<Hello, String> {
         let hello = Hello::decode(payload).map_err(|e| format!("malformed handshake: {e}"))?;
-        let ours = self.settings.cluster_id;
         if hello.kind != HelloKind::Dial {
             return Err("it sent an ack instead of a handshake".to_string());
         }
-        if hello.cluster_id != ours {
-            let theirs = hello.cluster_id;
-            return Err(format!(
-                "it presents cluster id {theirs:#x} but ours is {ours:#x}"
-            ));
-        }
+        self.settings.identity.admits(hello.identity)?;
         if hello.to != self.settings.my_id {
             let (to, me) = (hello.to, self.settings.my_id);
             return Err(format!("it wants server id {to} but we are server id {me}"));
@@ -105,7 +99,7 @@ impl Peers {
         };
         let ack = Hello {
             kind: HelloKind::Ack,
-            cluster_id: self.settings.cluster_id,
+            identity: self.settings.identity,
             from: self.settings.my_id,
             to: hello.from,
         };
@@ -120,6 +114,7 @@ impl Peers {
             .members
             .get_mut(&hello.from)
             .expect("validated as a member");
+        member.heard = Some(hello.identity);
         let older = member.inbound.replace(key);
         log::info!("accepted peer {} from {remote}", hello.from);
         if let Some(older) = older {

@@ -78,7 +78,7 @@ impl Peers {
         );
         let hello = Hello {
             kind: HelloKind::Dial,
-            cluster_id: self.settings.cluster_id,
+            identity: self.settings.identity,
             from: self.settings.my_id,
             to: id,
         };
@@ -111,35 +111,34 @@ impl Peers {
         }
     }
 
-    /// The acceptor's answer to our hello: it must name this cluster, the member we dialed
-    /// and us. From then on the link carries our frames.
+    /// The acceptor's answer to our hello: it must name the member we dialed and us, with
+    /// an identity ours admits. From then on the link carries our frames.
     pub(super) fn on_ack(&mut self, key: LinkKey, payload: &[u8]) {
         let link = self.link(key).expect("called for a live link");
         let id = link.member.expect("outbound links know their member");
         let remote = link.remote;
-        let expected = Hello {
-            kind: HelloKind::Ack,
-            cluster_id: self.settings.cluster_id,
-            from: id,
-            to: self.settings.my_id,
-        };
-        match Hello::decode(payload) {
-            Ok(ack) if ack == expected => {}
-            Ok(ack) => {
-                log::warn!(
-                    "closing connection to peer {id} at {remote}: ack {ack:?} is not {expected:?}"
-                );
-                self.stats.protocol_errors += 1;
-                self.close(key);
-                return;
-            }
+        let ack = match Hello::decode(payload) {
+            Ok(ack) => ack,
             Err(e) => {
                 log::warn!("closing connection to peer {id} at {remote}: malformed ack: {e}");
                 self.stats.protocol_errors += 1;
                 self.close(key);
                 return;
             }
+        };
+        let refusal =
+            if ack.kind != HelloKind::Ack || ack.from != id || ack.to != self.settings.my_id {
+                Some(format!("ack {ack:?} is not from {id} to us"))
+            } else {
+                self.settings.identity.admits(ack.identity).err()
+            };
+        if let Some(reason) = refusal {
+            log::warn!("closing connection to peer {id} at {remote}: {reason}");
+            self.stats.protocol_errors += 1;
+            self.close(key);
+            return;
         }
+        self.members.get_mut(&id).expect("a member").heard = Some(ack.identity);
         self.link_mut(key).expect("checked above").state = LinkState::Established;
         self.members.get_mut(&id).expect("a member").backoff_ms = 0;
         log::info!("connected to peer {id} at {remote}");

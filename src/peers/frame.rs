@@ -5,8 +5,11 @@
 //!
 //! ```text
 //! frame  = len u32 | crc32 u32 | payload[len]       crc32 (IEEE, crc32fast) of the payload
-//! hello  = magic [4] | version u16 | cluster_id u64 | from u64 | to u64      (30 bytes)
+//! hello  = magic [4] | version u16 | flags u8 | cluster_id u64 | from u64 | to u64  (31 bytes)
 //! ```
+//!
+//! Flags: bit 0 = fresh, the sender holds no cluster yet and `cluster_id` is the one it
+//! would start (its bootstrap voters' hash); other bits are zero.
 //!
 //! The dialer's first frame is a hello with magic `FKPR`; an acceptor that takes it answers
 //! with one hello with magic `FKPA` (the ack), whose `from` is the acceptor and `to` the
@@ -22,9 +25,10 @@ pub const FRAME_HEADER_BYTES: usize = 8;
 pub const HELLO_MAGIC: [u8; 4] = *b"FKPR";
 /// The acceptor's answer to a handshake it accepted.
 pub const ACK_MAGIC: [u8; 4] = *b"FKPA";
-pub const PROTOCOL_VERSION: u16 = 1;
-pub const HELLO_BYTES: usize = 4 + 2 + 8 + 8 + 8;
-const _: () = assert!(HELLO_BYTES == 30);
+pub const PROTOCOL_VERSION: u16 = 2;
+pub const HELLO_BYTES: usize = 4 + 2 + 1 + 8 + 8 + 8;
+const _: () = assert!(HELLO_BYTES == 31);
+const FLAG_FRESH: u8 = 1;
 
 /// Encodes one frame: header, then payload.
 pub fn encode_frame(out: &mut Vec<u8>, payload: &[u8]) {
@@ -135,7 +139,7 @@ pub enum HelloKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hello {
     pub kind: HelloKind,
-    pub cluster_id: u64,
+    pub identity: Identity,
     pub from: u64,
     pub to: u64,
 }
@@ -145,6 +149,36 @@ pub enum HelloError {
     Length { got: usize },
     Magic { got: [u8; 4] },
     Version { got: u16 },
+    Flags { got: u8 },
+}
+
+/// Which cluster a server belongs to, as its hellos say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub cluster_id: u64,
+    /// It holds no cluster yet; `cluster_id` is the one it would start.
+    pub fresh: bool,
+}
+
+impl Identity {
+    /// Whether a server that is `self` may talk to one that is `theirs`, and why not:
+    /// established servers only within one cluster; a fresh server with any established one
+    /// (it is joining, or the other is); two fresh ones only if they would start the same.
+    pub fn admits(&self, theirs: Identity) -> Result<(), String> {
+        match (self.fresh, theirs.fresh) {
+            (true, false) | (false, true) => Ok(()),
+            _ if self.cluster_id == theirs.cluster_id => Ok(()),
+            (false, false) => Err(format!(
+                "it presents cluster id {:#x} but ours is {:#x}",
+                theirs.cluster_id, self.cluster_id
+            )),
+            (true, true) => Err(format!(
+                "it would start cluster {:#x} but we would start {:#x} (another initial \
+                 server list)",
+                theirs.cluster_id, self.cluster_id
+            )),
+        }
+    }
 }
 
 impl fmt::Display for HelloError {
@@ -163,6 +197,7 @@ impl fmt::Display for HelloError {
             HelloError::Version { got } => {
                 write!(f, "protocol version {got}, expected {PROTOCOL_VERSION}")
             }
+            HelloError::Flags { got } => write!(f, "unknown handshake flags {got:#04x}"),
         }
     }
 }
@@ -177,9 +212,10 @@ impl Hello {
             HelloKind::Ack => &ACK_MAGIC,
         });
         out[4..6].copy_from_slice(&PROTOCOL_VERSION.to_be_bytes());
-        out[6..14].copy_from_slice(&self.cluster_id.to_be_bytes());
-        out[14..22].copy_from_slice(&self.from.to_be_bytes());
-        out[22..30].copy_from_slice(&self.to.to_be_bytes());
+        out[6] = if self.identity.fresh { FLAG_FRESH } else { 0 };
+        out[7..15].copy_from_slice(&self.identity.cluster_id.to_be_bytes());
+        out[15..23].copy_from_slice(&self.from.to_be_bytes());
+        out[23..31].copy_from_slice(&self.to.to_be_bytes());
         out
     }
 
@@ -202,11 +238,18 @@ impl Hello {
             word.copy_from_slice(&bytes[at..at + 8]);
             u64::from_be_bytes(word)
         };
+        let flags = bytes[6];
+        if flags & !FLAG_FRESH != 0 {
+            return Err(HelloError::Flags { got: flags });
+        }
         Ok(Hello {
             kind,
-            cluster_id: u64_at(6),
-            from: u64_at(14),
-            to: u64_at(22),
+            identity: Identity {
+                cluster_id: u64_at(7),
+                fresh: flags & FLAG_FRESH != 0,
+            },
+            from: u64_at(15),
+            to: u64_at(23),
         })
     }
 }
@@ -270,29 +313,54 @@ mod tests {
     }
 
     #[test]
-    fn hello_round_trips_and_rejects_bad_magic_version_and_length() {
+    fn hello_round_trips_and_rejects_bad_magic_version_flags_and_length() {
         let hello = Hello {
             kind: HelloKind::Dial,
-            cluster_id: 0xfeed,
+            identity: Identity {
+                cluster_id: 0xfeed,
+                fresh: false,
+            },
             from: 1,
             to: u64::MAX,
         };
         assert_eq!(Hello::decode(&hello.encode()), Ok(hello));
-        let ack = Hello {
+        let fresh_ack = Hello {
             kind: HelloKind::Ack,
+            identity: Identity {
+                fresh: true,
+                ..hello.identity
+            },
             ..hello
         };
-        assert_eq!(Hello::decode(&ack.encode()), Ok(ack));
+        assert_eq!(fresh_ack.encode()[6], FLAG_FRESH);
+        assert_eq!(Hello::decode(&fresh_ack.encode()), Ok(fresh_ack));
         let mut bad = hello.encode();
         bad[0] = b'X';
         assert!(matches!(Hello::decode(&bad), Err(HelloError::Magic { .. })));
         let mut bad = hello.encode();
         bad[5] = 9;
         assert_eq!(Hello::decode(&bad), Err(HelloError::Version { got: 9 }));
+        let mut bad = hello.encode();
+        bad[6] = 0x81;
+        assert_eq!(Hello::decode(&bad), Err(HelloError::Flags { got: 0x81 }));
         assert_eq!(
-            Hello::decode(&hello.encode()[..29]),
-            Err(HelloError::Length { got: 29 })
+            Hello::decode(&hello.encode()[..30]),
+            Err(HelloError::Length { got: 30 })
         );
+    }
+
+    #[test]
+    fn identities_admit_their_own_cluster_and_fresh_servers() {
+        let id = |cluster_id, fresh| Identity { cluster_id, fresh };
+        assert!(id(1, false).admits(id(1, false)).is_ok());
+        assert!(id(1, false).admits(id(2, false)).is_err());
+        // A joiner, or a server that lost its disk, meets an established cluster.
+        assert!(id(1, false).admits(id(2, true)).is_ok());
+        assert!(id(2, true).admits(id(1, false)).is_ok());
+        // Two new servers start one cluster only from the same server list.
+        assert!(id(3, true).admits(id(3, true)).is_ok());
+        let refusal = id(3, true).admits(id(4, true)).unwrap_err();
+        assert!(refusal.contains("another initial server list"), "{refusal}");
     }
 
     #[test]
@@ -301,7 +369,10 @@ mod tests {
         let mut valid = Vec::new();
         let hello = Hello {
             kind: HelloKind::Dial,
-            cluster_id: 3,
+            identity: Identity {
+                cluster_id: 3,
+                fresh: true,
+            },
             from: 1,
             to: 2,
         };

@@ -4,11 +4,17 @@
 //! Design: every server dials every other member and uses its OUTBOUND connection only to
 //! send, and reads only from INBOUND connections — two TCP connections per pair, so there
 //! is no tie-breaking between simultaneous dials. The dialer's first frame is a hello
-//! (`frame.rs` has the byte layout: magic `FKPR`, version, cluster id, from, to). The
+//! (`frame.rs` has the byte layout: magic `FKPR`, version, identity, from, to). The
 //! acceptor refuses, with one warn line naming the remote address and the reason, a hello
 //! that is malformed, of another cluster, meant for another server id, or from a server that
 //! is not a member; otherwise it answers one ack frame, so the dialer knows it was accepted,
-//! and from then on delivers that connection's frames as coming from the member. A newer
+//! and from then on delivers that connection's frames as coming from the member.
+//!
+//! Identity: an established server presents its cluster id; a fresh one (nothing on disk
+//! yet) the id it would start a cluster with, flagged fresh. Each side records what the
+//! other said (`heard`), which is how the server decides to start a cluster or join one
+//! (server/joining.rs). Members change at run time (`set_members`): a reconfig names new
+//! servers and their addresses. A newer
 //! inbound connection from a member replaces the older one. A dialer that loses (or never
 //! gets) its connection redials with exponential backoff from 50 ms up to 2 s, jittered by a
 //! SplitMix64 seeded from our id and the cluster id; a handshake (connect included) taking
@@ -20,8 +26,9 @@
 //! only from the range the loop gives us, carry a slab index plus the generation modulo what
 //! the range has room for, and an event whose generation does not match is ignored.
 //!
-//! Bounds: at most `2 × members` inbound connections awaiting their hello (more are closed at
-//! accept); at most one outbound and one established inbound connection per member; output
+//! Bounds: at most `MEMBERS_MAX` members; at most `2 × members` inbound connections awaiting
+//! their hello (more are closed at accept); at most one outbound and one established inbound
+//! connection per member; output
 //! per member at most `queue_bytes_max`; input per connection about two frames of
 //! `frame_bytes_max` plus one read budget; and once the frames waiting for `take_received`
 //! pass `received_bytes_max`, reading stops until the loop takes them.
@@ -44,6 +51,7 @@ use mio::{Interest, Registry, Token};
 
 use crate::connection::ReadScratch;
 use dial::SplitMix64;
+pub use frame::Identity;
 use frame::{FRAME_HEADER_BYTES, HELLO_BYTES};
 use link::{Direction, Link, LinkState};
 
@@ -57,11 +65,15 @@ const REDIAL_BACKOFF_MS_MIN: u64 = 50;
 const REDIAL_BACKOFF_MS_MAX: u64 = 2_000;
 /// Generations are kept modulo at most this many, however large the token range.
 const TOKEN_GENERATIONS_MAX: usize = 1 << 16;
+/// Other members a server can have at once: the slab is sized for this many, so that members
+/// added by a reconfig find their slots (ZooKeeper ensembles are a handful of servers).
+pub const MEMBERS_MAX: usize = 64;
 
 pub struct PeerSettings {
     pub my_id: u64,
-    /// Identifies the cluster; a peer presenting another id is refused.
-    pub cluster_id: u64,
+    /// Identifies the cluster (or, fresh, the one this server would start); a peer is
+    /// refused unless `Identity::admits` it.
+    pub identity: Identity,
     /// Where this server accepts peer connections (server.N's host:peerPort for my_id).
     pub listen: SocketAddr,
     /// Every other member: id -> its peer address (my_id is not in it).
@@ -112,6 +124,21 @@ struct Member {
     backoff_ms: u64,
     /// Its established connection to us (the newest one).
     inbound: Option<LinkKey>,
+    /// What its latest hello or ack said it is.
+    heard: Option<Identity>,
+}
+
+impl Member {
+    fn new(addr: SocketAddr, now: Instant) -> Member {
+        Member {
+            addr,
+            outbound: None,
+            next_dial: Some(now),
+            backoff_ms: 0,
+            inbound: None,
+            heard: None,
+        }
+    }
 }
 
 pub struct Peers {
@@ -122,8 +149,8 @@ pub struct Peers {
     tokens: Range<usize>,
     /// How many generations the token range distinguishes per slot (at least 1).
     token_generations: usize,
-    /// Fixed size: `4 × members` (one outbound, one established inbound, two pending
-    /// inbound per member), so the slab never grows.
+    /// Fixed size: `4 × MEMBERS_MAX` (one outbound, one established inbound, two pending
+    /// inbound per member), so the slab never grows and tokens stay stable.
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
     members: BTreeMap<u64, Member>,
@@ -151,14 +178,14 @@ impl Peers {
         now: Instant,
     ) -> io::Result<Peers> {
         validate_settings(&settings)?;
-        let slot_count = (4 * settings.members.len()).max(1);
+        let slot_count = 4 * MEMBERS_MAX;
         let token_count = tokens.end.saturating_sub(tokens.start);
         if token_count < 1 + slot_count {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
-                    "peer transport: {} members need {} tokens, the range {tokens:?} has {}",
-                    settings.members.len(),
+                    "peer transport: {MEMBERS_MAX} members need {} tokens, the range {tokens:?} \
+                     has {}",
                     1 + slot_count,
                     token_count
                 ),
@@ -171,18 +198,9 @@ impl Peers {
         let members = settings
             .members
             .iter()
-            .map(|(&id, &addr)| {
-                let member = Member {
-                    addr,
-                    outbound: None,
-                    next_dial: Some(now),
-                    backoff_ms: 0,
-                    inbound: None,
-                };
-                (id, member)
-            })
+            .map(|(&id, &addr)| (id, Member::new(addr, now)))
             .collect();
-        let seed = settings.my_id ^ settings.cluster_id.rotate_left(32) ^ 0x5045_4552_5321;
+        let seed = settings.my_id ^ settings.identity.cluster_id.rotate_left(32) ^ 0x5045_4552_5321;
         log::info!(
             "peer transport of server {} listening on {local_addr} for {} members",
             settings.my_id,
@@ -397,18 +415,108 @@ impl Peers {
             .collect()
     }
 
-    /// True if the outbound connection to member `id` is established.
     /// Whether `id` is one of the members this transport has an address for.
     pub fn knows(&self, id: u64) -> bool {
         self.members.contains_key(&id)
     }
 
+    /// True if the outbound connection to member `id` is established.
     pub fn is_connected(&self, id: u64) -> bool {
         self.members
             .get(&id)
             .and_then(|m| m.outbound)
             .and_then(|key| self.link(key))
             .is_some_and(|l| l.is_established())
+    }
+
+    pub fn identity(&self) -> Identity {
+        self.settings.identity
+    }
+
+    /// What each member last said it is, for those that said (a hello or an ack).
+    pub fn heard(&self) -> impl Iterator<Item = (u64, Identity)> + '_ {
+        self.members
+            .iter()
+            .filter_map(|(&id, m)| m.heard.map(|heard| (id, heard)))
+    }
+
+    /// We now belong to a cluster (we started it, or are joining it). Every connection is
+    /// closed and redialed, so both sides of each pair hear the other's new identity in a
+    /// fresh handshake (what they heard before is stale) and those it no longer admits are
+    /// refused.
+    pub fn set_identity(&mut self, identity: Identity) {
+        if identity == self.settings.identity {
+            return;
+        }
+        log::info!(
+            "peer transport: cluster id now {:#x}{}; reconnecting to every member",
+            identity.cluster_id,
+            if identity.fresh { " (fresh)" } else { "" }
+        );
+        self.settings.identity = identity;
+        let ids: Vec<u64> = self.members.keys().copied().collect();
+        for id in ids {
+            self.disconnect(id);
+        }
+        self.check_invariants();
+    }
+
+    /// The members' addresses as they are now.
+    pub fn members(&self) -> BTreeMap<u64, SocketAddr> {
+        self.members.iter().map(|(&id, m)| (id, m.addr)).collect()
+    }
+
+    /// Makes `members` the other members: new ones are dialed, removed ones lose their
+    /// connections, one whose address changed is redialed there. More than `MEMBERS_MAX`
+    /// are refused whole (logged): the transport keeps the members it has.
+    pub fn set_members(&mut self, members: BTreeMap<u64, SocketAddr>) {
+        if members.contains_key(&self.settings.my_id) || members.len() > MEMBERS_MAX {
+            log::error!(
+                "peer transport: refusing {} members (at most {MEMBERS_MAX}, not ourselves)",
+                members.len()
+            );
+            return;
+        }
+        let gone: Vec<u64> = self
+            .members
+            .keys()
+            .filter(|id| !members.contains_key(id))
+            .copied()
+            .collect();
+        for id in gone {
+            log::info!("peer {id} is no longer a member");
+            self.disconnect(id);
+            self.members.remove(&id);
+        }
+        for (id, addr) in members {
+            match self.members.get_mut(&id) {
+                None => {
+                    log::info!("peer {id} at {addr} is a new member");
+                    self.members.insert(id, Member::new(addr, self.now));
+                }
+                Some(member) if member.addr != addr => {
+                    log::info!("peer {id} moved from {} to {addr}", member.addr);
+                    member.addr = addr;
+                    if let Some(key) = member.outbound {
+                        self.close(key);
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        self.check_invariants();
+    }
+
+    /// Closes both connections with member `id` (the outbound one is redialed).
+    fn disconnect(&mut self, id: u64) {
+        let Some(member) = self.members.get_mut(&id) else {
+            return;
+        };
+        member.heard = None;
+        let keys = [member.outbound, member.inbound];
+        for key in keys.into_iter().flatten() {
+            self.close(key);
+        }
     }
 
     // ---- the slab and its tokens ----
@@ -653,10 +761,14 @@ impl Peers {
     }
 
     fn check_invariants(&self) {
-        let member_count = self.members.len();
         assert!(
-            self.pending_inbound_count <= 2 * member_count,
-            "pending {} > 2 × {member_count}",
+            self.members.len() <= MEMBERS_MAX,
+            "members over MEMBERS_MAX"
+        );
+        // Accepting bounds pending handshakes by 2 × members; members may shrink since.
+        assert!(
+            self.pending_inbound_count <= 2 * MEMBERS_MAX,
+            "pending {} > 2 × {MEMBERS_MAX}",
             self.pending_inbound_count
         );
         let pending = self
@@ -711,6 +823,12 @@ impl Peers {
 
 fn validate_settings(settings: &PeerSettings) -> io::Result<()> {
     let invalid = |message: String| Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+    if settings.members.len() > MEMBERS_MAX {
+        return invalid(format!(
+            "peer transport: {} other members, at most {MEMBERS_MAX}",
+            settings.members.len()
+        ));
+    }
     if settings.members.contains_key(&settings.my_id) {
         return invalid(format!(
             "peer transport: my id {} is among the other members",

@@ -10,6 +10,7 @@ use super::frame::{encode_frame, Hello, HelloKind};
 use super::*;
 
 const CLUSTER_ID: u64 = 0xc1_057e;
+const TOKENS: std::ops::Range<usize> = 2..2 + 1024;
 const FRAME_BYTES_MAX: usize = 1 << 20;
 const QUEUE_BYTES_MAX: usize = 4 << 20;
 const WALL_LIMIT: Duration = Duration::from_secs(5);
@@ -34,7 +35,10 @@ fn settings(
 ) -> PeerSettings {
     PeerSettings {
         my_id,
-        cluster_id,
+        identity: Identity {
+            cluster_id,
+            fresh: false,
+        },
         listen,
         members: all.iter().filter(|(id, _)| *id != my_id).copied().collect(),
         frame_bytes_max: FRAME_BYTES_MAX,
@@ -65,7 +69,7 @@ impl Node {
 
     fn restart(&mut self, settings: PeerSettings) {
         assert!(self.peers.is_none(), "stop before restarting");
-        let peers = Peers::new(settings, self.poll.registry(), 2..2 + 256, Instant::now());
+        let peers = Peers::new(settings, self.poll.registry(), TOKENS, Instant::now());
         self.peers = Some(peers.expect("peer transport starts"));
     }
 
@@ -374,7 +378,10 @@ fn raw_clients_sending_garbage_are_closed_and_members_keep_working() {
     let target = a.peers().local_addr();
     let hello_from_2 = Hello {
         kind: HelloKind::Dial,
-        cluster_id: CLUSTER_ID,
+        identity: Identity {
+            cluster_id: CLUSTER_ID,
+            fresh: false,
+        },
         from: 2,
         to: 1,
     };
@@ -457,11 +464,12 @@ fn a_token_range_too_small_for_the_members_is_refused() {
     let all = [(1, addrs[0]), (2, addrs[1]), (3, addrs[2])];
     let poll = Poll::new().expect("poll");
     let now = Instant::now();
-    // Two members need a listener token and 8 link tokens.
+    // A listener token and 4 link tokens for each of MEMBERS_MAX members.
+    let needed = 1 + 4 * MEMBERS_MAX;
     let small = Peers::new(
         settings(1, CLUSTER_ID, addrs[0], &all),
         poll.registry(),
-        5..13,
+        5..5 + needed - 1,
         now,
     );
     assert_eq!(
@@ -471,13 +479,13 @@ fn a_token_range_too_small_for_the_members_is_refused() {
     let exact = Peers::new(
         settings(1, CLUSTER_ID, addrs[0], &all),
         poll.registry(),
-        5..14,
+        5..5 + needed,
         now,
     );
-    let exact = exact.expect("9 tokens suffice");
+    let exact = exact.expect("exactly enough tokens suffice");
     assert_eq!(exact.token_generations, 1);
-    assert!(exact.owns(Token(5)) && exact.owns(Token(13)));
-    assert!(!exact.owns(Token(4)) && !exact.owns(Token(14)));
+    assert!(exact.owns(Token(5)) && exact.owns(Token(5 + needed - 1)));
+    assert!(!exact.owns(Token(4)) && !exact.owns(Token(5 + needed)));
 }
 
 #[test]
@@ -488,14 +496,15 @@ fn tokens_stay_in_range_and_carry_the_generation() {
     let peers = Peers::new(
         settings(1, CLUSTER_ID, addrs[0], &all),
         poll.registry(),
-        2..2 + 256,
+        TOKENS,
         Instant::now(),
     );
     let peers = peers.expect("starts");
-    assert_eq!(peers.slots.len(), 8);
-    assert_eq!(peers.token_generations, 255 / 8);
+    let slots = 4 * MEMBERS_MAX;
+    assert_eq!(peers.slots.len(), slots);
+    assert_eq!(peers.token_generations, (TOKENS.len() - 1) / slots);
     let mut seen = BTreeSet::new();
-    for index in 0..8u32 {
+    for index in 0..slots as u32 {
         for generation in 0..peers.token_generations as u32 {
             let token = peers.token_of(LinkKey { index, generation });
             assert!(peers.owns(token) && token.0 != 2, "{token:?}");
@@ -504,4 +513,118 @@ fn tokens_stay_in_range_and_carry_the_generation() {
             assert_eq!(peers.key_of(token), None);
         }
     }
+}
+
+fn fresh(mut settings: PeerSettings) -> PeerSettings {
+    settings.identity.fresh = true;
+    settings
+}
+
+#[test]
+fn members_added_at_run_time_connect_and_removed_ones_are_cut_off() {
+    let (all, mut a, mut b, mut c) = three_nodes();
+    // Server 4 knows the three; they learn of it later, as from a reconfig.
+    let addr_4 = free_addrs(1)[0];
+    let with_4: Vec<(u64, SocketAddr)> = all.iter().copied().chain([(4, addr_4)]).collect();
+    let mut d = Node::start(settings(4, CLUSTER_ID, addr_4, &with_4));
+    drive(&mut [&mut a, &mut b, &mut c, &mut d], "4 refused", |n| {
+        n[0].stats().inbound_refused >= 1
+    });
+    assert!(d.connected().is_empty(), "not a member of the others yet");
+    for (node, me) in [(&mut a, 1), (&mut b, 2), (&mut c, 3)] {
+        let members = with_4.iter().filter(|(id, _)| *id != me).copied().collect();
+        node.peers().set_members(members);
+    }
+    drive(&mut [&mut a, &mut b, &mut c, &mut d], "4 connected", |n| {
+        all_connected(n, &[1, 2, 3, 4])
+    });
+    exchange(
+        &mut [&mut a, &mut b, &mut c, &mut d],
+        &[1, 2, 3, 4],
+        &[10],
+        300,
+    );
+    // Server 3 leaves: the others drop it, and its frames no longer arrive.
+    for (node, me) in [(&mut a, 1), (&mut b, 2), (&mut d, 4)] {
+        let members = with_4
+            .iter()
+            .filter(|(id, _)| *id != me && *id != 3)
+            .copied()
+            .collect();
+        node.peers().set_members(members);
+    }
+    assert!(!a.peers().knows(3) && !a.peers().send(3, b"gone"));
+    drive(&mut [&mut a, &mut b, &mut c, &mut d], "3 cut off", |n| {
+        n[2].connected().is_empty()
+            && n[0].connected() == [2, 4]
+            && n[1].connected() == [1, 4]
+            && n[3].connected() == [1, 2]
+    });
+    assert!(!c.peers().send(1, b"still here?"));
+}
+
+#[test]
+fn a_member_that_moved_is_redialed_at_its_new_address() {
+    let (all, mut a, mut b, mut c) = three_nodes();
+    let moved = free_addrs(1)[0];
+    c.peers = None;
+    let moved_view: Vec<(u64, SocketAddr)> = all
+        .iter()
+        .map(|&(id, addr)| (id, if id == 3 { moved } else { addr }))
+        .collect();
+    c.restart(settings(3, CLUSTER_ID, moved, &moved_view));
+    for (node, me) in [(&mut a, 1), (&mut b, 2)] {
+        let members = moved_view
+            .iter()
+            .filter(|(id, _)| *id != me)
+            .copied()
+            .collect();
+        node.peers().set_members(members);
+    }
+    drive(
+        &mut [&mut a, &mut b, &mut c],
+        "3 reached at its new address",
+        |n| all_connected(n, &[1, 2, 3]),
+    );
+    assert_eq!(a.peers().members()[&3], moved);
+}
+
+#[test]
+fn fresh_servers_hear_each_other_and_the_established_cluster() {
+    let addrs = free_addrs(3);
+    let all = [(1, addrs[0]), (2, addrs[1]), (3, addrs[2])];
+    let mut a = Node::start(fresh(settings(1, CLUSTER_ID, addrs[0], &all)));
+    let mut b = Node::start(fresh(settings(2, CLUSTER_ID, addrs[1], &all)));
+    // Server 3 would start another cluster: two fresh servers of different lists refuse.
+    let mut c = Node::start(fresh(settings(3, CLUSTER_ID + 1, addrs[2], &all)));
+    drive(&mut [&mut a, &mut b, &mut c], "1 and 2 connected", |n| {
+        n[0].connected() == [2] && n[1].connected() == [1] && n[2].stats().inbound_refused >= 2
+    });
+    let fresh_id = Identity {
+        cluster_id: CLUSTER_ID,
+        fresh: true,
+    };
+    assert_eq!(a.peers().heard().collect::<Vec<_>>(), [(2, fresh_id)]);
+    // 1 starts the cluster: it reconnects, announcing itself established.
+    let established = Identity {
+        cluster_id: CLUSTER_ID,
+        fresh: false,
+    };
+    a.peers().set_identity(established);
+    // 3 learns it belongs to cluster CLUSTER_ID after all (it joins): it now talks to both.
+    c.peers().set_identity(established);
+    drive(&mut [&mut a, &mut b, &mut c], "all connected", |n| {
+        all_connected(n, &[1, 2, 3])
+    });
+    let heard_by_3: BTreeMap<u64, Identity> = c.peers().heard().collect();
+    assert_eq!(heard_by_3[&1], established);
+    assert_eq!(heard_by_3[&2], fresh_id, "2 has not decided yet");
+    // A server that becomes established in another cluster cuts its links with this one.
+    b.peers().set_identity(Identity {
+        cluster_id: CLUSTER_ID + 7,
+        fresh: false,
+    });
+    drive(&mut [&mut a, &mut b, &mut c], "2 cut off", |n| {
+        n[1].connected().is_empty()
+    });
 }

@@ -10,6 +10,7 @@ use super::*;
 impl Server {
     /// Peer frames that arrived this turn: Raft messages, forwarded writes, liveness.
     pub(super) fn receive_from_peers(&mut self) {
+        self.settle_identity();
         let Some(peers) = self.peers.as_mut() else {
             return;
         };

@@ -15,6 +15,9 @@
 //! NewConfigNoQuorum is not checked (a replica applying the log has no view of who is
 //! synced; an unsynced joiner cannot stall commits because it only votes once caught up).
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::ToSocketAddrs;
+
 use wire::{perms, ErrorCode};
 
 use super::Server;
@@ -124,7 +127,7 @@ impl Server {
         };
         if let raft::ConfChange::AddLearner(id) = step {
             if !self.peers.as_ref().is_some_and(|p| p.knows(id.0)) {
-                log::debug!("server {id} has no address in this member's zoo.cfg: not added");
+                log::debug!("server {id} has no peer address here yet: not added");
                 return;
             }
         }
@@ -134,6 +137,67 @@ impl Server {
                 desired.version
             ),
             Err(e) => log::debug!("membership step {step} not taken yet: {e}"),
+        }
+    }
+}
+
+impl Server {
+    /// Keeps the peer transport's members in step with `/zookeeper/config` and the Raft
+    /// membership: every server either names (zoo.cfg's list until the node is written),
+    /// reached at the address this server's zoo.cfg gives it, else at the node's, else where
+    /// it was reached so far (a server being removed). Recomputed only when either changes.
+    /// An address in zoo.cfg wins so that each server may reach the others by its own routes.
+    pub(super) fn sync_peer_members(&mut self) {
+        let Some(peers) = self.peers.as_ref() else {
+            return;
+        };
+        let text = self
+            .tree
+            .node(tree::CONFIG_NODE)
+            .map(|n| n.data().to_vec())
+            .unwrap_or_default();
+        let basis = (text, self.raft.membership().clone());
+        if self.peer_members_basis.as_ref() == Some(&basis) {
+            return;
+        }
+        let listed = ClusterConfig::parse(&String::from_utf8_lossy(&basis.0))
+            .ok()
+            .filter(|c| !c.members.is_empty());
+        let mut ids: BTreeSet<u64> = match &listed {
+            Some(c) => c.members.keys().copied().collect(),
+            None => self.static_peers.keys().copied().collect(),
+        };
+        ids.extend(basis.1.members().map(|id| id.0));
+        ids.remove(&self.my_id);
+        let known = peers.members();
+        let mut members = BTreeMap::new();
+        for id in ids {
+            let from_config = || {
+                let spec = listed.as_ref()?.members.get(&id)?;
+                let resolved = (spec.host.as_str(), spec.quorum_port).to_socket_addrs();
+                match resolved.map(|mut addrs| addrs.next()) {
+                    Ok(Some(addr)) => Some(addr),
+                    Ok(None) | Err(_) => {
+                        log::warn!("server {id}: cannot resolve {}", spec.host);
+                        None
+                    }
+                }
+            };
+            let addr = self.static_peers.get(&id).copied();
+            match addr
+                .or_else(from_config)
+                .or_else(|| known.get(&id).copied())
+            {
+                Some(addr) => {
+                    members.insert(id, addr);
+                }
+                None => log::warn!("server {id} is a member but has no peer address here"),
+            }
+        }
+        self.peer_members_basis = Some(basis);
+        if members != known {
+            let peers = self.peers.as_mut().expect("checked above");
+            peers.set_members(members);
         }
     }
 }

@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""reconfig_membership.py - a Ferrokeeper cluster changes its members under write load
+(issue #8), through kazoo's `reconfig`:
+
+- grow: 3 -> 5 with two new servers, then shrink 5 -> 3 removing the leader and one other;
+- replace: a server is killed (-9) and a new server with a new id takes its place.
+
+New servers start with nothing on disk and a zoo.cfg naming the cluster's servers and
+themselves; they join (they do not start a cluster of their own) and vote once caught up.
+While the membership moves a writer creates znodes through a client connected to every
+server, keeping each create it saw acknowledged; at the end every acknowledged znode must be
+on every remaining member, and their trees must converge (the `hash` 4lw).
+
+Prints PASS/FAIL lines and 'N passed, N failed' last (tests/interop.rs reads it).
+"""
+
+import os
+import sys
+import threading
+import time
+
+import fkharness as H
+
+WRITES_MAX = 200_000
+
+
+class Writer(threading.Thread):
+    """Creates PREFIX/w-<n> one after another until stopped; `acked` holds the creates that
+    were acknowledged, `unknown` those whose outcome the client could not know."""
+
+    def __init__(self, hosts, prefix):
+        super().__init__(daemon=True)
+        self.prefix = prefix
+        self.client = H.kazoo_client(hosts, timeout_s=10, connect_tries=200)
+        self.client.ensure_path(prefix)
+        self.acked = []
+        self.unknown = []
+        self.halt = threading.Event()
+
+    def run(self):
+        for n in range(WRITES_MAX):
+            if self.halt.is_set():
+                return
+            path = "%s/w-%06d" % (self.prefix, n)
+            try:
+                self.client.create(path, b"%d" % n)
+                self.acked.append(path)
+            except Exception:  # connection loss, timeout: the create may or may not be in
+                self.unknown.append(path)
+                time.sleep(0.05)
+
+    def acked_since(self, count):
+        return len(self.acked) - count
+
+    def stop(self):
+        if self.halt.is_set():
+            return
+        self.halt.set()
+        self.join(30)
+        H.stop_client(self.client)
+
+
+def wait_for(what, check, timeout_s=60.0):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out waiting for %s" % what)
+        time.sleep(0.1)
+
+
+def not_serving(port):
+    return not H.mode_of(port) or "not currently serving" in (H.four_letter(port, "srvr") or "")
+
+
+def new_server(cluster, sid, known_ids):
+    """Launches server `sid` with an empty data dir and a zoo.cfg naming `known_ids` (as the
+    cluster's members list them) and itself; appends it to `cluster.members` (so the
+    cluster's helpers see it and `stop` stops it). Returns (its index, its reconfig spec)."""
+    peer_port, election_port, client_port = H.free_port(), H.free_port(), H.free_port()
+    template = cluster.members[0].extra_cfg
+    cfg = {k: v for k, v in template.items() if not k.startswith("server.")}
+    for i in known_ids:
+        key = "server.%d" % i
+        cfg[key] = template[key]
+    cfg["server.%d" % sid] = "%s:%d:%d" % (H.HOST, peer_port, election_port)
+    workdir = os.path.join(cluster.dir, "s%d" % sid)
+    os.makedirs(os.path.join(workdir, "data"))
+    with open(os.path.join(workdir, "data", "myid"), "w") as f:
+        f.write("%d\n" % sid)
+    member = H.Ferrokeeper(port=client_port, workdir=workdir, extra_cfg=cfg, keep_dir=True)
+    member.launch()
+    cluster.members.append(member)
+    spec = "server.%d=%s:%d:%d;%s:%d" % (sid, H.HOST, peer_port, election_port, H.HOST,
+                                         client_port)
+    return len(cluster.members) - 1, spec
+
+
+def sid_of(cluster, index):
+    """The server id of member `index` (its myid)."""
+    with open(os.path.join(cluster.members[index].dir, "data", "myid")) as f:
+        return int(f.read())
+
+
+def config_ids(client):
+    text = client.get("/zookeeper/config")[0].decode()
+    return sorted(int(line.split("=")[0][len("server."):]) for line in text.splitlines()
+                  if line.startswith("server."))
+
+
+def check_writes(cluster, indices, writer):
+    """Every acknowledged create is on every member in `indices`; they converge."""
+    H.log("%s: %d creates acknowledged, %d unknown; checking s%s" % (
+        writer.prefix, len(writer.acked), len(writer.unknown),
+        ",s".join(str(sid_of(cluster, i)) for i in indices)))
+    cluster.wait_converged(60)
+    want = set(p.rsplit("/", 1)[1] for p in writer.acked)
+    for i in indices:
+        client = H.kazoo_client(cluster.hostport(i), timeout_s=20)
+        try:
+            client.sync(writer.prefix)
+            have = set(client.get_children(writer.prefix))
+        finally:
+            H.stop_client(client)
+        lost = want - have
+        if lost:
+            return "s%d lacks %d acknowledged creates, e.g. %s" % (
+                sid_of(cluster, i), len(lost), sorted(lost)[:3])
+        extra = have - want - set(p.rsplit("/", 1)[1] for p in writer.unknown)
+        if extra:
+            return "s%d holds creates nobody sent: %s" % (sid_of(cluster, i), sorted(extra)[:3])
+    return None
+
+
+def case_grow_and_shrink():
+    """3 -> 5 -> 3 under load; the leader is among the two that leave."""
+    cluster = H.start_cluster(3, extra_cfg={"reconfigEnabled": "true"})
+    writer = admin = None
+    try:
+        admin = H.super_client(cluster.hostports, timeout_s=20)
+        wait_for("/zookeeper/config", lambda: config_ids(admin) == [1, 2, 3])
+        writer = Writer(cluster.hostports, "/grow")
+        writer.start()
+        joiners = [new_server(cluster, sid, [1, 2, 3]) for sid in (4, 5)]
+        time.sleep(1.0)  # they wait, not serving, not starting a cluster of their own
+        for index, _ in joiners:
+            if not not_serving(cluster.ports[index]):
+                return "s%d serves before it was added" % sid_of(cluster, index)
+        before = len(writer.acked)
+        admin.reconfig(joining=",".join(spec for _, spec in joiners), leaving=None,
+                       new_members=None)
+        if config_ids(admin) != [1, 2, 3, 4, 5]:
+            return "config after the grow: %r" % config_ids(admin)
+        for index, _ in joiners:
+            wait_for("s%d to vote" % sid_of(cluster, index),
+                     lambda: H.mode_of(cluster.ports[index]) == "follower")
+        if writer.acked_since(before) == 0:
+            return "no write was acknowledged while the cluster grew"
+        leader = cluster.leader_index()
+        other = next(i for i in range(3) if i != leader)
+        leaving = sorted([sid_of(cluster, leader), sid_of(cluster, other)])
+        before = len(writer.acked)
+        admin.reconfig(joining=None, leaving=",".join(map(str, leaving)), new_members=None)
+        if config_ids(admin) != sorted(set([1, 2, 3, 4, 5]) - set(leaving)):
+            return "config after the shrink: %r" % config_ids(admin)
+        for i in (leader, other):
+            wait_for("s%d to stop serving" % sid_of(cluster, i),
+                     lambda: not_serving(cluster.ports[i]))
+            cluster.stop_member(i)
+        remaining = cluster.running()
+        cluster.wait_stable(60)
+        wait_for("writes after the shrink", lambda: writer.acked_since(before) > 50)
+        writer.stop()
+        return check_writes(cluster, remaining, writer)
+    finally:
+        for c in (writer, admin):
+            if isinstance(c, Writer):
+                c.stop()
+            elif c is not None:
+                H.stop_client(c)
+        cluster.stop()
+
+
+def case_replace_a_dead_server():
+    """A follower is killed; server 4, new, takes its place under load."""
+    cluster = H.start_cluster(3, extra_cfg={"reconfigEnabled": "true"})
+    writer = admin = None
+    try:
+        admin = H.super_client(cluster.hostports, timeout_s=20)
+        wait_for("/zookeeper/config", lambda: config_ids(admin) == [1, 2, 3])
+        writer = Writer(cluster.hostports, "/replace")
+        writer.start()
+        dead = cluster.follower_indices()[0]
+        dead_sid = sid_of(cluster, dead)
+        cluster.kill(dead)
+        alive = [sid_of(cluster, i) for i in range(3) if i != dead]
+        index, spec = new_server(cluster, 4, alive)
+        before = len(writer.acked)
+        admin.reconfig(joining=spec, leaving=str(dead_sid), new_members=None)
+        if config_ids(admin) != sorted(alive + [4]):
+            return "config after the replacement: %r" % config_ids(admin)
+        wait_for("s4 to vote", lambda: H.mode_of(cluster.ports[index]) == "follower")
+        wait_for("writes after the replacement", lambda: writer.acked_since(before) > 50)
+        writer.stop()
+        return check_writes(cluster, cluster.running(), writer)
+    finally:
+        for c in (writer, admin):
+            if isinstance(c, Writer):
+                c.stop()
+            elif c is not None:
+                H.stop_client(c)
+        cluster.stop()
+
+
+def main():
+    H.quiet_kazoo()
+    results = []
+    for case in (case_grow_and_shrink, case_replace_a_dead_server):
+        started = time.monotonic()
+        try:
+            err = case()
+        except Exception as e:  # a failed case is reported, the other still runs
+            err = "exception: %r" % e
+        H.log("%s: %.1f s" % (case.__name__, time.monotonic() - started))
+        results.append((case.__name__, err))
+    return H.report(results)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
