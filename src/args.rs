@@ -22,7 +22,11 @@ use subcommands::{
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     /// Run the server; `None` means the embedded default configuration.
-    Server { config: Option<PathBuf> },
+    Server {
+        config: Option<PathBuf>,
+        /// Start in recovery mode (`server/recovery.rs`).
+        force_recovery: bool,
+    },
     /// Send a four-letter word to `server` (`host:port`) and print the reply.
     FourLw { server: String, word: String },
     /// Run the load generator against one or more servers.
@@ -91,6 +95,9 @@ standalone on 127.0.0.1:2181 with its data in ./ferrokeeper-data.
 
 Options:
   -c, --config FILE   read the configuration from FILE (zoo.cfg syntax)
+  --force-recovery    after losing a cluster's quorum for good: lead the server.N members
+                      of FILE with this server's data (ClickHouse Keeper's recovery mode;
+                      the `rcvr` four-letter word does the same on a running server)
   -h, --help          print this help
   -V, --version       print the version
 ",

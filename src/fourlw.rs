@@ -79,6 +79,8 @@ pub enum Word {
     Rqld,
     /// ClickHouse Keeper's `ydld`: the leader hands leadership to its most caught-up voter.
     Ydld,
+    /// ClickHouse Keeper's `rcvr`: enter recovery mode after a lost quorum; answers "ok".
+    Rcvr,
     /// The bytes telnet sends when it closes (`0xfff4fffd`); answered with silence.
     TelnetClose,
 }
@@ -110,6 +112,7 @@ const WORDS: &[(Word, &[u8; 4], &str)] = &[
     (Word::Pfev, b"pfev", "pfev"),
     (Word::Rqld, b"rqld", "rqld"),
     (Word::Ydld, b"ydld", "ydld"),
+    (Word::Rcvr, b"rcvr", "rcvr"),
     (Word::TelnetClose, &[0xff, 0xf4, 0xff, 0xfd], "telnet close"),
 ];
 
@@ -151,6 +154,7 @@ impl Word {
             Word::Pfev => "pfev",
             Word::Rqld => "rqld",
             Word::Ydld => "ydld",
+            Word::Rcvr => "rcvr",
             Word::TelnetClose => "telnet close",
         }
     }
@@ -446,6 +450,7 @@ pub fn needs_view(word: Word, whitelist: &Whitelist) -> bool {
                 | Word::Rclc
                 | Word::Rqld
                 | Word::Ydld
+                | Word::Rcvr
         )
 }
 
@@ -467,6 +472,14 @@ pub fn answer_leadership(word: Word, sent: bool, whitelist: &Whitelist) -> Answe
     })
 }
 
+/// `rcvr`, once the server has tried: ClickHouse Keeper's "ok" (no newline), or why not.
+pub fn answer_recovery(reply: String, whitelist: &Whitelist) -> Answer {
+    if !whitelist.is_enabled(Word::Rcvr.as_str()) {
+        return not_whitelisted(Word::Rcvr);
+    }
+    Answer::text(reply)
+}
+
 /// Answers `word`. For `stmk` use [`answer_set_trace_mask`] once its argument is read.
 pub fn answer(word: Word, whitelist: &Whitelist, view: &ServerView<'_>) -> Answer {
     if !whitelist.is_enabled(word.as_str()) {
@@ -483,7 +496,7 @@ pub fn answer(word: Word, whitelist: &Whitelist, view: &ServerView<'_>) -> Answe
         Word::Pfev => format_profile_events(&view.profile_events),
         // They act before answering, so the server answers them through
         // `answer_recalculate` and `answer_clean_resources`.
-        Word::Clrs | Word::Rclc | Word::Rqld | Word::Ydld => {
+        Word::Clrs | Word::Rclc | Word::Rqld | Word::Ydld | Word::Rcvr => {
             unreachable!("{} is answered after its work", word.as_str())
         }
         Word::Isro if !serving => "null".to_string(),

@@ -72,7 +72,10 @@ fn main() -> ExitCode {
                 }
             }
         }
-        args::Command::Server { config } => run_server(config.as_deref()),
+        args::Command::Server {
+            config,
+            force_recovery,
+        } => run_server(config.as_deref(), force_recovery),
         args::Command::Bench { options } => bench::main(&options),
         args::Command::Cli { options } => cli::main(&options),
         args::Command::Simulate { options } => simulate::main(&options),
@@ -126,7 +129,7 @@ fn run_convert(options: convert::Options) -> ExitCode {
     }
 }
 
-fn run_server(config_path: Option<&std::path::Path>) -> ExitCode {
+fn run_server(config_path: Option<&std::path::Path>, force_recovery: bool) -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format(|out, record| {
             use std::io::Write;
@@ -198,7 +201,8 @@ fn run_server(config_path: Option<&std::path::Path>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let settings = settings_from(config);
+    let mut settings = settings_from(config);
+    settings.force_recovery = force_recovery;
     match event_loop::run(settings, recovered, listen, cluster) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -235,6 +239,7 @@ fn settings_from(config: Config) -> Settings {
         container_check_interval_ms: config.container_check_interval_ms,
         force_sync: config.force_sync,
         four_letter_words: config.four_letter_whitelist.clone(),
+        force_recovery: false,
         config,
     }
 }

@@ -41,6 +41,8 @@ pub fn respond(server: &mut Server, key: ConnKey, word: &[u8; 4]) -> String {
             server.yield_leadership()
         };
         fourlw::answer_leadership(word, sent, &whitelist)
+    } else if word == Word::Rcvr && whitelist.is_enabled(word.as_str()) {
+        fourlw::answer_recovery(server.recover_on_request(), &whitelist)
     } else if word == Word::Clrs && whitelist.is_enabled(word.as_str()) {
         clean_resources(server);
         fourlw::answer_clean_resources(&whitelist)

@@ -36,6 +36,7 @@ mod joining;
 mod peer_ops;
 mod raft_io;
 mod reconfigure;
+mod recovery;
 
 /// Bytes one connection may read in one turn before others get theirs.
 const READ_BUDGET_BYTES: usize = 256 * 1024;
@@ -63,6 +64,8 @@ pub struct Settings {
     /// `forceSync`: fsync each group commit before acknowledging it (true by default).
     pub force_sync: bool,
     pub four_letter_words: crate::config::Whitelist,
+    /// `--force-recovery`: start in recovery mode (server/recovery.rs).
+    pub force_recovery: bool,
     pub config: crate::config::Config,
 }
 
@@ -105,6 +108,8 @@ pub struct Server {
     /// What the peer transport's members were last computed from: the config node's text
     /// and the Raft membership.
     peer_members_basis: Option<(Vec<u8>, raft::Membership)>,
+    /// In recovery mode after a lost quorum (recovery.rs).
+    recovery: Option<recovery::Recovery>,
     /// The `server.N` lines as `/zookeeper/config` lists them (`None` alone, where
     /// ZooKeeper leaves the node empty); a leader writes them there if they are missing.
     config_members: Option<String>,
@@ -233,12 +238,13 @@ impl Server {
         let snapshots = Snapshots::start(snapshot_settings, waker)?;
         let sweep_ms = settings.container_check_interval_ms;
         let config_members = reconfigure::config_members(&settings.config, peers.is_some());
-        Ok(Server {
+        let mut server = Server {
             my_id,
             peers,
             bootstrap_voters: cluster.voters,
             static_peers,
             peer_members_basis: None,
+            recovery: None,
             config_members,
             config_proposed_term: 0,
             touched: BTreeSet::new(),
@@ -275,7 +281,15 @@ impl Server {
             next_container_sweep: clock.after_ms(sweep_ms),
             next_cnxn_sweep: clock.after_ms(CNXN_SWEEP_INTERVAL_MS),
             trace_mask: 306,
-        })
+        };
+        let recovery = if server.settings.force_recovery {
+            let config = server.settings.config.clone();
+            server.enter_recovery(&config)
+        } else {
+            server.resume_recovery()
+        };
+        recovery.map_err(|e| io::Error::other(format!("recovery mode: {e}")))?;
+        Ok(server)
     }
 
     pub fn begin_turn(&mut self, clock: Clock) {
@@ -528,6 +542,7 @@ impl Server {
             self.write_cluster_config();
             self.sync_peer_members();
             self.reconcile_membership();
+            self.check_recovery();
         }
         if let Some(peers) = self.peers.as_mut() {
             peers.tick(registry, self.clock.now);
@@ -705,7 +720,7 @@ impl Server {
                 .peers
                 .as_ref()
                 .is_some_and(|p| p.is_connected(leader.0));
-        linked && self.applied_current_term
+        linked && self.applied_current_term && self.recovery.is_none()
     }
 
     /// Read-only mode is on and this member has no quorum: it serves read-only sessions.

@@ -378,7 +378,7 @@ fn load_or_create_secret(data_dir: &Path) -> Result<u64, StorageError> {
 
 /// `dataDir/name` holds `bytes`, whole or not at all, once this returns: a temp file,
 /// fsynced, renamed over, and the directory fsynced.
-fn write_file_durably(data_dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StorageError> {
+pub fn write_file_durably(data_dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StorageError> {
     let tmp = data_dir.join(format!("{name}.tmp"));
     std::fs::write(&tmp, bytes).map_err(io_err("cannot write", &tmp))?;
     std::fs::File::open(&tmp)

@@ -8,12 +8,20 @@ use super::{Arg, ArgError, Command, Flags};
 
 pub(super) fn parse_server(flags: &mut Flags<'_>) -> Result<Command, ArgError> {
     let mut config: Option<PathBuf> = None;
+    let mut force_recovery = false;
     while let Some(arg) = flags.next_arg() {
         let path = match arg {
             Arg::Flag {
                 name: name @ ("-c" | "--config"),
                 inline_value,
             } => flags.value(name, inline_value)?,
+            Arg::Flag {
+                name: "--force-recovery",
+                inline_value: None,
+            } => {
+                force_recovery = true;
+                continue;
+            }
             Arg::Flag { name, .. } => return Err(flags.unknown_flag(name)),
             Arg::Positional(path) => path,
         };
@@ -25,7 +33,10 @@ pub(super) fn parse_server(flags: &mut Flags<'_>) -> Result<Command, ArgError> {
         }
         config = Some(PathBuf::from(path));
     }
-    Ok(Command::Server { config })
+    Ok(Command::Server {
+        config,
+        force_recovery,
+    })
 }
 
 pub(super) fn parse_four_lw(flags: &mut Flags<'_>) -> Result<Command, ArgError> {

@@ -62,10 +62,24 @@ fn unknown_subcommand_and_flag_are_named() {
 
 #[test]
 fn server_takes_config_flag_or_positional_file() {
-    assert_eq!(run(&["server"]), Ok(Command::Server { config: None }));
+    assert_eq!(
+        run(&["server"]),
+        Ok(Command::Server {
+            config: None,
+            force_recovery: false
+        })
+    );
     let expected = Ok(Command::Server {
         config: Some(PathBuf::from("/etc/zoo.cfg")),
+        force_recovery: false,
     });
+    assert_eq!(
+        run(&["server", "--force-recovery", "/etc/zoo.cfg"]),
+        Ok(Command::Server {
+            config: Some(PathBuf::from("/etc/zoo.cfg")),
+            force_recovery: true
+        })
+    );
     assert_eq!(run(&["server", "--config", "/etc/zoo.cfg"]), expected);
     assert_eq!(run(&["server", "--config=/etc/zoo.cfg"]), expected);
     assert_eq!(run(&["server", "-c", "/etc/zoo.cfg"]), expected);

@@ -83,8 +83,8 @@ impl Server {
     /// leader drops it; the follower closes the waiting connection when it learns of the
     /// new leader.
     pub(super) fn on_forwarded(&mut self, from: u64, body: &[u8]) {
-        if !self.is_leader() {
-            log::debug!("not the leader: dropping a write forwarded by server {from}");
+        if !self.is_leader() || self.in_recovery() {
+            log::debug!("not a serving leader: dropping a write forwarded by server {from}");
             return;
         }
         let mut payload = match EntryPayload::decode(body, 0) {

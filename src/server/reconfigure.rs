@@ -107,7 +107,7 @@ impl Server {
     /// (`reconfig::membership_steps`). A server this member has no address for cannot
     /// join yet; a learner is promoted once caught up (Raft refuses it before).
     pub(super) fn reconcile_membership(&mut self) {
-        if !self.is_leader() || !self.applied_current_term {
+        if !self.is_leader() || !self.applied_current_term || !self.recovery_allows_reconcile() {
             return;
         }
         let Some(node) = self.tree.node(tree::CONFIG_NODE) else {
@@ -160,9 +160,10 @@ impl Server {
         if self.peer_members_basis.as_ref() == Some(&basis) {
             return;
         }
+        // In recovery only zoo.cfg's new list counts: the node may still name lost servers.
         let listed = ClusterConfig::parse(&String::from_utf8_lossy(&basis.0))
             .ok()
-            .filter(|c| !c.members.is_empty());
+            .filter(|c| !c.members.is_empty() && !self.in_recovery());
         let mut ids: BTreeSet<u64> = match &listed {
             Some(c) => c.members.keys().copied().collect(),
             None => self.static_peers.keys().copied().collect(),

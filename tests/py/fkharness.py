@@ -255,9 +255,13 @@ class Ferrokeeper(Server):
     kind = "ferrokeeper"
 
     def __init__(self, port=None, workdir=None, binary=None, extra_cfg=None,
-                 tick_time_ms=TICK_TIME_MS, keep_dir=False, startup_timeout_s=30.0):
+                 tick_time_ms=TICK_TIME_MS, keep_dir=False, startup_timeout_s=30.0,
+                 extra_args=None):
         super().__init__(port, workdir, keep_dir)
         self.binary = binary or find_binary()
+        # Command-line flags after the config (e.g. --force-recovery); may change between
+        # launches.
+        self.extra_args = list(extra_args or [])
         self.extra_cfg = dict(extra_cfg or {})
         self.tick_time_ms = tick_time_ms
         self.startup_timeout_s = startup_timeout_s
@@ -290,23 +294,29 @@ class Ferrokeeper(Server):
         log("ferrokeeper ready on %s (pid %d, dir %s)" % (self.hostport, self.proc.pid, self.dir))
         return self
 
-    def launch(self):
-        """Writes zoo.cfg and spawns the process without waiting for it to serve (a cluster
-        member serves only once a quorum is up, so `FerrokeeperCluster` launches them all
-        before waiting)."""
-        assert self.proc is None, "already started"
+    def write_config(self):
+        """Writes DIR/zoo.cfg from `config()` (a running server reads it again on `rcvr`);
+        returns its path."""
         os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
         os.makedirs(os.path.join(self.dir, "datalog"), exist_ok=True)
         cfg_path = os.path.join(self.dir, "zoo.cfg")
         with open(cfg_path, "w") as f:
             for k, v in self.config().items():
                 f.write("%s=%s\n" % (k, v))
+        return cfg_path
+
+    def launch(self):
+        """Writes zoo.cfg and spawns the process without waiting for it to serve (a cluster
+        member serves only once a quorum is up, so `FerrokeeperCluster` launches them all
+        before waiting)."""
+        assert self.proc is None, "already started"
+        cfg_path = self.write_config()
         if port_is_open(self.port):
             raise RuntimeError("port %d already in use" % self.port)
         self._logf = open(os.path.join(self.dir, "server.log"), "ab")
         self._register()
         self.proc = subprocess.Popen(
-            [self.binary, "server", "--config", cfg_path],
+            [self.binary, "server", "--config", cfg_path] + self.extra_args,
             stdin=subprocess.DEVNULL, stdout=self._logf, stderr=subprocess.STDOUT,
             env=dict(os.environ, RUST_BACKTRACE="1"))
         return self

@@ -3,7 +3,9 @@
 (issue #8), through kazoo's `reconfig`:
 
 - grow: 3 -> 5 with two new servers, then shrink 5 -> 3 removing the leader and one other;
-- replace: a server is killed (-9) and a new server with a new id takes its place.
+- replace: a server is killed (-9) and a new server with a new id takes its place;
+- recover: two of three servers are lost for good; the survivor is put in recovery mode
+  (`--force-recovery`, or `rcvr`) with a new member list, and new servers join it.
 
 New servers start with nothing on disk and a zoo.cfg naming the cluster's servers and
 themselves; they join (they do not start a cluster of their own) and vote once caught up.
@@ -75,17 +77,28 @@ def not_serving(port):
     return not H.mode_of(port) or "not currently serving" in (H.four_letter(port, "srvr") or "")
 
 
-def new_server(cluster, sid, known_ids):
-    """Launches server `sid` with an empty data dir and a zoo.cfg naming `known_ids` (as the
-    cluster's members list them) and itself; appends it to `cluster.members` (so the
-    cluster's helpers see it and `stop` stops it). Returns (its index, its reconfig spec)."""
+def plan_server(sid):
+    """Ports and the zoo.cfg value for a new server `sid`: (value, client port, reconfig spec)."""
     peer_port, election_port, client_port = H.free_port(), H.free_port(), H.free_port()
+    value = "%s:%d:%d" % (H.HOST, peer_port, election_port)
+    return value, client_port, "server.%d=%s;%s:%d" % (sid, value, H.HOST, client_port)
+
+
+def server_lines(cluster, ids):
+    """The zoo.cfg `server.N` entries the cluster's first member has for `ids`."""
+    template = cluster.members[0].extra_cfg
+    return {"server.%d" % i: template["server.%d" % i] for i in ids}
+
+
+def launch_server(cluster, sid, plan, lines):
+    """Launches server `sid` (planned by `plan_server`) with an empty data dir and a zoo.cfg
+    whose server lines are `lines` and its own; appends it to `cluster.members` (so the
+    cluster's helpers see it and `stop` stops it). Returns its index."""
+    value, client_port, _ = plan
     template = cluster.members[0].extra_cfg
     cfg = {k: v for k, v in template.items() if not k.startswith("server.")}
-    for i in known_ids:
-        key = "server.%d" % i
-        cfg[key] = template[key]
-    cfg["server.%d" % sid] = "%s:%d:%d" % (H.HOST, peer_port, election_port)
+    cfg.update(lines)
+    cfg["server.%d" % sid] = value
     workdir = os.path.join(cluster.dir, "s%d" % sid)
     os.makedirs(os.path.join(workdir, "data"))
     with open(os.path.join(workdir, "data", "myid"), "w") as f:
@@ -93,9 +106,14 @@ def new_server(cluster, sid, known_ids):
     member = H.Ferrokeeper(port=client_port, workdir=workdir, extra_cfg=cfg, keep_dir=True)
     member.launch()
     cluster.members.append(member)
-    spec = "server.%d=%s:%d:%d;%s:%d" % (sid, H.HOST, peer_port, election_port, H.HOST,
-                                         client_port)
-    return len(cluster.members) - 1, spec
+    return len(cluster.members) - 1
+
+
+def new_server(cluster, sid, known_ids):
+    """A new server whose zoo.cfg names `known_ids` (as the cluster lists them) and itself:
+    (its index, its reconfig spec)."""
+    plan = plan_server(sid)
+    return launch_server(cluster, sid, plan, server_lines(cluster, known_ids)), plan[2]
 
 
 def sid_of(cluster, index):
@@ -214,10 +232,88 @@ def case_replace_a_dead_server():
         cluster.stop()
 
 
+def mntr_state(port):
+    for line in (H.four_letter(port, "mntr") or "").splitlines():
+        if line.startswith("zk_server_state\t"):
+            return line.split("\t", 1)[1]
+    return None
+
+
+def recover_survivor(by_request):
+    """Two of three servers are lost for good. The survivor, given a new member list (itself
+    and new servers 4 and 5), is put in recovery mode by `rcvr` (by_request) or restarted
+    with --force-recovery; 4 and 5 start empty, one after the other as ClickHouse Keeper's
+    procedure says, and every write the survivor had is on all three."""
+    cluster = H.start_cluster(3, extra_cfg={"reconfigEnabled": "true"})
+    writer = None
+    try:
+        writer = Writer(cluster.hostports, "/recover")
+        writer.start()
+        wait_for("writes", lambda: len(writer.acked) > 200)
+        writer.stop()
+        cluster.wait_converged(60)
+        survivor = cluster.follower_indices()[0]
+        for i in range(3):
+            if i != survivor:
+                cluster.kill(i)
+        member = cluster.members[survivor]
+        sid = sid_of(cluster, survivor)
+        plans = {new: plan_server(new) for new in (4, 5)}
+        lines = {"server.%d" % sid: member.extra_cfg["server.%d" % sid]}
+        lines.update(("server.%d" % new, plan[0]) for new, plan in plans.items())
+        member.extra_cfg = {k: v for k, v in member.extra_cfg.items()
+                            if not k.startswith("server.")}
+        member.extra_cfg.update(lines)
+        if by_request:
+            wait_for("the survivor to stop serving", lambda: not_serving(member.port))
+            member.write_config()
+            answer = H.four_letter(member.port, "rcvr")
+            if answer != "ok":
+                return "rcvr answered %r" % answer
+        else:
+            cluster.members[survivor].stop()
+            member.extra_args = ["--force-recovery"]
+            member.launch()
+        time.sleep(1.0)
+        if not not_serving(member.port):
+            return "the survivor serves in recovery mode, before any new server joined"
+        for new, plan in plans.items():
+            others = {k: v for k, v in lines.items() if k != "server.%d" % new}
+            index = launch_server(cluster, new, plan, others)
+            wait_for("s%d to report follower" % new,
+                     lambda: mntr_state(cluster.ports[index]) == "follower")
+        wait_for("the survivor to lead", lambda: mntr_state(member.port) == "leader")
+        client = H.kazoo_client(member.hostport, timeout_s=20)
+        try:
+            ids = config_ids(client)
+            client.create("/after-recovery", b"x")
+        finally:
+            H.stop_client(client)
+        if ids != sorted([sid, 4, 5]):
+            return "/zookeeper/config after recovery: %r" % ids
+        return check_writes(cluster, cluster.running(), writer)
+    finally:
+        if writer is not None:
+            writer.stop()
+        cluster.stop()
+
+
+def case_force_recovery_flag():
+    return recover_survivor(by_request=False)
+
+
+def case_rcvr_four_letter_word():
+    return recover_survivor(by_request=True)
+
+
 def main():
     H.quiet_kazoo()
     results = []
-    for case in (case_grow_and_shrink, case_replace_a_dead_server):
+    cases = (case_grow_and_shrink, case_replace_a_dead_server, case_force_recovery_flag,
+             case_rcvr_four_letter_word)
+    # Names on the command line pick cases (all without).
+    chosen = [c for c in cases if not sys.argv[1:] or c.__name__ in sys.argv[1:]]
+    for case in chosen:
         started = time.monotonic()
         try:
             err = case()
