@@ -512,6 +512,13 @@ fn every_word_answers_in_its_shape_and_mntr_has_zookeepers_keys() {
     assert_eq!(word(port, "gtmk"), "1234");
     // After clrs the server still serves its sessions.
     assert_eq!(client.get_data("/w").expect("get"), Some(b"x".to_vec()));
+    // rcvr has no quorum to recover on a standalone server: it says so and changes nothing
+    // (a cluster's recovery is tested in tests/py/reconfig_membership.py).
+    assert_eq!(
+        word(port, "rcvr"),
+        "rcvr refused: a standalone server has no quorum to recover"
+    );
+    assert_eq!(client.get_data("/w").expect("get"), Some(b"x".to_vec()));
     // srst reset the counters.
     let reset = mntr(port);
     let cnt: u64 = reset["cnt_updatelatency"].parse().expect("number");
@@ -522,7 +529,7 @@ fn every_word_answers_in_its_shape_and_mntr_has_zookeepers_keys() {
 fn clickhouse_words_honour_the_whitelist() {
     let (_dir, server, _) = start("ops-whitelist", "4lw.commands.whitelist=ruok,mntr\n");
     let port = server.port;
-    for w in ["apiv", "clrs", "rclc", "pfev"] {
+    for w in ["apiv", "clrs", "rclc", "pfev", "rcvr"] {
         assert_eq!(
             word(port, w),
             format!("{w} is not executed because it is not in the whitelist.\n")
