@@ -5,7 +5,9 @@ ensemble then holds in /zookeeper/config (read back with kazoo), and its error t
 zkCli's for the same command.
 
 Starts a 3-node ensemble with ../shared/tools/zk-ref.sh (reconfigEnabled=true, ACLs skipped
-so no super user is needed), runs the cases, stops the ensemble. Prints PASS/FAIL lines and
+so no super user is needed), runs the cases, stops the ensemble. Then the same clients --
+kazoo, `ferrokeeper cli` and Java zkCli -- reconfigure a 3-member Ferrokeeper cluster (with
+the super digest). Prints PASS/FAIL lines and
 'N passed, N failed' last (the Rust wrapper in tests/interop.rs reads it).
 """
 
@@ -276,6 +278,36 @@ def fk_case_cli(cluster, client):
     return None
 
 
+def fk_case_java_zkcli(cluster, client):
+    """Java zkCli's `reconfig -remove` then `-add` on Ferrokeeper (its stdin carries addauth
+    first: the super digest holds WRITE on /zookeeper/config); it prints the new config."""
+    index = cluster.follower_indices()[0]
+    victim = index + 1
+    before, _ = config_now(client)
+    line = next(l for l in before.splitlines() if l.startswith("server.%d=" % victim))
+    spec = line if ";" in line else "%s;%d" % (line, cluster.ports[index])
+    leader = cluster.leader_index()
+    auth = "addauth digest %s:%s" % (H.SUPER_USER, H.SUPER_PASSWORD)
+    for command, gone in (("reconfig -remove %d" % victim, True),
+                          ("reconfig -add %s" % spec, False)):
+        r = subprocess.run(["bash", H.zk_ref_script(), "cli", str(cluster.ports[leader])],
+                           input=("%s\n%s\nquit\n" % (auth, command)).encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=90)
+        out = r.stdout.decode()
+        text, _ = config_now(client)
+        if ("server.%d=" % victim in text) == gone:
+            return "after zkCli %r the node holds %r; zkCli printed %r %r" % (
+                command, text, out[-1500:], r.stderr.decode()[-1500:])
+        if "Committed new configuration:" not in out:
+            return "zkCli %r printed %r" % (command, out[-1500:])
+        if gone:
+            wait_for("server.%d to stop serving" % victim, lambda: not_serving(cluster, index))
+    wait_for("server.%d to vote again" % victim,
+             lambda: H.mode_of(cluster.ports[index]) == "follower")
+    cluster.wait_converged(60)
+    return None
+
+
 def run_cases(results, cases, *args):
     for case in cases:
         try:
@@ -304,8 +336,8 @@ def main():
         # On the leader: the followers are the ones removed and re-added.
         client = H.super_client(cluster.hostport(cluster.leader_index()), timeout_s=20)
         wait_for("/zookeeper/config", lambda: config_now(client)[0])
-        run_cases(results, (fk_case_kazoo_remove_and_add, fk_case_errors, fk_case_cli),
-                  cluster, client)
+        run_cases(results, (fk_case_kazoo_remove_and_add, fk_case_errors, fk_case_cli,
+                            fk_case_java_zkcli), cluster, client)
     finally:
         if client is not None:
             H.stop_client(client)
