@@ -341,8 +341,12 @@ impl Server {
                 let txn_op = match request {
                     // Without reconfigEnabled the tree refuses it (ReconfigDisabled), using
                     // up a zxid as ZooKeeper's refused reconfig does.
-                    Request::Reconfig(r) if self.settings.config.reconfig_enabled => {
-                        TxnOp::Reconfig(r)
+                    Request::Reconfig(request) if self.settings.config.reconfig_enabled => {
+                        // The leader stamps its view of who is synced (`stamp_leader_view`).
+                        TxnOp::Reconfig {
+                            request,
+                            synced: None,
+                        }
                     }
                     request => TxnOp::Request(request),
                 };
@@ -671,7 +675,7 @@ impl Server {
                     self.close(key);
                 }
             }
-            TxnOp::Request(_) | TxnOp::SetConfig { .. } | TxnOp::Reconfig(_) => {
+            TxnOp::Request(_) | TxnOp::SetConfig { .. } | TxnOp::Reconfig { .. } => {
                 if let Some(key) = conn {
                     self.answer_write(key, payload.seq, txn.zxid, outcome);
                 }

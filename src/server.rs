@@ -659,7 +659,7 @@ impl Server {
     ) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let payload = EntryPayload {
+        let mut payload = EntryPayload {
             origin: self.my_id,
             seq,
             txn: Txn {
@@ -670,6 +670,9 @@ impl Server {
                 op,
             },
         };
+        if self.is_leader() {
+            self.stamp_leader_view(&mut payload.txn);
+        }
         if let Some(key) = conn {
             self.awaiting.insert(seq, key);
         }

@@ -102,6 +102,7 @@ impl Server {
             return;
         }
         payload.txn.time_ms = self.clock.wall_ms;
+        self.stamp_leader_view(&mut payload.txn);
         if let Err(e) = self.raft.propose(payload.encode()) {
             log::warn!("cannot propose a write forwarded by server {from}: {e}");
         }

@@ -10,10 +10,11 @@
 //! caught up, the leader leaves last. While the two differ, a new reconfig gets
 //! ReconfigInProgress.
 //!
-//! Differences from ZooKeeper, on purpose: the reply comes when the new text commits, not
-//! when the membership has moved (a learner may still be catching up), and
-//! NewConfigNoQuorum is not checked (a replica applying the log has no view of who is
-//! synced; an unsynced joiner cannot stall commits because it only votes once caught up).
+//! NewConfigNoQuorum is checked against the leader's view of who is synced, which the
+//! leader stamps into the txn when it proposes it (`stamp_leader_view`), so every replica
+//! decides alike. Difference from ZooKeeper, on purpose: the reply comes when the new text
+//! commits, not when the membership has moved (a learner may still be catching up; it cannot
+//! stall commits because it only votes once caught up).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::ToSocketAddrs;
@@ -32,10 +33,11 @@ impl Server {
         txn: Txn,
         index: raft::LogIndex,
     ) -> (Txn, Option<ErrorCode>) {
-        let TxnOp::Reconfig(request) = &txn.op else {
+        let TxnOp::Reconfig { request, synced } = &txn.op else {
             return (txn, None);
         };
-        match self.plan_reconfig(request, &txn.auth, index) {
+        let synced: Option<BTreeSet<u64>> = synced.as_ref().map(|s| s.iter().copied().collect());
+        match self.plan_reconfig(request, &txn.auth, index, synced.as_ref()) {
             Ok(members) => {
                 log::info!("reconfig at index {index}: new member list\n{members}");
                 let op = TxnOp::SetConfig { members };
@@ -53,6 +55,7 @@ impl Server {
         request: &wire::ReconfigRequest,
         auth: &[wire::Id],
         index: raft::LogIndex,
+        synced: Option<&BTreeSet<u64>>,
     ) -> Result<String, ReconfigError> {
         let node = self
             .tree
@@ -70,7 +73,7 @@ impl Server {
             standalone_enabled: true,
             is_change_in_progress: in_force != current.membership(),
             leader_id: 0,
-            synced: None,
+            synced,
             may_write_config: tree::acl::check_acl(&node.acl, perms::WRITE, auth).is_ok(),
         };
         Ok(reconfig::plan(&current, request, &view)?.members_text())
@@ -142,6 +145,32 @@ impl Server {
 }
 
 impl Server {
+    /// Leader, before proposing: a reconfig gets the servers synced with us now, ourselves
+    /// included — those connected to us that Raft tracks (voters and learners) — so that
+    /// every replica checks the new list for a synced quorum (NewConfigNoQuorum) against
+    /// the same view, the leader's at proposal time, as ZooKeeper's leader does.
+    pub(super) fn stamp_leader_view(&self, txn: &mut Txn) {
+        let TxnOp::Reconfig { synced, .. } = &mut txn.op else {
+            return;
+        };
+        let peers = self.peers.as_ref();
+        let ids = self
+            .raft
+            .membership()
+            .members()
+            .map(|id| id.0)
+            .filter(|&id| {
+                id == self.my_id
+                    || (peers.is_some_and(|p| p.is_connected(id))
+                        && self.raft.match_index(raft::NodeId(id)).is_some())
+            });
+        let mut ids: Vec<u64> = ids.collect();
+        if !ids.contains(&self.my_id) {
+            ids.push(self.my_id);
+        }
+        *synced = Some(ids);
+    }
+
     /// Keeps the peer transport's members in step with `/zookeeper/config` and the Raft
     /// membership: every server either names (zoo.cfg's list until the node is written),
     /// reached at the address this server's zoo.cfg gives it, else at the node's, else where

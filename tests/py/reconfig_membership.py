@@ -4,6 +4,7 @@
 
 - grow: 3 -> 5 with two new servers, then shrink 5 -> 3 removing the leader and one other;
 - replace: a server is killed (-9) and a new server with a new id takes its place;
+- refuse: a reconfig whose new list has no quorum synced with the leader (NewConfigNoQuorum);
 - recover: two of three servers are lost for good; the survivor is put in recovery mode
   (`--force-recovery`, or `rcvr`) with a new member list, and new servers join it.
 
@@ -232,6 +233,36 @@ def case_replace_a_dead_server():
         cluster.stop()
 
 
+def case_no_quorum_is_refused():
+    """5 members, 2 of them killed: removing 2 live ones would leave a new list whose quorum
+    is not synced with the leader, so ZooKeeper's NewConfigNoQuorum, and nothing changes."""
+    from kazoo.exceptions import NewConfigNoQuorumError
+    cluster = H.start_cluster(5, extra_cfg={"reconfigEnabled": "true"})
+    admin = None
+    try:
+        admin = H.super_client(cluster.hostports, timeout_s=20)
+        wait_for("/zookeeper/config", lambda: config_ids(admin) == [1, 2, 3, 4, 5])
+        leader = cluster.leader_index()
+        followers = [i for i in range(5) if i != leader]
+        for i in followers[:2]:
+            cluster.kill(i)
+        leaving = [sid_of(cluster, i) for i in followers[2:]]
+        try:
+            admin.reconfig(joining=None, leaving=",".join(map(str, leaving)), new_members=None)
+            return "removing %r with %r dead was accepted" % (
+                leaving, [sid_of(cluster, i) for i in followers[:2]])
+        except NewConfigNoQuorumError:
+            pass
+        if config_ids(admin) != [1, 2, 3, 4, 5]:
+            return "the refused reconfig changed the list: %r" % config_ids(admin)
+        admin.create("/still-writable", b"x")
+        return None
+    finally:
+        if admin is not None:
+            H.stop_client(admin)
+        cluster.stop()
+
+
 def mntr_state(port):
     for line in (H.four_letter(port, "mntr") or "").splitlines():
         if line.startswith("zk_server_state\t"):
@@ -309,8 +340,8 @@ def case_rcvr_four_letter_word():
 def main():
     H.quiet_kazoo()
     results = []
-    cases = (case_grow_and_shrink, case_replace_a_dead_server, case_force_recovery_flag,
-             case_rcvr_four_letter_word)
+    cases = (case_grow_and_shrink, case_replace_a_dead_server, case_no_quorum_is_refused,
+             case_force_recovery_flag, case_rcvr_four_letter_word)
     # Names on the command line pick cases (all without).
     chosen = [c for c in cases if not sys.argv[1:] or c.__name__ in sys.argv[1:]]
     for case in chosen:

@@ -297,7 +297,7 @@ impl DataTree {
             }
             TxnOp::CloseSession => self.close_session(txn, &mut changes),
             TxnOp::SetConfig { members } => self.set_config(txn, members, &mut changes),
-            TxnOp::Reconfig(_) => Err(ErrorCode::Unimplemented),
+            TxnOp::Reconfig { .. } => Err(ErrorCode::Unimplemented),
         };
         match &result {
             Ok(_) => self.undo.clear(),

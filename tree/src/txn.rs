@@ -9,22 +9,26 @@
 //! Source for what each op does: `org.apache.zookeeper.server.DataTree.processTxn` and
 //! `PrepRequestProcessor.pRequest2Txn`.
 //!
-//! Encoding (jute primitives, big-endian), version 2:
-//! `int version=2; long zxid; long time_ms; long session_id; vector<Id> auth; int kind;`
+//! Encoding (jute primitives, big-endian), version 3:
+//! `int version=3; long zxid; long time_ms; long session_id; vector<Id> auth; int kind;`
 //! then for kind 0 (Request) `int opcode; buffer body` (the body as `Request::encode`
 //! writes it), for kind 1 (CreateSession) `int timeout_ms; buffer password` (16 bytes),
-//! for kind 2 (CloseSession)
-//! nothing. Decoding is total and rejects unknown versions, kinds, opcodes and trailing bytes.
+//! for kind 2 (CloseSession) nothing, for kind 3 (SetConfig) `ustring members`, for kind 4
+//! (Reconfig) the `ReconfigRequest`, then `int count` (-1: none) and `count` longs (the
+//! synced servers; version 3 added them). Decoding is total and rejects unknown versions, kinds, opcodes and trailing bytes.
 
 use wire::{DecodeError, ErrorCode, Id, OpCode, Reader, Request, Response, Writer};
 
 /// The encoding version written by `Txn::encode`.
-pub const TXN_FORMAT_VERSION: i32 = 2;
+pub const TXN_FORMAT_VERSION: i32 = 3;
 const KIND_REQUEST: i32 = 0;
 const KIND_CREATE_SESSION: i32 = 1;
 const KIND_CLOSE_SESSION: i32 = 2;
 const KIND_SET_CONFIG: i32 = 3;
 const KIND_RECONFIG: i32 = 4;
+/// Servers a reconfig txn may name as synced (server ids fit a byte).
+const SYNCED_MAX: usize = 255;
+const SYNCED_MAX_I32: i32 = SYNCED_MAX as i32;
 /// An encoded `Id` is at least two empty strings.
 const ID_MIN_BYTES: usize = 8;
 
@@ -61,8 +65,14 @@ pub enum TxnOp {
     SetConfig { members: String },
     /// A reconfig from a server with `reconfigEnabled`: each replica's server turns it, at
     /// apply time and from replicated state only, into a `SetConfig` or an error
-    /// (`ApplyOutcome` of a failed txn); the tree alone refuses it.
-    Reconfig(wire::ReconfigRequest),
+    /// (`ApplyOutcome` of a failed txn); the tree alone refuses it. `synced`: the servers
+    /// connected to the leader and following its log when it proposed the txn, itself
+    /// included (ZooKeeper's leader refuses a new config without a synced quorum);
+    /// `None` if it did not say.
+    Reconfig {
+        request: wire::ReconfigRequest,
+        synced: Option<Vec<u64>>,
+    },
 }
 
 /// What a watch sees change (`Watcher.Event.EventType`, minus the removal events).
@@ -137,9 +147,17 @@ impl Txn {
                 w.write_i32(KIND_SET_CONFIG);
                 w.write_string(members);
             }
-            TxnOp::Reconfig(request) => {
+            TxnOp::Reconfig { request, synced } => {
                 w.write_i32(KIND_RECONFIG);
                 request.write(w);
+                match synced {
+                    None => w.write_i32(-1),
+                    Some(ids) => {
+                        assert!(ids.len() <= SYNCED_MAX, "{} synced servers", ids.len());
+                        w.write_i32(ids.len() as i32);
+                        ids.iter().for_each(|&id| w.write_i64(id as i64));
+                    }
+                }
             }
         }
         assert!(
@@ -153,7 +171,9 @@ impl Txn {
         let mut r = Reader::new(bytes);
         let version = r.read_i32()?;
         if version != TXN_FORMAT_VERSION {
-            return Err(r.error(format!("txn format version {version}, expected 2")));
+            return Err(r.error(format!(
+                "txn format version {version}, expected {TXN_FORMAT_VERSION}"
+            )));
         }
         let zxid = r.read_i64()?;
         let time_ms = r.read_i64()?;
@@ -186,7 +206,19 @@ impl Txn {
             KIND_SET_CONFIG => TxnOp::SetConfig {
                 members: r.read_string()?,
             },
-            KIND_RECONFIG => TxnOp::Reconfig(wire::ReconfigRequest::read(&mut r)?),
+            KIND_RECONFIG => {
+                let request = wire::ReconfigRequest::read(&mut r)?;
+                let count = r.read_i32()?;
+                let synced = match count {
+                    -1 => None,
+                    0..=SYNCED_MAX_I32 => {
+                        let ids = (0..count).map(|_| r.read_i64().map(|id| id as u64));
+                        Some(ids.collect::<Result<Vec<u64>, _>>()?)
+                    }
+                    _ => return Err(r.error(format!("{count} synced servers"))),
+                };
+                TxnOp::Reconfig { request, synced }
+            }
             kind => return Err(r.error(format!("unknown txn kind {kind}"))),
         };
         r.finish("Txn")?;
@@ -244,12 +276,24 @@ mod tests {
             TxnOp::SetConfig {
                 members: "server.1=127.0.0.1:2888:3888:participant\n".to_string(),
             },
-            TxnOp::Reconfig(wire::ReconfigRequest {
-                joining_servers: Some("server.4=h:1:2;3".to_string()),
-                leaving_servers: None,
-                new_members: None,
-                cur_config_id: 0x1_0000_0000,
-            }),
+            TxnOp::Reconfig {
+                request: wire::ReconfigRequest {
+                    joining_servers: Some("server.4=h:1:2;3".to_string()),
+                    leaving_servers: None,
+                    new_members: None,
+                    cur_config_id: 0x1_0000_0000,
+                },
+                synced: Some(vec![1, 3]),
+            },
+            TxnOp::Reconfig {
+                request: wire::ReconfigRequest {
+                    joining_servers: None,
+                    leaving_servers: Some("2".to_string()),
+                    new_members: None,
+                    cur_config_id: -1,
+                },
+                synced: None,
+            },
         ]
         .into_iter()
         .enumerate()
@@ -296,7 +340,9 @@ mod tests {
         let mut bad_version = w.bytes.clone();
         bad_version[3] = 1; // the format before session passwords
         assert!(Txn::decode(&bad_version).is_err());
-        bad_version[3] = 3;
+        bad_version[3] = 2; // the format before a reconfig's synced servers
+        assert!(Txn::decode(&bad_version).is_err());
+        bad_version[3] = 4;
         assert!(Txn::decode(&bad_version).is_err());
         let mut bad_kind = w.bytes.clone();
         let last = bad_kind.len() - 1;
