@@ -302,6 +302,19 @@ fn cli_reconfig_against_a_zookeeper_ensemble() {
     );
 }
 
+/// Issue #9: ZooKeeper's ACL fixes (CVE-2019-0201 getACL, CVE-2024-23944 persistent watches,
+/// the super digest, auth on reconnect, ip scheme) give the same answers on both servers.
+#[test]
+fn acl_review_matches_zookeeper() {
+    run_suite(
+        "acl_review_matches_zookeeper",
+        "acl_review.py",
+        &[],
+        true,
+        Duration::from_secs(300),
+    );
+}
+
 /// Issue #8: grow 3 → 5 and shrink 5 → 3 (the leader leaving), and a dead server replaced by
 /// a new id, all through kazoo's reconfig under write load, losing no acknowledged write.
 #[test]
