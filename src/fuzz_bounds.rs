@@ -1,6 +1,7 @@
 //! Tests only: every decoder that reads bytes from outside — client frames (`wire`), Raft
-//! log payloads and membership (`replication`), peer frames and handshakes (`peers`), txns
-//! and snapshots (`tree`), ZooKeeper's own files (`convert`) and zoo.cfg — meets seeded
+//! log payloads and membership (`replication`), peer frames and handshakes (`peers`), Raft
+//! messages (`raft`), log segments and snapshot files (`wal`), txns and snapshots (`tree`),
+//! ZooKeeper's own files (`convert`) and zoo.cfg — meets seeded
 //! mutations of a valid input (bit flips, 32-bit fields overwritten with huge, negative or
 //! boundary lengths, cuts, splices, random bytes). Each must return, never panic, and never
 //! make one allocation larger than the input could justify: lengths are checked against
@@ -246,5 +247,118 @@ fn zoo_cfg_text() {
         .to_vec();
     check("zoo.cfg", 0xf0229, &[valid], |bytes| {
         let _ = crate::config::Config::parse(&String::from_utf8_lossy(bytes), "fuzz");
+    });
+}
+
+#[test]
+fn raft_messages() {
+    use raft::{Entry, EntryKind, LogIndex, Message, MessageBody, NodeId, Term};
+    let message = |body| Message {
+        from: NodeId(1),
+        to: NodeId(2),
+        term: Term(7),
+        body,
+    };
+    let entries = (1..4u64)
+        .map(|i| Entry {
+            term: Term(7),
+            index: LogIndex(10 + i),
+            kind: EntryKind::Normal,
+            data: vec![i as u8; 40],
+        })
+        .collect();
+    let meta = raft::SnapshotMeta {
+        index: LogIndex(9),
+        term: Term(6),
+        membership: raft::Membership {
+            voters: [1, 2, 3].map(NodeId).into(),
+            learners: [4].map(NodeId).into(),
+        },
+    };
+    let valid: Vec<Vec<u8>> = [
+        message(MessageBody::AppendEntries {
+            prev_log_index: LogIndex(10),
+            prev_log_term: Term(7),
+            entries,
+            leader_commit: LogIndex(11),
+        }),
+        message(MessageBody::InstallSnapshot {
+            meta,
+            total_bytes: 300,
+            offset: 0,
+            data: vec![5; 100],
+        }),
+        message(MessageBody::RequestVote {
+            pre_vote: true,
+            last_log_index: LogIndex(3),
+            last_log_term: Term(2),
+            transfer: false,
+        }),
+    ]
+    .iter()
+    .map(raft::encode_message)
+    .collect();
+    check("raft message", 0xf022a, &valid, |bytes| {
+        let _ = raft::decode_message(bytes);
+    });
+}
+
+/// A fresh in-memory disk holding `bytes` at `path`.
+fn disk_with(path: &std::path::Path, bytes: &[u8]) -> wal::SimDisk {
+    use wal::Disk;
+    let disk = wal::SimDisk::new();
+    let dir = path.parent().expect("a file in a directory");
+    disk.create_dir_all(dir).expect("mkdir");
+    disk.create_new(path).expect("create");
+    disk.write_raw(path, 0, bytes);
+    disk
+}
+
+/// The write-ahead log's reader: a damaged segment is opened (and every record checked) on
+/// an in-memory disk.
+#[test]
+fn wal_segments() {
+    let dir = std::path::Path::new("/wal");
+    let options = wal::WalOptions {
+        segment_size_bytes: 8 << 10,
+        ..wal::WalOptions::default()
+    };
+    let disk = wal::SimDisk::new();
+    let (mut log, _) = wal::Wal::open(disk.clone(), dir, 1, options).expect("open");
+    let records: Vec<wal::Record> = (1..=6u64)
+        .map(|i| wal::Record {
+            kind: 1,
+            term: 2,
+            index: i,
+            payload: vec![i as u8; 30 * i as usize],
+        })
+        .collect();
+    log.append_batch_durable(&records).expect("append");
+    let path = dir.join(wal::segment::segment_name(1));
+    let valid = disk.read_raw(&path).expect("the segment");
+    check("wal segment", 0xf022b, &[valid], |bytes| {
+        let _ = wal::Wal::open(disk_with(&path, bytes), dir, 1, options);
+    });
+}
+
+/// Snapshot files: header, metadata, body and trailer of a damaged file, read as recovery
+/// reads them (the body into a buffer sized by the header).
+#[test]
+fn wal_snapshot_files() {
+    use std::io::Read;
+    let dir = std::path::Path::new("/snapshots");
+    let disk = wal::SimDisk::new();
+    let mut writer = wal::snapshot::SnapshotWriter::create(disk.clone(), dir, 42, 3, b"membership")
+        .expect("create");
+    writer.write_body(&[7u8; 500]).expect("body");
+    writer.finish().expect("finish");
+    let path = dir.join(wal::snapshot::snapshot_name(42));
+    let valid = disk.read_raw(&path).expect("the snapshot");
+    check("wal snapshot", 0xf022c, &[valid], |bytes| {
+        let disk = disk_with(&path, bytes);
+        if let Ok((Some(mut reader), _)) = wal::snapshot::open_newest_valid(&disk, dir) {
+            let mut body = Vec::with_capacity(reader.body_len() as usize);
+            let _ = reader.read_to_end(&mut body);
+        }
     });
 }
