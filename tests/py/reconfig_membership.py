@@ -4,6 +4,7 @@
 
 - grow: 3 -> 5 with two new servers, then shrink 5 -> 3 removing the leader and one other;
 - replace: a server is killed (-9) and a new server with a new id takes its place;
+- observer: one joins as observer, is promoted to participant, and leaves;
 - refuse: a reconfig whose new list has no quorum synced with the leader (NewConfigNoQuorum);
 - recover: two of three servers are lost for good; the survivor is put in recovery mode
   (`--force-recovery`, or `rcvr`) with a new member list, and new servers join it.
@@ -233,6 +234,47 @@ def case_replace_a_dead_server():
         cluster.stop()
 
 
+def case_observer_added_promoted_removed():
+    """An observer joins by reconfig (srvr: observer, it serves reads, never votes), is
+    promoted to participant by re-adding its line with that role, and leaves."""
+    cluster = H.start_cluster(3, extra_cfg={"reconfigEnabled": "true"})
+    admin = None
+    try:
+        admin = H.super_client(cluster.hostports, timeout_s=20)
+        wait_for("/zookeeper/config", lambda: config_ids(admin) == [1, 2, 3])
+        plan = plan_server(4)
+        index = launch_server(cluster, 4, plan, server_lines(cluster, [1, 2, 3]))
+        value, client_port, _ = plan
+        observer = "server.4=%s:observer;%s:%d" % (value, H.HOST, client_port)
+        admin.reconfig(joining=observer, leaving=None, new_members=None)
+        wait_for("s4 to observe", lambda: H.mode_of(cluster.ports[index]) == "observer")
+        admin.create("/seen-by-observer", b"x")
+        reader = H.kazoo_client(cluster.hostport(index), timeout_s=20)
+        try:
+            reader.sync("/seen-by-observer")
+            if reader.get("/seen-by-observer")[0] != b"x":
+                return "the observer lacks a write"
+        finally:
+            H.stop_client(reader)
+        text = admin.get("/zookeeper/config")[0].decode()
+        if ":observer;" not in text:
+            return "the config does not list s4 as an observer: %r" % text
+        participant = observer.replace(":observer;", ":participant;")
+        admin.reconfig(joining=participant, leaving=None, new_members=None)
+        wait_for("s4 to vote", lambda: H.mode_of(cluster.ports[index]) == "follower")
+        admin.reconfig(joining=None, leaving="4", new_members=None)
+        wait_for("s4 to stop serving", lambda: not_serving(cluster.ports[index]))
+        if config_ids(admin) != [1, 2, 3]:
+            return "config after removing s4: %r" % config_ids(admin)
+        cluster.stop_member(index)
+        cluster.wait_converged(60)
+        return None
+    finally:
+        if admin is not None:
+            H.stop_client(admin)
+        cluster.stop()
+
+
 def case_no_quorum_is_refused():
     """5 members, 2 of them killed: removing 2 live ones would leave a new list whose quorum
     is not synced with the leader, so ZooKeeper's NewConfigNoQuorum, and nothing changes."""
@@ -340,7 +382,8 @@ def case_rcvr_four_letter_word():
 def main():
     H.quiet_kazoo()
     results = []
-    cases = (case_grow_and_shrink, case_replace_a_dead_server, case_no_quorum_is_refused,
+    cases = (case_grow_and_shrink, case_replace_a_dead_server,
+             case_observer_added_promoted_removed, case_no_quorum_is_refused,
              case_force_recovery_flag, case_rcvr_four_letter_word)
     # Names on the command line pick cases (all without).
     chosen = [c for c in cases if not sys.argv[1:] or c.__name__ in sys.argv[1:]]
