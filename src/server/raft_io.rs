@@ -76,6 +76,7 @@ impl Server {
         if let Some(snapshot) = &ready.snapshot {
             self.install_snapshot(snapshot);
         }
+        let config_before = self.config_mzxid();
         for entry in &ready.committed {
             if entry.term == self.raft.term() && !self.applied_current_term {
                 self.applied_current_term = true;
@@ -95,6 +96,18 @@ impl Server {
             self.answer_synced();
         }
         self.raft.advance(ready);
+        if self.config_mzxid() != config_before {
+            // Walk toward a new member list now, not at the next tick: the client that
+            // asked is answered in this turn, and a reconfig it sends right after (kazoo's
+            // own tests add an observer and remove it at once) finds the change under way
+            // already, or done for an observer, rather than ReconfigInProgress.
+            self.sync_peer_members();
+            self.reconcile_membership();
+        }
+    }
+
+    fn config_mzxid(&self) -> Option<i64> {
+        self.tree.node(tree::CONFIG_NODE).map(|n| n.stat().mzxid)
     }
 
     /// Back in the quorum: read-only sessions end, as ZooKeeper's read-only server shuts

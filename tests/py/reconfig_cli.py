@@ -13,6 +13,7 @@ the super digest). Prints PASS/FAIL lines and
 
 import os
 import random
+import socket
 import subprocess
 import sys
 import tempfile
@@ -192,6 +193,17 @@ def wait_for(what, check, timeout_s=30.0):
         time.sleep(0.1)
 
 
+def voting_again(cluster, i):
+    """Member i votes again: it says follower and the leader counts every other member as a
+    synced voter (a re-added member still holding the membership from before its removal
+    says follower before the leader has promoted it)."""
+    if H.mode_of(cluster.ports[i]) != "follower":
+        return False
+    leader = cluster.leader_index()
+    mntr = H.four_letter(cluster.ports[leader], "mntr") or ""
+    return ("zk_synced_followers\t%d" % (len(cluster.running()) - 1)) in mntr
+
+
 def not_serving(cluster, i):
     """A member removed from the cluster no longer hears a leader, so it stops serving."""
     port = cluster.ports[i]
@@ -217,7 +229,7 @@ def fk_case_kazoo_remove_and_add(cluster, client):
         return "add: reply %r lacks %r" % (data, line)
     client.create("/after-add", b"y")
     # It joins as a learner (srvr: observer) and votes once caught up (follower).
-    wait_for("server.%d to vote again" % vid, lambda: H.mode_of(cluster.ports[victim]) == "follower")
+    wait_for("server.%d to vote again" % vid, lambda: voting_again(cluster, victim))
     cluster.wait_converged(60)
     again = H.kazoo_client(cluster.hostport(victim), timeout_s=20)
     try:
@@ -273,7 +285,7 @@ def fk_case_cli(cluster, client):
     wait_for("server.%d to stop serving" % victim, lambda: not_serving(cluster, index))
     client.reconfig(joining=line if ";" in line else "%s;%d" % (line, cluster.ports[index]),
                     leaving=None, new_members=None)
-    wait_for("server.%d to vote again" % victim, lambda: H.mode_of(cluster.ports[index]) == "follower")
+    wait_for("server.%d to vote again" % victim, lambda: voting_again(cluster, index))
     cluster.wait_converged(60)
     return None
 
@@ -303,9 +315,47 @@ def fk_case_java_zkcli(cluster, client):
         if gone:
             wait_for("server.%d to stop serving" % victim, lambda: not_serving(cluster, index))
     wait_for("server.%d to vote again" % victim,
-             lambda: H.mode_of(cluster.ports[index]) == "follower")
+             lambda: voting_again(cluster, index))
     cluster.wait_converged(60)
     return None
+
+
+def observer_added_and_removed_at_once(_target, client):
+    """kazoo's own TestReconfig.test_add_remove_observer: an observer that does not exist is
+    added, removed by the very next request, then re-added with a future fromConfig."""
+    from kazoo.exceptions import BadVersionError
+    for _ in range(3):
+        socks = [socket.socket() for _ in range(3)]
+        try:
+            for sock in socks:
+                sock.bind(("", 0))
+            ports = [sock.getsockname()[1] for sock in socks]
+            joining = "server.100=0.0.0.0:%d:%d:observer;0.0.0.0:%d" % tuple(ports)
+            data, _ = client.reconfig(joining=joining, leaving=None, new_members=None)
+            if joining.encode() not in data:
+                return "added: %r" % data
+            data, _ = client.reconfig(joining=None, leaving="100", new_members=None)
+            if joining.encode() in data:
+                return "removed: %r" % data
+            version = int(data.decode().split("\n")[-1].split("=")[1], 16)
+            try:
+                client.reconfig(joining=joining, leaving=None, new_members=None,
+                                from_config=version + 1)
+                return "a future fromConfig was accepted"
+            except BadVersionError:
+                pass
+        finally:
+            for sock in socks:
+                sock.close()
+    return None
+
+
+def case_observer_added_and_removed_at_once(ens, client):
+    return observer_added_and_removed_at_once(ens, client)
+
+
+def fk_case_observer_added_and_removed_at_once(cluster, client):
+    return observer_added_and_removed_at_once(cluster, client)
 
 
 def run_cases(results, cases, *args):
@@ -325,7 +375,8 @@ def main():
     try:
         client = H.kazoo_client(",".join(ens.hostport(i) for i in range(3)), timeout_s=20)
         run_cases(results, (case_config, case_remove_and_add, case_errors_match_zkcli,
-                            case_kazoo_reconfig), ens, client)
+                            case_kazoo_reconfig, case_observer_added_and_removed_at_once),
+                  ens, client)
     finally:
         if client is not None:
             H.stop_client(client)
@@ -337,7 +388,8 @@ def main():
         client = H.super_client(cluster.hostport(cluster.leader_index()), timeout_s=20)
         wait_for("/zookeeper/config", lambda: config_now(client)[0])
         run_cases(results, (fk_case_kazoo_remove_and_add, fk_case_errors, fk_case_cli,
-                            fk_case_java_zkcli), cluster, client)
+                            fk_case_java_zkcli, fk_case_observer_added_and_removed_at_once),
+                  cluster, client)
     finally:
         if client is not None:
             H.stop_client(client)
