@@ -154,15 +154,47 @@ def check_writes(cluster, indices, writer):
     return None
 
 
+class Run:
+    """One case's cluster (reconfigEnabled), its super client once /zookeeper/config lists
+    the members, and its writers; `with` stops them all."""
+
+    def __init__(self, size):
+        self.cluster = H.start_cluster(size, extra_cfg={"reconfigEnabled": "true"})
+        self.writers = []
+        self.admin = None
+        try:
+            self.admin = H.super_client(self.cluster.hostports, timeout_s=20)
+            want = list(range(1, size + 1))
+            wait_for("/zookeeper/config", lambda: config_ids(self.admin) == want)
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def writer(self, prefix):
+        writer = Writer(self.cluster.hostports, prefix)
+        self.writers.append(writer)
+        writer.start()
+        return writer
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            for writer in self.writers:
+                writer.stop()
+            if self.admin is not None:
+                H.stop_client(self.admin)
+        finally:
+            self.cluster.stop()
+        return False
+
+
 def case_grow_and_shrink():
     """3 -> 5 -> 3 under load; the leader is among the two that leave."""
-    cluster = H.start_cluster(3, extra_cfg={"reconfigEnabled": "true"})
-    writer = admin = None
-    try:
-        admin = H.super_client(cluster.hostports, timeout_s=20)
-        wait_for("/zookeeper/config", lambda: config_ids(admin) == [1, 2, 3])
-        writer = Writer(cluster.hostports, "/grow")
-        writer.start()
+    with Run(3) as run:
+        cluster, admin = run.cluster, run.admin
+        writer = run.writer("/grow")
         joiners = [new_server(cluster, sid, [1, 2, 3]) for sid in (4, 5)]
         time.sleep(1.0)  # they wait, not serving, not starting a cluster of their own
         for index, _ in joiners:
@@ -194,24 +226,13 @@ def case_grow_and_shrink():
         wait_for("writes after the shrink", lambda: writer.acked_since(before) > 50)
         writer.stop()
         return check_writes(cluster, remaining, writer)
-    finally:
-        for c in (writer, admin):
-            if isinstance(c, Writer):
-                c.stop()
-            elif c is not None:
-                H.stop_client(c)
-        cluster.stop()
 
 
 def case_replace_a_dead_server():
     """A follower is killed; server 4, new, takes its place under load."""
-    cluster = H.start_cluster(3, extra_cfg={"reconfigEnabled": "true"})
-    writer = admin = None
-    try:
-        admin = H.super_client(cluster.hostports, timeout_s=20)
-        wait_for("/zookeeper/config", lambda: config_ids(admin) == [1, 2, 3])
-        writer = Writer(cluster.hostports, "/replace")
-        writer.start()
+    with Run(3) as run:
+        cluster, admin = run.cluster, run.admin
+        writer = run.writer("/replace")
         dead = cluster.follower_indices()[0]
         dead_sid = sid_of(cluster, dead)
         cluster.kill(dead)
@@ -225,23 +246,13 @@ def case_replace_a_dead_server():
         wait_for("writes after the replacement", lambda: writer.acked_since(before) > 50)
         writer.stop()
         return check_writes(cluster, cluster.running(), writer)
-    finally:
-        for c in (writer, admin):
-            if isinstance(c, Writer):
-                c.stop()
-            elif c is not None:
-                H.stop_client(c)
-        cluster.stop()
 
 
 def case_observer_added_promoted_removed():
     """An observer joins by reconfig (srvr: observer, it serves reads, never votes), is
     promoted to participant by re-adding its line with that role, and leaves."""
-    cluster = H.start_cluster(3, extra_cfg={"reconfigEnabled": "true"})
-    admin = None
-    try:
-        admin = H.super_client(cluster.hostports, timeout_s=20)
-        wait_for("/zookeeper/config", lambda: config_ids(admin) == [1, 2, 3])
+    with Run(3) as run:
+        cluster, admin = run.cluster, run.admin
         plan = plan_server(4)
         index = launch_server(cluster, 4, plan, server_lines(cluster, [1, 2, 3]))
         value, client_port, _ = plan
@@ -269,21 +280,14 @@ def case_observer_added_promoted_removed():
         cluster.stop_member(index)
         cluster.wait_converged(60)
         return None
-    finally:
-        if admin is not None:
-            H.stop_client(admin)
-        cluster.stop()
 
 
 def case_no_quorum_is_refused():
     """5 members, 2 of them killed: removing 2 live ones would leave a new list whose quorum
     is not synced with the leader, so ZooKeeper's NewConfigNoQuorum, and nothing changes."""
     from kazoo.exceptions import NewConfigNoQuorumError
-    cluster = H.start_cluster(5, extra_cfg={"reconfigEnabled": "true"})
-    admin = None
-    try:
-        admin = H.super_client(cluster.hostports, timeout_s=20)
-        wait_for("/zookeeper/config", lambda: config_ids(admin) == [1, 2, 3, 4, 5])
+    with Run(5) as run:
+        cluster, admin = run.cluster, run.admin
         leader = cluster.leader_index()
         followers = [i for i in range(5) if i != leader]
         for i in followers[:2]:
@@ -299,10 +303,6 @@ def case_no_quorum_is_refused():
             return "the refused reconfig changed the list: %r" % config_ids(admin)
         admin.create("/still-writable", b"x")
         return None
-    finally:
-        if admin is not None:
-            H.stop_client(admin)
-        cluster.stop()
 
 
 def mntr_state(port):
@@ -317,11 +317,9 @@ def recover_survivor(by_request):
     and new servers 4 and 5), is put in recovery mode by `rcvr` (by_request) or restarted
     with --force-recovery; 4 and 5 start empty, one after the other as ClickHouse Keeper's
     procedure says, and every write the survivor had is on all three."""
-    cluster = H.start_cluster(3, extra_cfg={"reconfigEnabled": "true"})
-    writer = None
-    try:
-        writer = Writer(cluster.hostports, "/recover")
-        writer.start()
+    with Run(3) as run:
+        cluster = run.cluster
+        writer = run.writer("/recover")
         wait_for("writes", lambda: len(writer.acked) > 200)
         writer.stop()
         cluster.wait_converged(60)
@@ -365,10 +363,6 @@ def recover_survivor(by_request):
         if ids != sorted([sid, 4, 5]):
             return "/zookeeper/config after recovery: %r" % ids
         return check_writes(cluster, cluster.running(), writer)
-    finally:
-        if writer is not None:
-            writer.stop()
-        cluster.stop()
 
 
 def case_force_recovery_flag():
