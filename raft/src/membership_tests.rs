@@ -17,6 +17,7 @@ fn cluster_with_learner_slot() -> Cluster {
 #[test]
 fn learner_joins_receives_log_and_does_not_vote_4_2_1() {
     let mut cluster = cluster_with_learner_slot();
+    assert!(cluster.node(4).is_empty(), "a joining server starts with nothing");
     cluster
         .node(1)
         .change_membership(ConfChange::AddLearner(id(4)))
@@ -187,22 +188,6 @@ fn servers_that_bootstrap_after_waiting_form_one_cluster() {
     for n in 1..=3 {
         assert!(cluster.node(n).commit_index() >= index, "node {n}");
     }
-}
-
-#[test]
-fn an_empty_server_joins_by_replication_instead() {
-    let mut cluster = cluster_with_learner_slot();
-    assert!(cluster.node(4).is_empty());
-    cluster
-        .node(1)
-        .change_membership(ConfChange::AddLearner(id(4)))
-        .unwrap();
-    cluster.stabilize();
-    cluster.tick_all(1);
-    assert!(!cluster.node(4).is_empty());
-    let leader_log = cluster.node(1).last_index();
-    assert_eq!(cluster.node(4).last_index(), leader_log);
-    assert!(cluster.node(4).membership().learners.contains(&id(4)));
 }
 
 #[test]
