@@ -140,6 +140,19 @@ def mode_of(port, host=HOST):
     return ""
 
 
+def wait_for(what, check, timeout_s=60.0, interval_s=0.1):
+    """Polls `check` until it returns something true (returned), bounded by `timeout_s`;
+    raises naming `what` past it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out waiting for %s" % what)
+        time.sleep(interval_s)
+
+
 def wait_serving(port, timeout_s=60.0, is_alive=None, host=HOST):
     """Bounded wait until ruok -> imok and srvr shows a Mode. Returns True on success."""
     deadline = time.monotonic() + timeout_s

@@ -182,17 +182,6 @@ def case_kazoo_reconfig(ens, client):
 
 # ---- the same against a Ferrokeeper cluster ------------------------------------------------
 
-def wait_for(what, check, timeout_s=30.0):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise RuntimeError("timed out waiting for %s" % what)
-        time.sleep(0.1)
-
-
 def voting_again(cluster, i):
     """Member i votes again: it says follower and the leader counts every other member as a
     synced voter (a re-added member still holding the membership from before its removal
@@ -220,7 +209,7 @@ def fk_case_kazoo_remove_and_add(cluster, client):
     if err:
         return err
     client.create("/after-remove", b"x")
-    wait_for("server.%d to stop serving" % vid, lambda: not_serving(cluster, victim))
+    H.wait_for("server.%d to stop serving" % vid, lambda: not_serving(cluster, victim))
     # A joiner needs its client address (ZooKeeper refuses one without); a bare port
     # prints as 0.0.0.0:port.
     port = cluster.ports[victim]
@@ -229,7 +218,7 @@ def fk_case_kazoo_remove_and_add(cluster, client):
         return "add: reply %r lacks %r" % (data, line)
     client.create("/after-add", b"y")
     # It joins as a learner (srvr: observer) and votes once caught up (follower).
-    wait_for("server.%d to vote again" % vid, lambda: voting_again(cluster, victim))
+    H.wait_for("server.%d to vote again" % vid, lambda: voting_again(cluster, victim))
     cluster.wait_converged(60)
     again = H.kazoo_client(cluster.hostport(victim), timeout_s=20)
     try:
@@ -282,10 +271,10 @@ def fk_case_cli(cluster, client):
     text, stat = config_now(client)
     if "Committed new configuration:\n%s\n" % text not in r.stdout.decode():
         return "cli remove printed %r %r; node holds %r" % (r.stdout, r.stderr, text)
-    wait_for("server.%d to stop serving" % victim, lambda: not_serving(cluster, index))
+    H.wait_for("server.%d to stop serving" % victim, lambda: not_serving(cluster, index))
     client.reconfig(joining=line if ";" in line else "%s;%d" % (line, cluster.ports[index]),
                     leaving=None, new_members=None)
-    wait_for("server.%d to vote again" % victim, lambda: voting_again(cluster, index))
+    H.wait_for("server.%d to vote again" % victim, lambda: voting_again(cluster, index))
     cluster.wait_converged(60)
     return None
 
@@ -313,8 +302,8 @@ def fk_case_java_zkcli(cluster, client):
         if "Committed new configuration:" not in out:
             return "zkCli %r printed %r" % (command, out[-1500:])
         if gone:
-            wait_for("server.%d to stop serving" % victim, lambda: not_serving(cluster, index))
-    wait_for("server.%d to vote again" % victim,
+            H.wait_for("server.%d to stop serving" % victim, lambda: not_serving(cluster, index))
+    H.wait_for("server.%d to vote again" % victim,
              lambda: voting_again(cluster, index))
     cluster.wait_converged(60)
     return None
@@ -386,7 +375,7 @@ def main():
     try:
         # On the leader: the followers are the ones removed and re-added.
         client = H.super_client(cluster.hostport(cluster.leader_index()), timeout_s=20)
-        wait_for("/zookeeper/config", lambda: config_now(client)[0])
+        H.wait_for("/zookeeper/config", lambda: config_now(client)[0])
         run_cases(results, (fk_case_kazoo_remove_and_add, fk_case_errors, fk_case_cli,
                             fk_case_java_zkcli, fk_case_observer_added_and_removed_at_once),
                   cluster, client)

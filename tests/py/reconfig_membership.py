@@ -64,17 +64,6 @@ class Writer(threading.Thread):
         H.stop_client(self.client)
 
 
-def wait_for(what, check, timeout_s=60.0):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise RuntimeError("timed out waiting for %s" % what)
-        time.sleep(0.1)
-
-
 def not_serving(port):
     return not H.mode_of(port) or "not currently serving" in (H.four_letter(port, "srvr") or "")
 
@@ -165,7 +154,7 @@ class Run:
         try:
             self.admin = H.super_client(self.cluster.hostports, timeout_s=20)
             want = list(range(1, size + 1))
-            wait_for("/zookeeper/config", lambda: config_ids(self.admin) == want)
+            H.wait_for("/zookeeper/config", lambda: config_ids(self.admin) == want)
         except BaseException:
             self.__exit__()
             raise
@@ -206,7 +195,7 @@ def case_grow_and_shrink():
         if config_ids(admin) != [1, 2, 3, 4, 5]:
             return "config after the grow: %r" % config_ids(admin)
         for index, _ in joiners:
-            wait_for("s%d to vote" % sid_of(cluster, index),
+            H.wait_for("s%d to vote" % sid_of(cluster, index),
                      lambda: H.mode_of(cluster.ports[index]) == "follower")
         if writer.acked_since(before) == 0:
             return "no write was acknowledged while the cluster grew"
@@ -218,12 +207,12 @@ def case_grow_and_shrink():
         if config_ids(admin) != sorted(set([1, 2, 3, 4, 5]) - set(leaving)):
             return "config after the shrink: %r" % config_ids(admin)
         for i in (leader, other):
-            wait_for("s%d to stop serving" % sid_of(cluster, i),
+            H.wait_for("s%d to stop serving" % sid_of(cluster, i),
                      lambda: not_serving(cluster.ports[i]))
             cluster.stop_member(i)
         remaining = cluster.running()
         cluster.wait_stable(60)
-        wait_for("writes after the shrink", lambda: writer.acked_since(before) > 50)
+        H.wait_for("writes after the shrink", lambda: writer.acked_since(before) > 50)
         writer.stop()
         return check_writes(cluster, remaining, writer)
 
@@ -242,8 +231,8 @@ def case_replace_a_dead_server():
         admin.reconfig(joining=spec, leaving=str(dead_sid), new_members=None)
         if config_ids(admin) != sorted(alive + [4]):
             return "config after the replacement: %r" % config_ids(admin)
-        wait_for("s4 to vote", lambda: H.mode_of(cluster.ports[index]) == "follower")
-        wait_for("writes after the replacement", lambda: writer.acked_since(before) > 50)
+        H.wait_for("s4 to vote", lambda: H.mode_of(cluster.ports[index]) == "follower")
+        H.wait_for("writes after the replacement", lambda: writer.acked_since(before) > 50)
         writer.stop()
         return check_writes(cluster, cluster.running(), writer)
 
@@ -258,7 +247,7 @@ def case_observer_added_promoted_removed():
         value, client_port, _ = plan
         observer = "server.4=%s:observer;%s:%d" % (value, H.HOST, client_port)
         admin.reconfig(joining=observer, leaving=None, new_members=None)
-        wait_for("s4 to observe", lambda: H.mode_of(cluster.ports[index]) == "observer")
+        H.wait_for("s4 to observe", lambda: H.mode_of(cluster.ports[index]) == "observer")
         admin.create("/seen-by-observer", b"x")
         reader = H.kazoo_client(cluster.hostport(index), timeout_s=20)
         try:
@@ -272,9 +261,9 @@ def case_observer_added_promoted_removed():
             return "the config does not list s4 as an observer: %r" % text
         participant = observer.replace(":observer;", ":participant;")
         admin.reconfig(joining=participant, leaving=None, new_members=None)
-        wait_for("s4 to vote", lambda: H.mode_of(cluster.ports[index]) == "follower")
+        H.wait_for("s4 to vote", lambda: H.mode_of(cluster.ports[index]) == "follower")
         admin.reconfig(joining=None, leaving="4", new_members=None)
-        wait_for("s4 to stop serving", lambda: not_serving(cluster.ports[index]))
+        H.wait_for("s4 to stop serving", lambda: not_serving(cluster.ports[index]))
         if config_ids(admin) != [1, 2, 3]:
             return "config after removing s4: %r" % config_ids(admin)
         cluster.stop_member(index)
@@ -320,7 +309,7 @@ def recover_survivor(by_request):
     with Run(3) as run:
         cluster = run.cluster
         writer = run.writer("/recover")
-        wait_for("writes", lambda: len(writer.acked) > 200)
+        H.wait_for("writes", lambda: len(writer.acked) > 200)
         writer.stop()
         cluster.wait_converged(60)
         survivor = cluster.follower_indices()[0]
@@ -336,7 +325,7 @@ def recover_survivor(by_request):
                             if not k.startswith("server.")}
         member.extra_cfg.update(lines)
         if by_request:
-            wait_for("the survivor to stop serving", lambda: not_serving(member.port))
+            H.wait_for("the survivor to stop serving", lambda: not_serving(member.port))
             member.write_config()
             answer = H.four_letter(member.port, "rcvr")
             if answer != "ok":
@@ -351,9 +340,9 @@ def recover_survivor(by_request):
         for new, plan in plans.items():
             others = {k: v for k, v in lines.items() if k != "server.%d" % new}
             index = launch_server(cluster, new, plan, others)
-            wait_for("s%d to report follower" % new,
+            H.wait_for("s%d to report follower" % new,
                      lambda: mntr_state(cluster.ports[index]) == "follower")
-        wait_for("the survivor to lead", lambda: mntr_state(member.port) == "leader")
+        H.wait_for("the survivor to lead", lambda: mntr_state(member.port) == "leader")
         client = H.kazoo_client(member.hostport, timeout_s=20)
         try:
             ids = config_ids(client)
