@@ -17,7 +17,10 @@ fn cluster_with_learner_slot() -> Cluster {
 #[test]
 fn learner_joins_receives_log_and_does_not_vote_4_2_1() {
     let mut cluster = cluster_with_learner_slot();
-    assert!(cluster.node(4).is_empty(), "a joining server starts with nothing");
+    assert!(
+        cluster.node(4).is_empty(),
+        "a joining server starts with nothing"
+    );
     cluster
         .node(1)
         .change_membership(ConfChange::AddLearner(id(4)))
