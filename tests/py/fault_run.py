@@ -1,0 +1,1115 @@
+#!/usr/bin/python3
+"""fault_run: a Jepsen-style fault run against a Ferrokeeper cluster (issue #9, part 1).
+
+Usage (run with /usr/bin/python3, which sees Debian's kazoo):
+  fault_run.py --smoke [--nodes 3] [--seed N]          # every nemesis once (CI, ~3 min)
+  fault_run.py --duration 3h --nodes 5 --seed N        # the soak: random nemeses for hours
+  options: --nemeses LIST (comma list of kinds, default all), --out DIR (histories and the
+  summary; default a fresh temp dir, kept), --keep (keep the servers' directories),
+  --violations-dir DIR (copy failing histories there), --workers N (processes per workload)
+
+What it does:
+  1. Starts an N-member `FerrokeeperCluster` (fkharness) whose members reach each other only
+     through `netproxy` proxies, one per ordered pair (member i's zoo.cfg names member j at
+     proxy i->j; j binds its real peer port). Partitions are made by the proxies, not by network
+     namespaces or iptables. Config: `readConsistency=linearizable` (ZooKeeper's default,
+     sequential consistency, lets a lagging member serve stale reads, which a linearizable
+     register must flag; with it every read is a Raft ReadIndex), `snapCount=300` and
+     `preAllocSize=128` (KiB) so that snapshots, log purges and segment rolls happen during a
+     run, tickTime 500 ms (fkharness's).
+  2. Runs five workloads at once, each with `--workers` kazoo clients (each its own session,
+     connected to all members in a random order), each writing one JSON Lines history in
+     `history_check.py`'s format:
+       register   read / write v / cas [expected, new] on znodes /fault/register/rK (a key
+                  gets ~100 ops, then the next key): read = getData (NoNode = null); write =
+                  setData, or create when absent; cas [null, v] = create; cas [x, v] =
+                  setData with the version this process read x at. Written values are unique,
+                  so a version match is exactly "the register still holds x".
+       set        add x = create sequential /fault/set/sK/e-<x>- ; read = getChildren, the xs.
+       counter    add d = getData (n, version), then multi [check(version), setData(n + d)];
+                  read = getData.
+       queue      enqueue x = create sequential /fault/queue/q-<x>- ; dequeue = getChildren,
+                  then delete one of the lowest three (x, or null when empty); a drain of
+                  dequeues until null at the end.
+       unique-ids generate = create sequential /fault/ids/iK/id- ; the id is the name.
+     Outcomes: ok on a reply; fail only when the server answered with an error that means the
+     write was not applied (NoNode, NodeExists, BadVersion, NotEmpty, a multi's error) or a
+     read did not complete; info (unknown) for a write that timed out or lost its connection
+     or session, after which the client is closed and the worker continues as a new process
+     id with a new session (as history_check requires).
+  3. A nemesis acts meanwhile, one fault at a time, each held a few seconds, then undone, then
+     the cluster must recover (one leader, every member serving) within RECOVERY_S:
+       kill-random, kill-leader       SIGKILL, then restart on the same data directory
+       pause-random, pause-leader     SIGSTOP, then SIGCONT
+       partition-halves               a random minority from the majority
+       partition-leader               the leader alone
+       partition-bridge               two halves and one member that sees both
+                                      (partitions: drop or blackhole, at random; see netproxy)
+       wal-truncate-tail              the newest segment's last record cut short (file
+                                      truncated, or zeroed to its end)
+       wal-garble-tail                bytes of the last record flipped
+       wal-garble-middle              a byte of an earlier record flipped (mid-log damage)
+       snapshot-corrupt               bytes of the newest snapshot's body flipped (after a
+                                      `csnp` so there is one)
+     A disk fault kills a member, waits until the others have a leader (so a majority holds
+     every committed entry without it: a lost, already acknowledged tail record on one member
+     is then within what Raft tolerates), damages its files and restarts it. The server must
+     then either start (cut the torn tail, fall back to an older snapshot, or set a damaged log
+     aside and take it from the leader) or refuse with an error; a refusal is recorded, the
+     member's data directory is wiped (myid kept) and it rejoins from the leader.
+  4. At the end: heal, resume and restart everything, stop the workloads, run the final reads
+     (each set key read through every member in turn; the queue drained; the counter read),
+     require every member to converge on the same `hash` (zxid and tree digest), stop the
+     cluster, and run history_check on each history. The last line is `N passed, M failed`
+     (histories, convergence, recovery after each nemesis, no server panic, and in --smoke
+     every nemesis kind used).
+
+Time: the harness measures with time.monotonic only. Clock jumps are not a nemesis: Raft,
+elections, session expiry and request deadlines run on the monotonic clock (raft/ counts ticks;
+src/clock.rs reads `Instant` for deadlines). The wall clock (`Clock::wall_ms`) reaches only znode
+ctime/mtime, TTL expiry, the session-id prefix at start-up (as ZooKeeper's) and the name of a
+set-aside log directory; none of the workloads here depends on them, so a jump could change no
+verdict (and jumping one process's clock needs root or libfaketime, which we do not use).
+
+Seeds: `--seed` fixes the nemesis schedule (kinds, targets, hold times, partition shapes and
+modes) and each worker's choice of ops and values. Thread timing and the servers' own
+elections are not seeded, so a run repeats its schedule, not its exact interleaving.
+
+Bounds: every wait has a deadline; each op waits at most OP_TIMEOUT_S; each worker stops at
+the run's end and is joined with a deadline; every server is stopped on every exit path
+(fkharness's cleanup, plus SIGCONT to paused members first).
+
+Stdlib + kazoo only.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fkharness as H  # noqa: E402
+import history_check  # noqa: E402
+import netproxy  # noqa: E402
+
+from kazoo.client import KazooClient  # noqa: E402
+from kazoo.exceptions import (BadVersionError, NoNodeError, NodeExistsError,  # noqa: E402
+                              NotEmptyError)
+from kazoo.retry import KazooRetry  # noqa: E402
+
+SESSION_TIMEOUT_S = 6.0
+OP_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 6.0
+RECOVERY_S = 60.0  # after a fault is undone: one leader, every member serving
+FINAL_CONVERGE_S = 90.0
+WORKER_JOIN_S = 30.0
+THINK_S_MAX = 0.03  # a worker's pause between ops, uniform in [0, THINK_S_MAX]
+REGISTER_KEY_OPS = 100
+SET_KEY_ADDS = 2000
+IDS_KEY_OPS = 5000
+DRAIN_EXTRA = 100
+CLUSTER_CFG = {
+    "readConsistency": "linearizable",
+    "snapCount": "300",
+    "preAllocSize": "128",
+}
+NEMESES = ("kill-random", "kill-leader", "pause-random", "pause-leader", "partition-halves",
+           "partition-leader", "partition-bridge", "wal-truncate-tail", "wal-garble-tail",
+           "wal-garble-middle", "snapshot-corrupt")
+# Server log lines that show a disk fault was noticed (counted in the summary).
+RECOVERY_LOG_MARKS = {
+    "torn tail cut": "truncated a torn tail",
+    "damaged snapshot skipped": "skipping a damaged snapshot",
+    "damaged log set aside": "write-ahead log is damaged",
+}
+
+
+def log(msg):
+    sys.stderr.write("[fault %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+def parse_duration(text):
+    """'90', '90s', '20m', '3h' -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    if text and text[-1] in units:
+        return float(text[:-1]) * units[text[-1]]
+    return float(text)
+
+
+class NotApplied(Exception):
+    """The server said no: the write certainly did not take effect."""
+
+
+DEFINITE = (NoNodeError, NodeExistsError, BadVersionError, NotEmptyError, NotApplied)
+
+
+def wait(async_result):
+    return async_result.get(timeout=OP_TIMEOUT_S)
+
+
+# ---------------------------------------------------------------------------------------------
+# Histories
+
+class History:
+    """One workload's JSON Lines history. Events are timed and written under one lock, so line
+    order is real-time order and times never decrease."""
+
+    def __init__(self, path, workload, t0):
+        self.path = path
+        self.workload = workload
+        self.t0 = t0
+        self.lock = threading.Lock()
+        self.file = open(path, "w", encoding="utf-8")
+        self.next_process = 0
+        self.counts = {"invoke": 0, "ok": 0, "fail": 0, "info": 0}
+
+    def new_process(self):
+        with self.lock:
+            p = self.next_process
+            self.next_process += 1
+            return p
+
+    def event(self, process, type_, f, key, value):
+        with self.lock:
+            e = {"process": process, "type": type_, "f": f, "key": key, "value": value,
+                 "time": round(time.monotonic() - self.t0, 6)}
+            self.file.write(json.dumps(e) + "\n")
+            if process != "nemesis":
+                self.counts[type_] += 1
+
+    def close(self):
+        with self.lock:
+            self.file.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Clients and workers
+
+def new_client(ports, rng, timeout_s=CONNECT_TIMEOUT_S):
+    """A connected KazooClient over the given client ports (random order), or None. The client
+    reconnects without limit within its session; a lost session shows as SessionExpired."""
+    hosts = ["%s:%d" % (H.HOST, p) for p in ports]
+    rng.shuffle(hosts)
+    c = KazooClient(hosts=",".join(hosts), timeout=SESSION_TIMEOUT_S, randomize_hosts=False,
+                    connection_retry=KazooRetry(max_tries=-1, delay=0.1, max_delay=1.0),
+                    command_retry=None)
+    try:
+        c.start(timeout=timeout_s)
+        return c
+    except Exception:
+        close_client(c)
+        return None
+
+
+def close_client(c):
+    if c is None:
+        return
+    try:
+        c.stop()
+    except Exception:
+        pass  # a dead connection; close() below releases what is left
+    try:
+        c.close()
+    except Exception:
+        pass
+
+
+class Worker:
+    """One client of one workload: a thread running ops until `stop` or the deadline."""
+
+    def __init__(self, run, workload, index):
+        self.run = run
+        self.workload = workload
+        self.hist = workload.hist
+        self.rng = random.Random(run.seed * 1000 + workload.index * 100 + index)
+        self.process = self.hist.new_process()
+        self.client = None
+        self.seen = {}  # register: key -> (value, version) this process last read
+        self.thread = threading.Thread(target=self._loop, daemon=True,
+                                       name="%s-%d" % (workload.name, index))
+
+    def _loop(self):
+        try:
+            while not self.run.stop_workers.is_set():
+                if self.client is None:
+                    self.client = new_client(self.run.cluster.ports, self.rng)
+                    if self.client is None:
+                        self.run.stop_workers.wait(0.5)
+                        continue
+                self.workload.op(self)
+                self.run.stop_workers.wait(self.rng.uniform(0, THINK_S_MAX))
+        except Exception:
+            self.run.errors.append("worker %s crashed:\n%s" % (self.thread.name,
+                                                               traceback.format_exc()))
+        finally:
+            close_client(self.client)
+            self.client = None
+
+    def crash(self):
+        """After an unknown outcome: a new process id and a new session."""
+        close_client(self.client)
+        self.client = None
+        self.seen = {}
+        self.process = self.hist.new_process()
+
+    def call(self, f, key, value, action, write):
+        """Records one op. action(client) returns the observed value (observers) or anything.
+        Returns (status, result)."""
+        observer = f in history_check.OBSERVERS
+        p = self.process
+        self.hist.event(p, "invoke", f, key, None if observer else value)
+        try:
+            result = action(self.client)
+        except DEFINITE:
+            self.hist.event(p, "fail", f, key, None if observer else value)
+            return "fail", None
+        except Exception:
+            if write:
+                self.hist.event(p, "info", f, key, None if observer else value)
+                self.crash()
+                return "info", None
+            # A read has no effect: failing it is exact. The session may be dead, though.
+            self.hist.event(p, "fail", f, key, None)
+            close_client(self.client)
+            self.client = None
+            return "fail", None
+        self.hist.event(p, "ok", f, key, result if observer else value)
+        return "ok", result
+
+
+# ---------------------------------------------------------------------------------------------
+# Workloads
+
+class Workload:
+    name = "?"
+    ratio = 0.5
+
+    def __init__(self, run, index):
+        self.run = run
+        self.index = index
+        self.hist = History(os.path.join(run.out_dir, "%s.jsonl" % self.name), self.name,
+                            run.t0)
+        self.lock = threading.Lock()
+        self.counter = 0
+
+    def next_number(self):
+        with self.lock:
+            self.counter += 1
+            return self.counter
+
+    def setup(self, zk):
+        zk.ensure_path(self.base)
+
+    def finish(self, run):
+        pass
+
+
+class Register(Workload):
+    name = "register"
+    base = "/fault/register"
+
+    def __init__(self, run, index):
+        super().__init__(run, index)
+        self.ops_started = 0
+
+    def key(self):
+        with self.lock:
+            self.ops_started += 1
+            return "r%d" % (self.ops_started // REGISTER_KEY_OPS)
+
+    def op(self, w):
+        key = self.key()
+        path = "%s/%s" % (self.base, key)
+        r = w.rng.random()
+        if key not in w.seen or r < 0.5:
+            def read(zk):
+                try:
+                    data, stat = wait(zk.get_async(path))
+                except NoNodeError:
+                    w.seen[key] = (None, -1)
+                    return None
+                value = int(data)
+                w.seen[key] = (value, stat.version)
+                return value
+            w.call("read", key, None, read, write=False)
+            return
+        v = self.next_number()
+        if r < 0.75:
+            def write(zk):
+                for _ in range(3):
+                    try:
+                        stat = wait(zk.set_async(path, b"%d" % v))
+                        w.seen[key] = (v, stat.version)
+                        return v
+                    except NoNodeError:
+                        pass
+                    try:
+                        wait(zk.create_async(path, b"%d" % v))
+                        w.seen[key] = (v, 0)
+                        return v
+                    except NodeExistsError:
+                        pass
+                raise NotApplied("set and create kept missing each other")
+            w.call("write", key, v, write, write=True)
+            return
+        expected, version = w.seen[key]
+
+        def cas(zk):
+            if expected is None:
+                wait(zk.create_async(path, b"%d" % v))
+                w.seen[key] = (v, 0)
+            else:
+                stat = wait(zk.set_async(path, b"%d" % v, version=version))
+                w.seen[key] = (v, stat.version)
+            return v
+        w.call("cas", key, [expected, v], cas, write=True)
+
+
+def children_xs(zk, path):
+    """The x of every `<prefix>-<x>-<seq>` child, sorted."""
+    names = wait(zk.get_children_async(path))
+    return sorted(int(n.split("-")[1]) for n in names)
+
+
+class SetWorkload(Workload):
+    name = "set"
+    base = "/fault/set"
+
+    def key_of(self, x):
+        return "s%d" % (x // SET_KEY_ADDS)
+
+    def setup(self, zk):
+        super().setup(zk)
+        self.keys = set()
+
+    def op(self, w):
+        if w.rng.random() < 0.02 and self.counter:
+            key = self.key_of(self.counter)
+            path = "%s/%s" % (self.base, key)
+            if key in self.keys:
+                w.call("read", key, None, lambda zk: children_xs(zk, path), write=False)
+                return
+        x = self.next_number()
+        key = self.key_of(x)
+        path = "%s/%s" % (self.base, key)
+        with self.lock:
+            fresh = key not in self.keys
+            self.keys.add(key)
+        if fresh:
+            try:
+                wait(w.client.ensure_path_async(path))
+            except Exception:
+                with self.lock:
+                    self.keys.discard(key)
+                w.crash()
+                return
+        w.call("add", key, x, lambda zk: wait(zk.create_async("%s/e-%d-" % (path, x),
+                                                               sequence=True)), write=True)
+
+    def finish(self, run):
+        """Every key read through every member in turn, each read a new process."""
+        for key in sorted(self.keys):
+            path = "%s/%s" % (self.base, key)
+            for i in range(len(run.cluster.members)):
+                run.final_op(self, [run.cluster.ports[i]], "read", key, None,
+                             lambda zk: children_xs(zk, path))
+
+
+class Counter(Workload):
+    name = "counter"
+    base = "/fault/counter"
+    path = base + "/c"
+
+    def setup(self, zk):
+        super().setup(zk)
+        zk.create(self.path, b"0")
+
+    def read(self, zk):
+        data, _ = wait(zk.get_async(self.path))
+        return int(data)
+
+    def op(self, w):
+        if w.rng.random() < 0.3:
+            w.call("read", "c", None, self.read, write=False)
+            return
+        d = w.rng.randint(1, 5)
+
+        def add(zk):
+            data, stat = wait(zk.get_async(self.path))
+            t = zk.transaction()
+            t.check(self.path, stat.version)
+            t.set_data(self.path, b"%d" % (int(data) + d))
+            results = wait(t.commit_async())
+            errors = [r for r in results if isinstance(r, Exception)]
+            if errors:
+                raise NotApplied("multi failed: %r" % errors)
+            return d
+        w.call("add", "c", d, add, write=True)
+
+    def finish(self, run):
+        for i in range(len(run.cluster.members)):
+            run.final_op(self, [run.cluster.ports[i]], "read", "c", None, self.read)
+
+
+class Queue(Workload):
+    name = "queue"
+    base = "/fault/queue"
+
+    def dequeue(self, zk, rng):
+        names = wait(zk.get_children_async(self.base))
+        if not names:
+            return None
+        names.sort(key=lambda n: n.rsplit("-", 1)[1])
+        head = names[:3]
+        rng.shuffle(head)
+        for name in head + names[3:6]:
+            try:
+                wait(zk.delete_async("%s/%s" % (self.base, name)))
+                return int(name.split("-")[1])
+            except NoNodeError:
+                continue  # another process took it
+        raise NotApplied("every candidate was taken by others")
+
+    def op(self, w):
+        if w.rng.random() < 0.45:
+            x = self.next_number()
+            w.call("enqueue", "q", x, lambda zk: wait(zk.create_async(
+                "%s/q-%d-" % (self.base, x), sequence=True)), write=True)
+            return
+        w.call("dequeue", "q", None, lambda zk: self.dequeue(zk, w.rng), write=True)
+
+    def finish(self, run):
+        rng = random.Random(run.seed)
+        for _ in range(self.counter + DRAIN_EXTRA):
+            status, value = run.final_op(self, run.cluster.ports, "dequeue", "q", None,
+                                         lambda zk: self.dequeue(zk, rng))
+            if status == "ok" and value is None:
+                return
+        run.errors.append("queue: not drained after %d dequeues" % (self.counter + DRAIN_EXTRA))
+
+
+class UniqueIds(Workload):
+    name = "unique-ids"
+    base = "/fault/ids"
+
+    def setup(self, zk):
+        super().setup(zk)
+        self.made = set()
+
+    def op(self, w):
+        n = self.next_number()
+        key = "i%d" % (n // IDS_KEY_OPS)
+        path = "%s/%s" % (self.base, key)
+        with self.lock:
+            fresh = key not in self.made
+            self.made.add(key)
+        if fresh:
+            try:
+                wait(w.client.ensure_path_async(path))
+            except Exception:
+                with self.lock:
+                    self.made.discard(key)
+                w.crash()
+                return
+        w.call("generate", key, None, lambda zk: wait(zk.create_async(
+            path + "/id-", sequence=True)).rsplit("/", 1)[1], write=True)
+
+
+WORKLOAD_CLASSES = (Register, SetWorkload, Counter, Queue, UniqueIds)
+
+
+# ---------------------------------------------------------------------------------------------
+# Disk faults
+
+def newest(directory, prefix):
+    """The file `prefix<16 hex>` with the largest number in directory, or None."""
+    try:
+        names = [n for n in os.listdir(directory)
+                 if n.startswith(prefix) and len(n) == len(prefix) + 16
+                 and all(ch in "0123456789abcdef" for ch in n[len(prefix):])]
+    except OSError:
+        return None
+    return os.path.join(directory, max(names)) if names else None
+
+
+def wal_records(path):
+    """[(start, end)] of the records of a segment (wal/src/format.rs: a 32-byte header, then
+    records of 8 + `length` bytes; a zero length ends the segment)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    records, off = [], 32
+    while off + 8 <= len(data):
+        length = int.from_bytes(data[off:off + 4], "little")
+        if length == 0 or off + 8 + length > len(data):
+            break
+        records.append((off, off + 8 + length))
+        off += 8 + length
+    return records
+
+
+def damage_wal(member_dir, kind, rng):
+    """Damages the newest segment; returns a description."""
+    seg = newest(os.path.join(member_dir, "datalog", "log"), "log.")
+    if seg is None:
+        return "no segment"
+    recs = wal_records(seg)
+    if not recs:
+        return "%s: no records" % os.path.basename(seg)
+    name = os.path.basename(seg)
+    start, end = recs[-1]
+    with open(seg, "r+b") as f:
+        if kind == "wal-truncate-tail":
+            cut = rng.randrange(start + 1, end)
+            if rng.random() < 0.5:
+                f.truncate(cut)
+                return "%s: truncated to %d inside its last record [%d, %d)" % (
+                    name, cut, start, end)
+            f.seek(cut)
+            f.write(b"\0" * (end - cut))
+            return "%s: zeroed [%d, %d) of its last record [%d, %d)" % (
+                name, cut, end, start, end)
+        if kind == "wal-garble-tail":
+            where = sorted(rng.sample(range(start, end), min(3, end - start)))
+        else:
+            if len(recs) < 2:
+                return "%s: only one record, nothing in the middle" % name
+            start, end = recs[rng.randrange(0, len(recs) - 1)]
+            where = [rng.randrange(start + 8, end)]
+        for pos in where:
+            f.seek(pos)
+            b = f.read(1)
+            f.seek(pos)
+            f.write(bytes([b[0] ^ (1 << rng.randrange(8))]))
+        return "%s: flipped a bit at offsets %s (record [%d, %d) of %d)" % (
+            name, where, start, end, len(recs))
+
+
+def damage_snapshot(member_dir, rng):
+    snap = newest(os.path.join(member_dir, "data", "snapshots"), "snapshot.")
+    if snap is None:
+        return "no snapshot"
+    size = os.path.getsize(snap)
+    if size <= 64:
+        return "%s: too small (%d bytes)" % (os.path.basename(snap), size)
+    where = sorted(rng.sample(range(48, size - 16), min(4, size - 64)))
+    with open(snap, "r+b") as f:
+        for pos in where:
+            f.seek(pos)
+            b = f.read(1)
+            f.seek(pos)
+            f.write(bytes([b[0] ^ 0xFF]))
+    return "%s (%d bytes): garbled offsets %s" % (os.path.basename(snap), size, where)
+
+
+def wipe_member(member_dir):
+    """Removes a member's data and log, keeping myid, so it rejoins as a new replica."""
+    data = os.path.join(member_dir, "data")
+    for name in os.listdir(data):
+        if name == "myid":
+            continue
+        p = os.path.join(data, name)
+        shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
+    shutil.rmtree(os.path.join(member_dir, "datalog"), ignore_errors=True)
+    os.makedirs(os.path.join(member_dir, "datalog"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+class Run:
+    def __init__(self, args):
+        self.args = args
+        self.seed = args.seed
+        self.rng = random.Random(args.seed)
+        self.out_dir = args.out or tempfile.mkdtemp(prefix="fk-fault-")
+        os.makedirs(self.out_dir, exist_ok=True)
+        self.t0 = time.monotonic()
+        self.stop_workers = threading.Event()
+        self.errors = []  # harness-level failures (worker crashes, an undrained queue)
+        self.stalls = []  # nemeses after which the cluster did not recover in time
+        self.nemesis_log = []  # (kind, description, outcome)
+        self.refusals = []  # disk faults the server refused to start on
+        self.paused = set()
+        self.cluster = None
+        self.mesh = None
+        self.workloads = []
+        self.workers = []
+        self.final_process = {}
+
+    # -- cluster --
+    def start_cluster(self):
+        n = self.args.nodes
+        for attempt in range(5):
+            taken = set()
+
+            def port_for():
+                for _ in range(100):
+                    p = H.free_port()
+                    if p not in taken:
+                        taken.add(p)
+                        return p
+                raise RuntimeError("no distinct free port")
+            mesh = netproxy.ProxyMesh(n, port_for)
+            cluster = H.FerrokeeperCluster(n, extra_cfg=CLUSTER_CFG, keep_dir=self.args.keep,
+                                           peer_route=mesh.route, startup_timeout_s=60)
+            clash = taken & set(cluster.ports + cluster.peer_ports)
+            if clash:
+                cluster.stop()
+                continue
+            self.mesh = mesh.start(cluster.peer_ports)
+            self.cluster = cluster
+            cluster.start()
+            log("cluster up: %s, %d proxies, out %s" % (cluster.hostports,
+                                                       len(mesh.proxies), self.out_dir))
+            return
+        raise RuntimeError("proxy ports kept clashing with server ports")
+
+    def note(self, f, value):
+        log("nemesis %s: %s" % (f, value))
+        for w in self.workloads:
+            w.hist.event("nemesis", "info", f, None, value)
+
+    def mode(self, i, timeout_s=1.0):
+        if self.cluster.members[i].proc is None or i in self.paused:
+            return ""
+        for line in H.four_letter(self.cluster.ports[i], "srvr", timeout_s=timeout_s).splitlines():
+            if line.startswith("Mode: "):
+                return line[6:].strip()
+        return ""
+
+    def leader(self, among=None):
+        among = self.cluster.running() if among is None else among
+        leaders = [i for i in among if self.mode(i) == "leader"]
+        return leaders[0] if len(leaders) == 1 else None
+
+    def wait_leader(self, among, timeout_s):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            i = self.leader(among)
+            if i is not None:
+                return i
+            time.sleep(0.1)
+        return None
+
+    def exited(self):
+        return [i for i in self.cluster.running() if not self.cluster.members[i].alive()]
+
+    def wait_healthy(self, timeout_s):
+        """(True, modes) once one leader and every member serves; (False, modes) on timeout
+        or when a member's process exits (modes then names it 'EXITED')."""
+        deadline = time.monotonic() + timeout_s
+        modes = []
+        while time.monotonic() < deadline:
+            gone = self.exited()
+            if gone:
+                return False, ["EXITED" if i in gone else "?" for i in range(len(self.cluster.members))]
+            modes = [self.mode(i) for i in range(len(self.cluster.members))]
+            if modes.count("leader") == 1 and all(modes):
+                return True, modes
+            time.sleep(0.1)
+        return False, modes
+
+    def restart(self, i):
+        self.cluster.members[i].launch()
+
+    def repair_everything(self):
+        """Heals the network, resumes paused members, restarts stopped or exited ones."""
+        self.mesh.heal()
+        for i in list(self.paused):
+            self.resume(i)
+        for i, m in enumerate(self.cluster.members):
+            if m.proc is not None and not m.alive():
+                self.errors.append("s%d exited unexpectedly; log:\n%s" % (i + 1, m.log_tail(30)))
+                m.kill()
+            if m.proc is None:
+                self.restart(i)
+
+    def recover(self, kind):
+        ok, modes = self.wait_healthy(RECOVERY_S)
+        if ok:
+            return True
+        self.stalls.append("%s: no recovery within %.0fs (modes %s)" % (kind, RECOVERY_S, modes))
+        log("STALL after %s: modes %s" % (kind, modes))
+        self.repair_everything()
+        ok, modes = self.wait_healthy(RECOVERY_S)
+        if not ok:
+            raise RuntimeError("cluster did not recover after %s: modes %s\n%s" % (
+                kind, modes, self.cluster.log_tail(n=30)))
+        return False
+
+    def pause(self, i):
+        os.kill(self.cluster.members[i].proc.pid, signal.SIGSTOP)
+        self.paused.add(i)
+
+    def resume(self, i):
+        m = self.cluster.members[i]
+        if m.proc is not None and m.proc.poll() is None:
+            os.kill(m.proc.pid, signal.SIGCONT)
+        self.paused.discard(i)
+
+    # -- nemeses --
+    def hold(self):
+        time.sleep(self.rng.uniform(self.args.hold_min, self.args.hold_max))
+
+    def act(self, kind):
+        n = len(self.cluster.members)
+        leader = self.leader()
+        pick = self.rng.randrange(n)
+        target = leader if kind.endswith("-leader") and leader is not None else pick
+        if kind.startswith("kill"):
+            self.note(kind, "kill -9 s%d" % (target + 1))
+            self.cluster.kill(target)
+            self.hold()
+            self.restart(target)
+            self.note("restart", "s%d" % (target + 1))
+            return "killed and restarted s%d" % (target + 1)
+        if kind.startswith("pause"):
+            self.note(kind, "SIGSTOP s%d" % (target + 1))
+            self.pause(target)
+            self.hold()
+            self.resume(target)
+            self.note("resume", "SIGCONT s%d" % (target + 1))
+            return "paused s%d" % (target + 1)
+        if kind.startswith("partition"):
+            return self.partition(kind, leader)
+        return self.disk_fault(kind, pick)
+
+    def partition(self, kind, leader):
+        n = len(self.cluster.members)
+        order = list(range(n))
+        self.rng.shuffle(order)
+        mode = self.rng.choice((netproxy.DROP, netproxy.BLACKHOLE))
+        if kind == "partition-leader":
+            lead = leader if leader is not None else order[0]
+            groups = [[lead], [i for i in range(n) if i != lead]]
+        elif kind == "partition-halves":
+            groups = [order[:n // 2], order[n // 2:]]
+        else:  # bridge: the middle member of the order sees both halves
+            half = (n - 1) // 2
+            groups = [order[:half], order[half + 1:]]
+        shape = " | ".join(",".join("s%d" % (i + 1) for i in sorted(g)) for g in groups)
+        if kind == "partition-bridge":
+            shape += " (bridge s%d)" % (order[(n - 1) // 2] + 1)
+        self.note(kind, "%s %s" % (mode, shape))
+        self.mesh.partition(groups, mode)
+        self.hold()
+        self.mesh.heal()
+        self.note("heal", "network")
+        return "%s %s" % (mode, shape)
+
+    def disk_fault(self, kind, target):
+        m = self.cluster.members[target]
+        if kind == "snapshot-corrupt":
+            snaps = os.path.join(m.dir, "data", "snapshots")
+            before = newest(snaps, "snapshot.")
+            H.four_letter(m.port, "csnp")
+            deadline = time.monotonic() + 15
+            while newest(snaps, "snapshot.") == before and time.monotonic() < deadline:
+                time.sleep(0.1)
+        self.note(kind, "kill -9 s%d" % (target + 1))
+        self.cluster.kill(target)
+        others = [i for i in range(len(self.cluster.members)) if i != target]
+        # The survivors elect (or keep) a leader, whose first commit puts every committed
+        # entry on a majority without the target; only then may the target's copy be damaged.
+        if self.wait_leader(others, RECOVERY_S) is None:
+            self.stalls.append("%s: survivors elected no leader in %.0fs" % (kind, RECOVERY_S))
+        time.sleep(1.0)
+        if kind == "snapshot-corrupt":
+            what = damage_snapshot(m.dir, self.rng)
+        else:
+            what = damage_wal(m.dir, kind, self.rng)
+        self.note(kind, "s%d %s" % (target + 1, what))
+        self.restart(target)
+        self.note("restart", "s%d" % (target + 1))
+        ok, _ = self.wait_healthy(RECOVERY_S)
+        if not ok and not m.alive():
+            tail = m.log_tail(15)
+            self.refusals.append((kind, target, what, tail))
+            self.note("refused", "s%d did not start; wiping its data" % (target + 1))
+            log("s%d refused to start after %s; log:\n%s" % (target + 1, kind, tail))
+            m.kill()
+            wipe_member(m.dir)
+            self.restart(target)
+            self.note("restart", "s%d (wiped)" % (target + 1))
+            return "s%d %s -> refused to start, wiped and rejoined" % (target + 1, what)
+        return "s%d %s -> started" % (target + 1, what)
+
+    def schedule(self):
+        """Yields nemesis kinds: in --smoke each once in a seeded order, else random kinds
+        until the duration has passed."""
+        kinds = list(self.args.nemeses)
+        if self.args.smoke:
+            self.rng.shuffle(kinds)
+            for k in kinds:
+                yield k
+            return
+        end = self.t0 + self.args.duration
+        while time.monotonic() < end:
+            yield self.rng.choice(kinds)
+
+    def run_nemeses(self):
+        time.sleep(self.args.quiet)
+        for kind in self.schedule():
+            if self.exited():
+                self.errors.append("a member exited unexpectedly before %s: %s" % (
+                    kind, ", ".join("s%d" % (i + 1) for i in self.exited())))
+                self.repair_everything()
+                self.recover("unexpected exit")
+            t = time.monotonic()
+            try:
+                what = self.act(kind)
+            finally:
+                if self.paused or self.mesh.cut_links():
+                    self.repair_everything()  # act() was interrupted mid-fault
+            recovered = self.recover(kind)
+            self.nemesis_log.append((kind, what, recovered, time.monotonic() - t))
+            log("%s done in %.1fs: %s%s" % (kind, time.monotonic() - t, what,
+                                            "" if recovered else " (STALLED)"))
+            time.sleep(self.rng.uniform(self.args.quiet / 2, self.args.quiet))
+
+    # -- final phase --
+    def final_op(self, workload, ports, f, key, value, action):
+        """One op of the final phase through a fresh client on `ports`, as a new process;
+        retried (each try a new process) until ok or FINAL_TRIES."""
+        rng = random.Random(self.seed)
+        for _ in range(10):
+            c = new_client(ports, rng, timeout_s=15)
+            if c is None:
+                time.sleep(1)
+                continue
+            w = _FinalWorker(workload, c)
+            try:
+                status, result = w.call(f, key, value, action, write=f != "read")
+            finally:
+                close_client(w.client)
+            if status == "ok":
+                return status, result
+            time.sleep(0.5)
+        self.errors.append("final %s %s of %s failed 10 times" % (f, key, workload.name))
+        return "fail", None
+
+    def finish(self):
+        self.stop_workers.set()
+        deadline = time.monotonic() + WORKER_JOIN_S
+        for w in self.workers:
+            w.thread.join(max(0.1, deadline - time.monotonic()))
+        stuck = [w.thread.name for w in self.workers if w.thread.is_alive()]
+        if stuck:
+            self.errors.append("workers did not stop within %.0fs: %s" % (WORKER_JOIN_S, stuck))
+        for wl in self.workloads:
+            wl.finish(self)
+        try:
+            line = self.cluster.wait_converged(FINAL_CONVERGE_S)
+            return None, line
+        except RuntimeError as e:
+            return str(e), None
+
+    def server_log_marks(self):
+        counts = {k: 0 for k in RECOVERY_LOG_MARKS}
+        panics = []
+        for i, m in enumerate(self.cluster.members):
+            try:
+                with open(os.path.join(m.dir, "server.log"), "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            for k, mark in RECOVERY_LOG_MARKS.items():
+                counts[k] += text.count(mark)
+            if "panicked" in text:
+                panics.append("s%d: %s" % (i + 1, [ln for ln in text.splitlines()
+                                                   if "panicked" in ln][:3]))
+        return counts, panics
+
+    def main(self):
+        results = []
+        self.start_cluster()
+        admin = new_client(self.cluster.ports, random.Random(self.seed), timeout_s=20)
+        if admin is None:
+            raise RuntimeError("no admin client")
+        try:
+            for i, cls in enumerate(WORKLOAD_CLASSES):
+                wl = cls(self, i)
+                wl.setup(admin)
+                self.workloads.append(wl)
+        finally:
+            close_client(admin)
+        for wl in self.workloads:
+            for k in range(self.args.workers):
+                self.workers.append(Worker(self, wl, k))
+        for w in self.workers:
+            w.thread.start()
+        try:
+            self.run_nemeses()
+        finally:
+            self.repair_everything()
+        self.recover("final repair")
+        time.sleep(self.args.quiet)
+        diverged, hash_line = self.finish()
+        marks, panics = self.server_log_marks()
+        for i, m in enumerate(self.cluster.members):
+            try:
+                shutil.copy(os.path.join(m.dir, "server.log"),
+                            os.path.join(self.out_dir, "s%d.log" % (i + 1)))
+            except OSError as e:
+                log("cannot keep the log of s%d: %s" % (i + 1, e))
+        for wl in self.workloads:
+            wl.hist.close()
+        self.cluster.stop()
+        self.mesh.close()
+        results.extend(self.check_histories())
+        results.append(("replicas converge to one zxid and digest", diverged))
+        results.append(("the cluster recovered after every nemesis",
+                        "; ".join(self.stalls) or None))
+        results.append(("no server panicked", "; ".join(panics) or None))
+        results.append(("harness ran cleanly", "\n".join(self.errors) or None))
+        if self.args.smoke:
+            used = {k for k, _, _, _ in self.nemesis_log}
+            missing = sorted(set(self.args.nemeses) - used)
+            results.append(("every nemesis kind ran", ", ".join(missing) or None))
+        self.print_summary(hash_line, marks)
+        return H.report(results)
+
+    def check_histories(self):
+        results = []
+        self.checked = []
+        for wl in self.workloads:
+            name = "history %s" % wl.name
+            try:
+                ops = history_check.load_history(wl.hist.path, wl.name)
+            except history_check.HistoryError as e:
+                results.append((name, "malformed: %s" % e))
+                self.keep_violation(wl.hist.path)
+                continue
+            res = history_check.check(wl.name, ops, self.args.budget)
+            self.checked.append((wl, res))
+            if res["valid"] is True:
+                results.append((name, None))
+            elif res["valid"] == "unknown" and self.args.allow_budget_unknown and all(
+                    k["valid"] != "unknown" or "budget" in k.get("note", "")
+                    for k in res["keys"]):
+                # The register search ran out of steps on some key: reported, not failed.
+                log("UNKNOWN %s: search budget ran out on %d keys" % (
+                    wl.name, sum(k["valid"] == "unknown" for k in res["keys"])))
+                results.append((name, None))
+            else:
+                results.append((name, "%s: %s" % (res["valid"], "; ".join(
+                    res["violations"][:5]) or "; ".join(k.get("note", "")
+                                                         for k in res["keys"]))))
+                self.keep_violation(wl.hist.path)
+                print(history_check.format_summary(res))
+        return results
+
+    def keep_violation(self, path):
+        if self.args.violations_dir:
+            os.makedirs(self.args.violations_dir, exist_ok=True)
+            dest = os.path.join(self.args.violations_dir, "seed%d-%s" % (
+                self.seed, os.path.basename(path)))
+            shutil.copy(path, dest)
+            log("kept %s" % dest)
+
+    def print_summary(self, hash_line, marks):
+        elapsed = time.monotonic() - self.t0
+        print("== fault run: seed %d, %d nodes, %.0fs, histories in %s" % (
+            self.seed, len(self.cluster.members), elapsed, self.out_dir))
+        for wl, res in self.checked:
+            c = wl.hist.counts
+            unknown_keys = sum(k["valid"] == "unknown" for k in res["keys"])
+            steps = [k["steps"] for k in res["keys"] if "steps" in k]
+            print("history %-10s ops %6d (ok %d, fail %d, info %d), keys %d, verdict %s, "
+                  "violations %d%s%s" % (
+                      wl.name, c["invoke"], c["ok"], c["fail"], c["info"], len(res["keys"]),
+                      history_check._verdict_word(res["valid"]), len(res["violations"]),
+                      ", unknown keys %d" % unknown_keys if unknown_keys else "",
+                      ", search steps max %d of %d" % (max(steps), self.args.budget)
+                      if steps else ""))
+        counts = {}
+        for kind, _, _, _ in self.nemesis_log:
+            counts[kind] = counts.get(kind, 0) + 1
+        print("nemeses: %d (%s)" % (len(self.nemesis_log), ", ".join(
+            "%s %d" % kv for kv in sorted(counts.items()))))
+        for kind, what, recovered, secs in self.nemesis_log:
+            print("  %-18s %5.1fs %s%s" % (kind, secs, what, "" if recovered else " STALLED"))
+        print("disk faults refused at start (data wiped, rejoined): %d" % len(self.refusals))
+        for kind, target, what, tail in self.refusals:
+            errs = [ln for ln in tail.splitlines() if "rror" in ln][-2:]
+            print("  %s s%d: %s | %s" % (kind, target + 1, what, " / ".join(errs)))
+        print("server log: %s" % ", ".join("%s %d" % kv for kv in marks.items()))
+        print("final hash: %s" % hash_line)
+
+
+class _FinalWorker(Worker):
+    """A one-op worker for the final phase: a new process on a given client."""
+
+    def __init__(self, workload, client):  # noqa: super().__init__ would start a thread
+        self.workload = workload
+        self.hist = workload.hist
+        self.process = self.hist.new_process()
+        self.client = client
+        self.seen = {}
+
+    def crash(self):
+        close_client(self.client)
+        self.client = None
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--nodes", type=int, default=3)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--duration", type=parse_duration, default=600.0,
+                   help="soak length: 90s, 20m, 3h (ignored by --smoke)")
+    p.add_argument("--smoke", action="store_true", help="each nemesis once, then stop")
+    p.add_argument("--nemeses", default=",".join(NEMESES))
+    p.add_argument("--workers", type=int, default=3, help="processes per workload")
+    p.add_argument("--hold-min", type=float, default=3.0)
+    p.add_argument("--hold-max", type=float, default=6.0)
+    p.add_argument("--quiet", type=float, default=3.0, help="seconds of calm between faults")
+    p.add_argument("--budget", type=int, default=history_check.BUDGET_STEPS_DEFAULT)
+    p.add_argument("--strict-unknown", dest="allow_budget_unknown", action="store_false",
+                   help="fail on an unknown register verdict even when the budget ran out")
+    p.add_argument("--out", default=None)
+    p.add_argument("--violations-dir", default=None)
+    p.add_argument("--keep", action="store_true", help="keep the servers' directories")
+    args = p.parse_args(argv)
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(1, 1 << 31)
+    args.nemeses = [k.strip() for k in args.nemeses.split(",") if k.strip()]
+    bad = [k for k in args.nemeses if k not in NEMESES]
+    if bad:
+        p.error("unknown nemeses %s (known: %s)" % (bad, ", ".join(NEMESES)))
+    if not 3 <= args.nodes <= 7:
+        p.error("--nodes must be 3..7")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    log("seed %d (replay: fault_run.py %s--nodes %d --seed %d)" % (
+        args.seed, "--smoke " if args.smoke else "--duration %ds " % args.duration,
+        args.nodes, args.seed))
+    run = Run(args)
+    try:
+        return run.main()
+    except Exception:
+        traceback.print_exc()
+        print("0 passed, 1 failed")
+        return 1
+    finally:
+        for i in list(run.paused):
+            run.resume(i)
+        if run.cluster is not None:
+            run.cluster.stop()
+        if run.mesh is not None:
+            run.mesh.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
