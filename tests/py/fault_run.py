@@ -16,9 +16,9 @@ What it does:
      proxy i->j; j binds its real peer port). Partitions are made by the proxies, not by network
      namespaces or iptables. Config: `readConsistency=linearizable` (ZooKeeper's default,
      sequential consistency, lets a lagging member serve stale reads, which a linearizable
-     register must flag; with it every read is a Raft ReadIndex), `snapCount=300` and
-     `preAllocSize=128` (KiB) so that snapshots, log purges and segment rolls happen during a
-     run, tickTime 500 ms (fkharness's).
+     register must flag; with it every read is a Raft ReadIndex), `snapCount=300` (or
+     `--snap-count`) and `preAllocSize=128` (KiB) so that snapshots, log purges and segment
+     rolls happen during a run, tickTime 500 ms (fkharness's).
   2. Runs the five workloads of `fault_workloads.py` at once (register, set, counter, queue,
      unique ids), each with `--workers` kazoo clients, each writing one JSON Lines history in
      `history_check.py`'s format; ok / fail / info as that module's docstring says.
@@ -89,9 +89,9 @@ FINAL_CONVERGE_S = 90.0
 WORKER_JOIN_S = 30.0
 CLUSTER_CFG = {
     "readConsistency": "linearizable",
-    "snapCount": "300",
     "preAllocSize": "128",
 }
+SNAP_COUNT_DEFAULT = 300
 NEMESES = ("kill-random", "kill-leader", "pause-random", "pause-leader", "partition-halves",
            "partition-leader", "partition-bridge", "wal-truncate-tail", "wal-garble-tail",
            "wal-garble-middle", "snapshot-corrupt")
@@ -231,6 +231,7 @@ class Run:
         self.nemesis_log = []  # (kind, description, outcome)
         self.refusals = []  # disk faults the server refused to start on
         self.paused = set()
+        self.keep_cluster = False  # set on a stall or failure: the directories stay
         self.cluster = None
         self.mesh = None
         self.workloads = []
@@ -250,7 +251,8 @@ class Run:
                         return p
                 raise RuntimeError("no distinct free port")
             mesh = netproxy.ProxyMesh(n, port_for)
-            cluster = H.FerrokeeperCluster(n, extra_cfg=CLUSTER_CFG, keep_dir=self.args.keep,
+            cfg = dict(CLUSTER_CFG, snapCount=str(self.args.snap_count))
+            cluster = H.FerrokeeperCluster(n, extra_cfg=cfg, keep_dir=self.args.keep,
                                            peer_route=mesh.route, startup_timeout_s=60)
             clash = taken & set(cluster.ports + cluster.peer_ports)
             if clash:
@@ -325,17 +327,60 @@ class Run:
                 self.restart(i)
 
     def recover(self, kind):
+        """Waits until the cluster is healthy again. On a stall: records it with diagnostics,
+        repairs, and restarts (kill -9) the members that run but report no mode, so a soak
+        goes on; raises if even that does not bring the cluster back."""
         ok, modes = self.wait_healthy(RECOVERY_S)
         if ok:
             return True
-        self.stalls.append("%s: no recovery within %.0fs (modes %s)" % (kind, RECOVERY_S, modes))
-        log("STALL after %s: modes %s" % (kind, modes))
+        report = self.diagnose(kind, modes)
+        self.stalls.append("%s: no recovery within %.0fs (modes %s; diagnostics in %s)" % (
+            kind, RECOVERY_S, modes, report))
+        log("STALL after %s: modes %s; diagnostics in %s" % (kind, modes, report))
         self.repair_everything()
+        for i, md in enumerate(modes):
+            m = self.cluster.members[i]
+            if md == "" and m.alive() and self.mode(i) == "":
+                self.note("restart-stuck", "kill -9 and restart s%d" % (i + 1))
+                m.kill()
+                self.restart(i)
         ok, modes = self.wait_healthy(RECOVERY_S)
         if not ok:
             raise RuntimeError("cluster did not recover after %s: modes %s\n%s" % (
                 kind, modes, self.cluster.log_tail(n=30)))
         return False
+
+    def diagnose(self, kind, modes):
+        """Writes what each member says (srvr, mntr, its threads' kernel wait channels and
+        its log's tail) to stall-<n>.txt in the output directory; returns the file's path."""
+        path = os.path.join(self.out_dir, "stall-%d.txt" % (len(self.stalls) + 1))
+        self.keep_cluster = True
+        with open(path, "w") as f:
+            f.write("stall after %s at %.1fs; modes %s\n" % (kind, time.monotonic() - self.t0,
+                                                            modes))
+            for i, m in enumerate(self.cluster.members):
+                f.write("\n===== s%d (dir %s, alive %s)\n" % (i + 1, m.dir, m.alive()))
+                if not m.alive():
+                    continue
+                for word in ("srvr", "mntr"):
+                    f.write("--- %s\n%s\n" % (word, H.four_letter(m.port, word, timeout_s=3)))
+                pid = m.proc.pid
+                try:
+                    with open("/proc/%d/status" % pid) as st:
+                        f.write("--- " + "".join(ln for ln in st if ln.startswith(
+                            ("State", "Threads", "VmRSS"))))
+                    for tid in sorted(os.listdir("/proc/%d/task" % pid), key=int):
+                        with open("/proc/%d/task/%s/comm" % (pid, tid)) as c, \
+                                open("/proc/%d/task/%s/wchan" % (pid, tid)) as w, \
+                                open("/proc/%d/task/%s/stat" % (pid, tid)) as t:
+                            fields = t.read().rsplit(")", 1)[1].split()
+                            f.write("thread %s %-16s state %s utime %s stime %s wchan %s\n" % (
+                                tid, c.read().strip(), fields[0], fields[11], fields[12],
+                                w.read().strip()))
+                except OSError as e:
+                    f.write("(cannot read /proc: %s)\n" % e)
+                f.write("--- log tail\n%s\n" % m.log_tail(60))
+        return path
 
     def pause(self, i):
         os.kill(self.cluster.members[i].proc.pid, signal.SIGSTOP)
@@ -557,17 +602,13 @@ class Run:
         time.sleep(self.args.quiet)
         diverged, hash_line = self.finish()
         marks, panics = self.server_log_marks()
-        for i, m in enumerate(self.cluster.members):
-            try:
-                shutil.copy(os.path.join(m.dir, "server.log"),
-                            os.path.join(self.out_dir, "s%d.log" % (i + 1)))
-            except OSError as e:
-                log("cannot keep the log of s%d: %s" % (i + 1, e))
+        self.keep_logs()
         for wl in self.workloads:
             wl.hist.close()
-        self.cluster.stop()
-        self.mesh.close()
         results.extend(self.check_histories())
+        if any(err for _, err in results) or diverged or self.stalls or panics:
+            self.keep_cluster = True
+        self.stop_cluster()
         results.append(("replicas converge to one zxid and digest", diverged))
         results.append(("the cluster recovered after every nemesis",
                         "; ".join(self.stalls) or None))
@@ -584,6 +625,28 @@ class Run:
                         "every history passed"), ("no server panicked", "; ".join(panics) or None)]
             print("histories flagged: %s" % (", ".join(invalid) or "none"))
         return H.report(results)
+
+    def keep_logs(self):
+        """Copies every member's server.log into the output directory."""
+        for i, m in enumerate(self.cluster.members):
+            try:
+                shutil.copy(os.path.join(m.dir, "server.log"),
+                            os.path.join(self.out_dir, "s%d.log" % (i + 1)))
+            except OSError as e:
+                log("cannot keep the log of s%d: %s" % (i + 1, e))
+
+    def stop_cluster(self):
+        """Resumes paused members, stops every server and proxy; the servers' directories
+        stay (and are named) when something failed or --keep was given."""
+        for i in list(self.paused):
+            self.resume(i)
+        if self.cluster is not None:
+            if self.keep_cluster:
+                self.cluster.keep_dir = True
+                log("server directories kept in %s" % self.cluster.dir)
+            self.cluster.stop()
+        if self.mesh is not None:
+            self.mesh.close()
 
     def check_histories(self):
         results = []
@@ -665,6 +728,8 @@ def parse_args(argv):
     p.add_argument("--hold-min", type=float, default=3.0)
     p.add_argument("--hold-max", type=float, default=6.0)
     p.add_argument("--quiet", type=float, default=3.0, help="seconds of calm between faults")
+    p.add_argument("--snap-count", type=int, default=SNAP_COUNT_DEFAULT,
+                   help="the servers' snapCount (txns between snapshots)")
     p.add_argument("--budget", type=int, default=history_check.BUDGET_STEPS_DEFAULT)
     p.add_argument("--strict-unknown", dest="allow_budget_unknown", action="store_false",
                    help="fail on an unknown register verdict even when the budget ran out")
@@ -696,15 +761,13 @@ def main(argv=None):
         return run.main()
     except Exception:
         traceback.print_exc()
+        run.keep_cluster = True
+        if run.cluster is not None:
+            run.keep_logs()
         print("0 passed, 1 failed")
         return 1
     finally:
-        for i in list(run.paused):
-            run.resume(i)
-        if run.cluster is not None:
-            run.cluster.stop()
-        if run.mesh is not None:
-            run.mesh.close()
+        run.stop_cluster()
 
 
 if __name__ == "__main__":
