@@ -7,6 +7,9 @@ ids and roles only, so the addresses may differ between configs). Partitions are
 not with network namespaces or iptables: nothing needs root, and a fault lands on exactly one
 direction of one pair.
 
+A proxy may also be slowed (`rate_bytes_per_s`, `ProxyMesh.set_rate`): after forwarding a
+chunk, its pump waits as long as the chunk takes at that rate.
+
 Modes, switchable at any time (`set_mode`):
   * pass: bytes flow both ways.
   * drop: every existing connection is closed at once (both sides see a reset or EOF) and a
@@ -45,6 +48,7 @@ class Proxy:
         self.target_port = target_port
         self.name = name or "%d->%d" % (listen_port, target_port)
         self.mode = PASS
+        self.rate_bytes_per_s = None  # pass mode only: a slow link (per connection and direction)
         self.lock = threading.Lock()
         self.conns = []  # [(client socket, upstream socket)] while open
         self.closed = False
@@ -148,6 +152,9 @@ class Proxy:
                 if not data:
                     break
                 dst.sendall(data)
+                rate = self.rate_bytes_per_s
+                if rate:
+                    threading.Event().wait(len(data) / rate)
         except (OSError, ValueError):
             pass  # a reset, or the other pump/drop closed a socket under us
         with self.lock:
@@ -198,6 +205,12 @@ class ProxyMesh:
         for p in self.proxies.values():
             p.close()
         self.proxies = {}
+
+    def set_rate(self, i, j, rate_bytes_per_s):
+        """Both directions between i and j pass at most about this many bytes a second per
+        connection (None: as fast as the proxy goes)."""
+        self.proxies[(i, j)].rate_bytes_per_s = rate_bytes_per_s
+        self.proxies[(j, i)].rate_bytes_per_s = rate_bytes_per_s
 
     def set_link(self, i, j, mode):
         """Both directions between i and j."""
