@@ -10,6 +10,9 @@ members in a random order), and writes one JSON Lines history in `history_check.
               version this process read x at. Written values are unique, so a version match
               is exactly "the register still holds x".
   set         add x = create sequential /fault/set/sK/e-<x>- ; read = getChildren, the xs.
+              A key full (SET_KEY_ADDS adds begun) gets a final read, then its znodes are
+              deleted (not recorded; nothing reads it again), as are full unique-ids keys:
+              the tree and its snapshots stay small however long a soak runs.
   counter     add d = getData (n, version), then multi [check(version), setData(n + d)];
               read = getData.
   queue       enqueue x = create sequential /fault/queue/q-<x>- ; dequeue = getChildren, then
@@ -285,6 +288,27 @@ class Register(Workload):
         w.call("cas", key, [expected, v], cas, write=True)
 
 
+def delete_tree(zk, path, batch=200):
+    """Best effort: deletes path's children in multis of `batch`, then path; gives up quietly
+    on any error (a late create, a lost connection): what is left only takes room."""
+    try:
+        for _ in range(3):
+            names = wait(zk.get_children_async(path))
+            for i in range(0, len(names), batch):
+                t = zk.transaction()
+                for name in names[i:i + batch]:
+                    t.delete("%s/%s" % (path, name))
+                wait(t.commit_async())
+            try:
+                wait(zk.delete_async(path))
+                return True
+            except NotEmptyError:
+                continue
+    except Exception:
+        pass
+    return False
+
+
 def children_xs(zk, path):
     """The x of every `<prefix>-<x>-<seq>` child, sorted. A parent that is gone reads as
     empty: a key is read only once its parent was created, and parents are never deleted, so
@@ -306,6 +330,24 @@ class SetWorkload(Workload):
     def setup(self, zk):
         super().setup(zk)
         self.keys = set()
+        self.retired = set()
+
+    def retire(self, w, key):
+        """A full key's final read, then its znodes are deleted (unrecorded: nothing reads
+        the key again), so the tree, hence every snapshot, stays small however long the run."""
+        path = "%s/%s" % (self.base, key)
+        for _ in range(3):
+            if w.client is None:
+                w.client = new_client(self.run.cluster.ports, w.rng)
+                if w.client is None:
+                    continue
+            status, _ = w.call("read", key, None, lambda zk: children_xs(zk, path), write=False)
+            if status == "ok":
+                with self.lock:
+                    self.keys.discard(key)
+                    self.retired.add(key)
+                delete_tree(w.client, path)
+                return
 
     def op(self, w):
         if w.rng.random() < 0.02 and self.counter:
@@ -316,8 +358,14 @@ class SetWorkload(Workload):
                 return
         x = self.next_number()
         key = self.key_of(x)
+        if x % SET_KEY_ADDS == 0 and x > 0:
+            self.retire(w, self.key_of(x - 1))
+            if w.client is None:
+                return
         path = "%s/%s" % (self.base, key)
         with self.lock:
+            if key in self.retired:
+                return  # a late add for a key already read a final time: not tried
             fresh = key not in self.keys
             self.keys.add(key)
         if fresh:
@@ -428,12 +476,21 @@ class UniqueIds(Workload):
     def setup(self, zk):
         super().setup(zk)
         self.made = set()
+        self.retired = set()
 
     def op(self, w):
         n = self.next_number()
         key = "i%d" % (n // IDS_KEY_OPS)
         path = "%s/%s" % (self.base, key)
+        if n % IDS_KEY_OPS == 0 and n > 0:
+            # The previous key is full: its ids are in the history; its znodes may go.
+            old = "i%d" % (n // IDS_KEY_OPS - 1)
+            with self.lock:
+                self.retired.add(old)
+            delete_tree(w.client, "%s/%s" % (self.base, old))
         with self.lock:
+            if key in self.retired:
+                return
             fresh = key not in self.made
             self.made.add(key)
         if fresh:
