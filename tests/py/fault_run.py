@@ -334,8 +334,13 @@ class Run:
         if ok:
             return True
         report = self.diagnose(kind, modes)
-        self.stalls.append("%s: no recovery within %.0fs (modes %s; diagnostics in %s)" % (
-            kind, RECOVERY_S, modes, report))
+        gone = ["s%d" % (i + 1) for i, md in enumerate(modes) if md == "EXITED"]
+        if gone:
+            self.errors.append("%s: %s exited by itself (diagnostics in %s)" % (
+                kind, ", ".join(gone), report))
+        else:
+            self.stalls.append("%s: no recovery within %.0fs (modes %s; diagnostics in %s)" % (
+                kind, RECOVERY_S, modes, report))
         log("STALL after %s: modes %s; diagnostics in %s" % (kind, modes, report))
         self.repair_everything()
         for i, md in enumerate(modes):
