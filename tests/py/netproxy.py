@@ -54,6 +54,7 @@ class Proxy:
         self.closed = False
         self.accepted = 0
         self.refused = 0
+        self.forwarded_bytes = 0  # both directions, all connections
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind((HOST, listen_port))
@@ -152,6 +153,7 @@ class Proxy:
                 if not data:
                     break
                 dst.sendall(data)
+                self.forwarded_bytes += len(data)  # a statistic: a lost race costs a count
                 rate = self.rate_bytes_per_s
                 if rate:
                     threading.Event().wait(len(data) / rate)
