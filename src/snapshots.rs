@@ -72,6 +72,10 @@ enum Job {
     },
     Chunk(Vec<u8>),
     Finish,
+    /// The walk of `zxid` was abandoned: drop its file, report it failed.
+    Abort {
+        zxid: i64,
+    },
 }
 
 /// What the worker reports back for each snapshot.
@@ -276,6 +280,21 @@ impl Snapshots {
         });
     }
 
+    /// The tree was replaced (a leader's snapshot was installed) during a walk: the walk's
+    /// tree is gone, so its file is dropped; the next snapshot starts as usual.
+    pub fn abandon_walk(&mut self) {
+        let Some(taken) = self.active.take() else {
+            return;
+        };
+        // While a walk runs, only its own Begin or Chunk can wait here (`turn` begins a walk
+        // only once nothing waits); the worker needs none of them now.
+        self.pending.clear();
+        self.pending.push_back(Job::Abort { zxid: taken.zxid });
+        self.awaited.push_back(taken);
+        self.next_step_at = None;
+        assert!(self.active.is_none(), "no walk after abandoning it");
+    }
+
     /// Emits up to `STEP_NODES_MAX` nodes or about `STEP_BYTES_MAX` bytes; at the end of the
     /// walk queues Finish.
     fn step(&mut self, tree: &mut DataTree) {
@@ -411,6 +430,16 @@ fn run_worker(
                 None
             }
             Job::Finish => Some(finish(writer.take(), dir, retain_count, current_zxid)),
+            Job::Abort { zxid } => {
+                // Begin may never have come (it was still waiting in the loop); a dropped
+                // writer leaves its tmp file, the only one, since one snapshot is written at
+                // a time.
+                writer = None;
+                if let Err(e) = wal::snapshot::remove_stale_tmp(&FileDisk, dir) {
+                    log::warn!("cannot remove an abandoned snapshot's tmp file: {e}");
+                }
+                Some(Done::Failed { zxid })
+            }
         };
         let Some(outcome) = outcome else { continue };
         if done.send(outcome).is_err() {

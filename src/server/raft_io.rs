@@ -150,6 +150,8 @@ impl Server {
                     snapshot.meta.index,
                     tree.node_count()
                 );
+                // A background snapshot walk of the old tree cannot go on in the new one.
+                self.snapshots.abandon_walk();
                 self.tree = tree;
                 self.resync_sessions();
             }

@@ -385,7 +385,11 @@ class FerrokeeperCluster:
     kind = "ferrokeeper-cluster"
 
     def __init__(self, size=3, observers=0, binary=None, extra_cfg=None,
-                 tick_time_ms=TICK_TIME_MS, keep_dir=False, startup_timeout_s=60.0):
+                 tick_time_ms=TICK_TIME_MS, keep_dir=False, startup_timeout_s=60.0,
+                 peer_route=None):
+        """peer_route(i, j) -> port, optional: the peer port member i's zoo.cfg names for
+        member j (i != j), e.g. a proxy's; member j still binds its own `peer_ports[j]`. The
+        peer handshake hashes ids and roles only, so the configs may differ in addresses."""
         assert size >= 1, "a cluster needs a participant"
         assert observers >= 0, "observers %d < 0" % observers
         self.size = size
@@ -405,15 +409,25 @@ class FerrokeeperCluster:
             raise RuntimeError("no distinct free port after 100 tries")
 
         client_ports = [distinct_port() for _ in range(total)]
-        lines = {}
-        for i in range(total):
-            suffix = ":observer" if i >= size else ""
-            lines["server.%d" % (i + 1)] = "%s:%d:%d%s" % (HOST, distinct_port(),
-                                                          distinct_port(), suffix)
+        self.peer_ports = [distinct_port() for _ in range(total)]
+        election_ports = [distinct_port() for _ in range(total)]
+
+        def server_lines(i):
+            """Member i's server.N lines (the same for all without a peer_route)."""
+            lines = {}
+            for j in range(total):
+                suffix = ":observer" if j >= size else ""
+                peer = self.peer_ports[j]
+                if peer_route is not None and i != j:
+                    peer = peer_route(i, j)
+                lines["server.%d" % (j + 1)] = "%s:%d:%d%s" % (HOST, peer, election_ports[j],
+                                                              suffix)
+            return lines
+
         self.members = []
         for i in range(total):
             cfg = {"initLimit": "10", "syncLimit": "5"}
-            cfg.update(lines)
+            cfg.update(server_lines(i))
             if i >= size:
                 cfg["peerType"] = "observer"
             cfg.update(extra_cfg or {})
