@@ -34,6 +34,7 @@ use crate::workers::{LogDone, LogWorker, PersistJob};
 
 mod joining;
 mod peer_ops;
+use peer_ops::CatchUp;
 mod raft_io;
 mod reconfigure;
 mod recovery;
@@ -125,6 +126,8 @@ pub struct Server {
     /// Follower: syncs the leader answered, and (any member) read barriers whose ReadIndex
     /// is known, waiting for this index to be applied.
     sync_waits: BTreeMap<u64, u64>,
+    /// Follower: catching up with this term's leader before serving (peer_ops.rs).
+    catch_up: CatchUp,
     /// `readConsistency=linearizable`: read barriers by sequence number → connection.
     barriers: BTreeMap<u64, ConnKey>,
     /// Leader: ReadIndex contexts of its own read barriers → barrier sequence number.
@@ -252,6 +255,7 @@ impl Server {
             next_read_ctx: 1,
             sync_paths: BTreeMap::new(),
             sync_waits: BTreeMap::new(),
+            catch_up: CatchUp::default(),
             barriers: BTreeMap::new(),
             barrier_reads: BTreeMap::new(),
             raft,
@@ -539,6 +543,7 @@ impl Server {
         if ticked {
             self.report_lost_entries();
             self.send_liveness();
+            self.check_caught_up();
             self.write_cluster_config();
             self.sync_peer_members();
             self.reconcile_membership();
@@ -723,11 +728,19 @@ impl Server {
                 .peers
                 .as_ref()
                 .is_some_and(|p| p.is_connected(leader.0));
-        linked && self.applied_current_term && self.recovery.is_none()
+        linked && self.applied_current_term && self.caught_up() && self.recovery.is_none()
     }
 
-    /// Read-only mode is on and this member has no quorum: it serves read-only sessions.
+    /// Read-only mode is on and this member has no leader to follow: it serves read-only
+    /// sessions.
     pub fn is_read_only(&self) -> bool {
-        self.settings.config.read_only_mode_enabled && self.peers.is_some() && !self.is_serving()
+        let follows = self.raft.leader().is_some_and(|leader| {
+            leader.0 == self.my_id
+                || self
+                    .peers
+                    .as_ref()
+                    .is_some_and(|p| p.is_connected(leader.0))
+        }) && self.applied_current_term;
+        self.settings.config.read_only_mode_enabled && self.peers.is_some() && !follows
     }
 }

@@ -568,3 +568,39 @@ fn a_follower_behind_the_compacted_log_catches_up_from_a_snapshot() {
     cluster.wait_converged(Duration::from_secs(10));
     assert!(on_follower.get_data("/eph").unwrap().is_some());
 }
+
+/// A member restarted behind the others, in the leader's term, takes no client until it has
+/// caught up with the leader: its log still holds entries of that term, and before the fix
+/// those alone let it serve a tree thousands of writes old (found by the fault soak).
+#[test]
+fn a_restarted_follower_takes_clients_only_once_caught_up() {
+    let _serial = one_at_a_time();
+    let mut cluster = Cluster::start(3);
+    let leader = cluster.wait_for_leader(Duration::from_secs(30));
+    let follower = (0..3).find(|i| *i != leader).unwrap();
+    let mut client = Client::connect(cluster.members[leader].port, 30_000).unwrap();
+    client.create("/before", b"", 0).unwrap();
+    cluster.wait_converged(Duration::from_secs(30));
+    cluster.kill(follower);
+    let data = vec![7u8; 4096];
+    for n in 0..3000 {
+        client.create(&format!("/w{n}"), &data, 0).unwrap();
+    }
+    cluster.restart(follower);
+    let port = cluster.members[follower].port;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the follower never took a client"
+        );
+        if let Ok(mut late) = Client::connect(port, 30_000) {
+            assert!(
+                late.get_data("/w2999").unwrap().is_some(),
+                "a session granted before the follower caught up"
+            );
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}

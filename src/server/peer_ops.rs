@@ -7,6 +7,20 @@ use byteorder::{BigEndian, ByteOrder};
 
 use super::*;
 
+/// A catch-up question the leader has not answered is asked again after this.
+const CATCH_UP_RETRY: Duration = Duration::from_secs(1);
+
+/// Follower: how far it has caught up with its leader (`caught_up`).
+#[derive(Default)]
+pub(super) struct CatchUp {
+    /// The term whose leader it has caught up with.
+    done_term: Option<u64>,
+    /// The question out: (term, sequence number, when).
+    asked: Option<(u64, u64, Instant)>,
+    /// The leader's answer: (term, index to apply).
+    index: Option<(u64, u64)>,
+}
+
 impl Server {
     /// Peer frames that arrived this turn: Raft messages, forwarded writes, liveness.
     pub(super) fn receive_from_peers(&mut self) {
@@ -59,6 +73,9 @@ impl Server {
                 crate::cluster::KIND_SYNCED if body.len() == 16 => {
                     let seq = BigEndian::read_u64(&body[..8]);
                     let index = BigEndian::read_u64(&body[8..]);
+                    if self.on_catch_up_index(seq, index) {
+                        continue;
+                    }
                     if self.sync_paths.contains_key(&seq) || self.barriers.contains_key(&seq) {
                         self.sync_waits.insert(seq, index);
                         self.answer_synced();
@@ -215,6 +232,64 @@ impl Server {
         if let Some(peers) = self.peers.as_mut() {
             peers.send(to, &frame);
         }
+    }
+
+    /// Caught up with this term's leader: a leader is; a follower once it has applied what
+    /// the leader had committed when it first asked in this term (a ReadIndex, as a `sync`
+    /// gets). Until then it takes no new clients, as a ZooKeeper follower serves only once
+    /// synced with its leader: a member restarted behind the others may still hold entries
+    /// of the current term, which alone would let it serve a stale tree.
+    pub(super) fn caught_up(&self) -> bool {
+        self.is_leader() || self.catch_up.done_term == Some(self.raft.term().0)
+    }
+
+    /// Every tick: asks the leader for the index to catch up to (again after a second
+    /// without an answer), and notes when it is applied.
+    pub(super) fn check_caught_up(&mut self) {
+        let term = self.raft.term().0;
+        if self.peers.is_none() || self.caught_up() || self.raft.leader().is_none() {
+            return;
+        }
+        let applied = self.tree.last_zxid().max(0) as u64;
+        let catch_up = &mut self.catch_up;
+        match catch_up.index {
+            Some((t, index)) if t == term => {
+                if applied >= index {
+                    catch_up.done_term = Some(term);
+                    log::info!("caught up with the leader of term {term} at index {index}");
+                }
+                return;
+            }
+            _ => {}
+        }
+        let now = self.clock.now;
+        let asked_recently = catch_up
+            .asked
+            .is_some_and(|(t, _, at)| t == term && now.duration_since(at) < CATCH_UP_RETRY);
+        if asked_recently {
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if self.send_sync_to_leader(seq) {
+            self.catch_up.asked = Some((term, seq, now));
+        }
+    }
+
+    /// The leader's answer to a catch-up question; false if `seq` was not one.
+    fn on_catch_up_index(&mut self, seq: u64, index: u64) -> bool {
+        let Some((term, asked, _)) = self.catch_up.asked else {
+            return false;
+        };
+        if asked != seq {
+            return false;
+        }
+        self.catch_up.asked = None;
+        if term == self.raft.term().0 {
+            self.catch_up.index = Some((term, index));
+            self.check_caught_up();
+        }
+        true
     }
 
     /// Follower: answers the syncs whose index has been applied.
