@@ -88,6 +88,11 @@ impl Inflights {
     }
 }
 
+/// Heartbeat answers a snapshot chunk may go unacknowledged before it is first resent.
+pub(crate) const SNAPSHOT_PATIENCE_MIN: u32 = 10;
+/// And at most, however slow the link.
+const SNAPSHOT_PATIENCE_MAX: u32 = 600;
+
 #[derive(Clone, Debug)]
 pub(crate) struct Progress {
     pub(crate) match_index: LogIndex,
@@ -100,6 +105,11 @@ pub(crate) struct Progress {
     pub(crate) recent_active: bool,
     /// The highest ReadIndex heartbeat round this follower acknowledged (thesis §6.4).
     pub(crate) read_ack: u64,
+    /// In `Snapshot`: heartbeat answers since the last chunk acknowledgement, and how many
+    /// may pass before the chunk is sent again (doubling with each resend: on a slow link a
+    /// chunk takes many heartbeats, and each resend would add a copy of the stream).
+    pub(crate) snapshot_quiet_heartbeats: u32,
+    pub(crate) snapshot_patience: u32,
 }
 
 impl Progress {
@@ -113,6 +123,8 @@ impl Progress {
             inflights,
             recent_active: true,
             read_ack: 0,
+            snapshot_quiet_heartbeats: 0,
+            snapshot_patience: SNAPSHOT_PATIENCE_MIN,
         }
     }
 
@@ -153,6 +165,26 @@ impl Progress {
         };
         self.probe_sent = false;
         self.inflights.reset();
+        self.snapshot_quiet_heartbeats = 0;
+        self.snapshot_patience = SNAPSHOT_PATIENCE_MIN;
+    }
+
+    /// In `Snapshot`, a heartbeat answer: true if the chunk in flight should be sent again
+    /// (no acknowledgement for `snapshot_patience` answers; the patience then doubles).
+    pub(crate) fn snapshot_chunk_overdue(&mut self) -> bool {
+        self.snapshot_quiet_heartbeats += 1;
+        if self.snapshot_quiet_heartbeats < self.snapshot_patience {
+            return false;
+        }
+        self.snapshot_quiet_heartbeats = 0;
+        self.snapshot_patience = (self.snapshot_patience * 2).min(SNAPSHOT_PATIENCE_MAX);
+        true
+    }
+
+    /// In `Snapshot`, the follower acknowledged new bytes: patience starts over.
+    pub(crate) fn snapshot_chunk_acked(&mut self) {
+        self.snapshot_quiet_heartbeats = 0;
+        self.snapshot_patience = SNAPSHOT_PATIENCE_MIN;
     }
 
     /// A successful AppendEntries response up to `index`. Returns true if it was news.

@@ -303,8 +303,11 @@ impl Node {
         }
         let behind = progress.match_index < last_index;
         if let ProgressState::Snapshot { .. } = progress.state {
-            // The follower is alive but may have lost a chunk: resend from its last ack.
-            self.resend_snapshot_chunk(from);
+            // The follower is alive but may have lost a chunk (a dropped connection): resend
+            // from its last ack, once it has been quiet for longer than a chunk should take.
+            if progress.snapshot_chunk_overdue() {
+                self.resend_snapshot_chunk(from);
+            }
         } else if behind {
             self.send_append(from, true);
         }

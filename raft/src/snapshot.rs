@@ -135,7 +135,11 @@ impl Node {
             return;
         };
         progress.recent_active = true;
-        let ProgressState::Snapshot { index: sending, .. } = progress.state else {
+        let ProgressState::Snapshot {
+            index: sending,
+            acked_bytes,
+        } = progress.state
+        else {
             return;
         };
         let Some((current_index, total_bytes)) = current else {
@@ -144,6 +148,12 @@ impl Node {
         if sending != index || index != current_index || next_offset > total_bytes {
             return;
         }
+        if next_offset == acked_bytes {
+            // A repeat (an answer to a resent chunk): the chunk it asks for is already out,
+            // and sending it again would put a second copy of the rest of the stream in flight.
+            return;
+        }
+        progress.snapshot_chunk_acked();
         // The follower asks for `next_offset`; it may go back (it lost its buffer) or forward.
         progress.state = ProgressState::Snapshot {
             index,

@@ -117,3 +117,55 @@ fn lost_snapshot_chunk_is_resent_after_heartbeat_7() {
         .find_map(|r| r.snapshot.clone());
     assert_eq!(installed.map(|s| s.data), Some(b"0123456789".to_vec()));
 }
+
+#[test]
+fn a_slow_chunk_is_not_multiplied_by_heartbeats_7() {
+    // A chunk still in flight on a slow link is not lost: resending it at every heartbeat,
+    // and acting on every answer, would put ever more copies of the stream in flight (the
+    // fault soak saw 13× a snapshot's size move without it ever being installed).
+    let mut cluster = Cluster::new(3, |c| c.snapshot_chunk_bytes = 4);
+    cluster.elect(1);
+    cluster.isolated.insert(id(3));
+    for i in 0..3u8 {
+        cluster.node(1).propose(vec![b'a' + i]).unwrap();
+        cluster.stabilize();
+    }
+    let applied = cluster.node(1).applied_index();
+    cluster
+        .node(1)
+        .compact(applied, b"0123456789".to_vec())
+        .unwrap();
+    cluster.isolated.clear();
+    let is_chunk =
+        |m: &crate::message::Message| matches!(m.body, MessageBody::InstallSnapshot { .. });
+    // 30 heartbeats while every chunk is held on the link.
+    let mut held = Vec::new();
+    for _ in 0..30 {
+        cluster.node(1).tick();
+        cluster.process_all();
+        held.extend(cluster.take_messages(is_chunk));
+        cluster.deliver_all();
+    }
+    assert!(
+        !held.is_empty() && held.len() <= 3,
+        "{} chunks sent in 30 heartbeats while one was in flight",
+        held.len()
+    );
+    // The link delivers them all, late, duplicates included.
+    cluster.queue.extend(held);
+    let mut sent_after = 0;
+    for _ in 0..40 {
+        cluster.process_all();
+        sent_after += cluster.queue.iter().filter(|m| is_chunk(m)).count();
+        cluster.deliver_all();
+        cluster.node(1).tick();
+    }
+    assert!(
+        sent_after <= 6,
+        "{sent_after} chunks for 10 bytes in chunks of 4"
+    );
+    let installed = cluster.readies[&id(3)]
+        .iter()
+        .find_map(|r| r.snapshot.clone());
+    assert_eq!(installed.map(|s| s.data), Some(b"0123456789".to_vec()));
+}
