@@ -145,6 +145,11 @@ pub struct Connection {
     out_sent: usize,
     /// The peer closed its side (read returned 0).
     pub read_closed: bool,
+    /// Reading or decoding was skipped for backpressure (`IN_FLIGHT_MAX`,
+    /// `OUT_BYTES_SOFT_MAX`), so an edge may have been lost: whatever relieves the pressure
+    /// (output drained, the queue shrunk) must revisit the connection. Only such
+    /// connections are revisited; one that read until `WouldBlock` waits for its next edge.
+    pub held_back: bool,
 }
 
 impl Connection {
@@ -175,6 +180,7 @@ impl Connection {
             out: Vec::new(),
             out_sent: 0,
             read_closed: false,
+            held_back: false,
         }
     }
 
@@ -203,6 +209,14 @@ impl Connection {
             }
             Phase::Handshaking | Phase::Closing => false,
         }
+    }
+
+    /// Whether backpressure (not the phase, not a closed peer) keeps us from reading or
+    /// decoding: the case in which an edge can be lost.
+    pub fn is_backpressured(&self) -> bool {
+        matches!(self.phase, Phase::Fresh | Phase::Connected)
+            && !self.read_closed
+            && (self.pending.len() >= IN_FLIGHT_MAX || self.out_len() >= OUT_BYTES_SOFT_MAX)
     }
 
     /// Whether buffered input may hold a frame we have not decoded yet.

@@ -36,6 +36,7 @@ impl Server {
             if !conn.may_decode() {
                 // Backpressure: whatever unblocks it (output drained, queue shrunk, session
                 // set up) puts the connection back on `stalled`.
+                conn.held_back = conn.is_backpressured();
                 return;
             }
             let frame = match conn.next_frame() {
@@ -778,7 +779,9 @@ impl Server {
             }
         }
         // The queue shrank: a connection held back by IN_FLIGHT_MAX may read again.
-        self.stalled.insert(key);
+        if self.conn(key).is_some_and(|c| c.held_back) {
+            self.stalled.insert(key);
+        }
     }
 }
 

@@ -364,6 +364,7 @@ impl Server {
         };
         // A backpressured connection is not read: the edge is lost, so whatever unblocks it
         // (output drained, queue shrunk, session set up) puts it on `stalled`.
+        conn.held_back = conn.is_backpressured();
         if conn.wants_read() {
             match conn.read_into(scratch, READ_BUDGET_BYTES) {
                 Ok(n) => {
@@ -396,8 +397,9 @@ impl Server {
         match conn.write_out() {
             Ok(_) => {
                 let drained = !conn.has_output();
+                let held_back = conn.held_back;
                 self.dirty.insert(key);
-                if drained {
+                if drained && held_back {
                     // Output drained: a connection held back by backpressure may read again.
                     self.stalled.insert(key);
                 }
