@@ -261,9 +261,15 @@ impl DataTree {
     }
 
     /// The quota part of `createNode`, after `p` is linked: a new stats node is recounted
-    /// (`updateQuotaForPath`), then the quota over `p` gains one node and its bytes.
-    pub(crate) fn update_quota_on_create(&mut self, p: &str) {
-        let data_len = len_i64(self.node(p).expect("created node exists").data());
+    /// (`updateQuotaForPath`), then the quota over `p` gains one node and its `data_len`
+    /// bytes.
+    pub(crate) fn update_quota_on_create(&mut self, p: &str, data_len: usize) {
+        debug_assert_eq!(
+            self.node(p).map(|n| n.data().len()),
+            Some(data_len),
+            "{p} holds {data_len} bytes"
+        );
+        let data_len = i64::try_from(data_len).expect("a data length fits i64");
         let parent = path::parent_of(p).expect("a node path has a '/'");
         if path::child_name(p) == STAT_NODE {
             // `parentName.startsWith(quotaZookeeper)` and `trimQuotaPath`, a plain string

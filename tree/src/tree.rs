@@ -357,20 +357,17 @@ impl DataTree {
             "deleting {p} with {} children",
             node.children.len()
         );
-        self.remove_child(&parent, path::child_name(p));
-        let mut meta = self.node(&parent).expect("parent of a node exists").meta;
+        let acl = node.acl.clone();
+        let data_len = node.data().len();
+        let parent_node = self.node(&parent).expect("parent of a node exists");
+        let parent_acl = parent_node.acl.clone();
+        let mut meta = parent_node.meta;
         // ZooKeeper only moves pzxid forward.
-        if zxid > meta.pzxid {
+        let new_meta = (zxid > meta.pzxid).then(|| {
             meta.pzxid = zxid;
-            self.set_meta(&parent, meta);
-        }
-        let acl = self.node(p).expect("deleted node exists").acl.clone();
-        let parent_acl = self
-            .node(&parent)
-            .expect("parent of a node exists")
-            .acl
-            .clone();
-        let data_len = self.node(p).expect("deleted node exists").data().len();
+            meta
+        });
+        self.unlink_child(&parent, path::child_name(p), new_meta);
         self.remove_node(p);
         self.update_quota_on_delete(p, data_len);
         changes.push(Change {
@@ -494,6 +491,47 @@ impl DataTree {
         assert!(inserted, "child {name} of {parent} added twice");
         self.undo
             .push(Undo::ChildAdded(parent.to_string(), name.to_string()));
+    }
+
+    /// `add_child` and, if given, `set_meta` on the parent in one change of the node (one
+    /// search of the path table and one rehash, where the two primitives take two of each).
+    pub(crate) fn link_child(&mut self, parent: &str, name: &str, meta: Option<Meta>) {
+        let (inserted, old_meta) = self.modify(parent, |node| {
+            let old_meta = meta.map(|meta| {
+                assert_eq!(
+                    node.meta.ephemeral_owner, meta.ephemeral_owner,
+                    "ephemeral_owner of {parent} never changes"
+                );
+                std::mem::replace(&mut node.meta, meta)
+            });
+            (node.children.insert(name), old_meta)
+        });
+        assert!(inserted, "child {name} of {parent} added twice");
+        if let Some(old_meta) = old_meta {
+            self.undo.push(Undo::Meta(parent.to_string(), old_meta));
+        }
+        self.undo
+            .push(Undo::ChildAdded(parent.to_string(), name.to_string()));
+    }
+
+    /// `remove_child` and, if given, `set_meta` on the parent in one change of the node.
+    pub(crate) fn unlink_child(&mut self, parent: &str, name: &str, meta: Option<Meta>) {
+        let (removed, old_meta) = self.modify(parent, |node| {
+            let old_meta = meta.map(|meta| {
+                assert_eq!(
+                    node.meta.ephemeral_owner, meta.ephemeral_owner,
+                    "ephemeral_owner of {parent} never changes"
+                );
+                std::mem::replace(&mut node.meta, meta)
+            });
+            (node.children.remove(name), old_meta)
+        });
+        assert!(removed, "child {name} of {parent} not present");
+        self.undo
+            .push(Undo::ChildRemoved(parent.to_string(), name.to_string()));
+        if let Some(old_meta) = old_meta {
+            self.undo.push(Undo::Meta(parent.to_string(), old_meta));
+        }
     }
 
     pub(crate) fn remove_child(&mut self, parent: &str, name: &str) {
