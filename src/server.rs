@@ -116,8 +116,9 @@ pub struct Server {
     /// Leader: ReadIndex contexts of its own read barriers → barrier sequence number.
     barrier_reads: BTreeMap<u64, u64>,
     pub raft: raft::Node,
-    /// The `Ready` the log worker is making durable.
-    outstanding: Option<raft::Ready>,
+    /// The `Ready` the log worker is making durable, and how many of its committed entries
+    /// were applied while it does (`raft_io::durable_committed_count`).
+    outstanding: Option<(raft::Ready, usize)>,
     /// Term, vote and recovery mark as last written to `raft-state`.
     persisted_vote: (raft::Term, Option<raft::NodeId>),
     persisted_recovering: bool,
@@ -473,11 +474,11 @@ impl Server {
             match done {
                 LogDone::Persisted { bounds } => {
                     self.log_bounds = bounds;
-                    let ready = self
+                    let (ready, applied_early) = self
                         .outstanding
                         .take()
                         .expect("the log worker persists only the outstanding Ready");
-                    self.finish_ready(ready);
+                    self.finish_ready(ready, applied_early);
                 }
                 LogDone::Purged { bounds } => self.log_bounds = bounds,
             }
