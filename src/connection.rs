@@ -329,6 +329,15 @@ impl Connection {
         self.stats.packets_sent += 1;
     }
 
+    /// Encodes one frame straight into the output (no temporary buffer); returns its size.
+    pub fn encode_frame(&mut self, f: impl FnOnce(&mut wire::Writer)) -> usize {
+        let before = self.out.len();
+        wire::write_frame(&mut self.out, f);
+        self.stats.packets_sent += 1;
+        assert!(self.out.len() > before, "a frame was appended");
+        self.out.len() - before
+    }
+
     /// Writes as much output as the socket takes. Returns bytes written.
     pub fn write_out(&mut self) -> io::Result<usize> {
         write_buffered(&mut self.stream, &mut self.out, &mut self.out_sent)

@@ -565,22 +565,20 @@ impl Server {
         err: ErrorCode,
         rsp: Option<&Response>,
     ) {
-        let mut out = Vec::new();
-        wire::write_frame(&mut out, |w: &mut Writer| {
-            wire::ReplyHeader {
-                xid,
-                zxid,
-                err: err.code(),
-            }
-            .write(w);
-            if let Some(rsp) = rsp {
-                rsp.encode(w);
-            }
-        });
         if let Some(conn) = self.conn_mut(key) {
-            conn.queue_frame(&out);
+            let frame_len = conn.encode_frame(|w: &mut Writer| {
+                wire::ReplyHeader {
+                    xid,
+                    zxid,
+                    err: err.code(),
+                }
+                .write(w);
+                if let Some(rsp) = rsp {
+                    rsp.encode(w);
+                }
+            });
             self.stats.packets_sent += 1;
-            self.stats.ops.record_response(out.len(), false);
+            self.stats.ops.record_response(frame_len, false);
             self.dirty.insert(key);
         }
     }
