@@ -25,7 +25,7 @@ use tree::{DataTree, Txn, WatchManager};
 use crate::replication::EntryPayload;
 
 use crate::clock::Clock;
-use crate::connection::{Connection, Phase};
+use crate::connection::{Connection, Phase, ReadUntil};
 use crate::event_loop::{timeout_until, ConnKey};
 use crate::sessions::Sessions;
 use crate::snapshots::{SnapshotSettings, Snapshots};
@@ -353,13 +353,18 @@ impl Server {
         self.stalled.insert(key);
     }
 
-    pub fn on_readable(&mut self, key: ConnKey) {
+    pub fn on_readable(&mut self, key: ConnKey, until: ReadUntil) {
         let mut scratch = std::mem::take(&mut self.read_scratch);
-        self.read_conn(key, &mut scratch);
+        self.read_conn(key, &mut scratch, until);
         self.read_scratch = scratch;
     }
 
-    fn read_conn(&mut self, key: ConnKey, scratch: &mut crate::connection::ReadScratch) {
+    fn read_conn(
+        &mut self,
+        key: ConnKey,
+        scratch: &mut crate::connection::ReadScratch,
+        until: ReadUntil,
+    ) {
         let Some(conn) = self.conn_mut(key) else {
             return;
         };
@@ -367,7 +372,7 @@ impl Server {
         // (output drained, queue shrunk, session set up) puts it on `stalled`.
         conn.held_back = conn.is_backpressured();
         if conn.wants_read() {
-            match conn.read_into(scratch, READ_BUDGET_BYTES) {
+            match conn.read_into(scratch, READ_BUDGET_BYTES, until) {
                 Ok(n) => {
                     if n >= READ_BUDGET_BYTES {
                         self.stalled.insert(key);
@@ -515,7 +520,8 @@ impl Server {
         let stalled: Vec<ConnKey> = std::mem::take(&mut self.stalled).into_iter().collect();
         for key in stalled {
             if self.conn(key).is_some() {
-                self.on_readable(key);
+                // No event stands behind a revisit: read until the socket says it is empty.
+                self.on_readable(key, ReadUntil::WouldBlock);
             }
         }
         self.drive_raft();
