@@ -26,6 +26,7 @@ mod prometheus;
 mod reconfig;
 mod replication;
 mod requests;
+mod sender;
 mod server;
 mod sessions;
 mod simulate;
