@@ -186,6 +186,10 @@ impl DataTree {
     /// included, "/" excluded) that has a quota. Walks "/zookeeper/quota" as the trie; a
     /// path without a quota directory costs one lookup and no allocation.
     pub(crate) fn quota_prefix_of<'a>(&self, p: &'a str) -> Option<&'a str> {
+        if self.quota_node_count == 0 {
+            // No quota directory, so no quota (the common case, without a table search).
+            return None;
+        }
         let mut dir = self.nodes.get(QUOTA_ROOT)?;
         let mut dir_path = String::new();
         let mut end = 0usize;
