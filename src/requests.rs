@@ -512,8 +512,14 @@ impl Server {
                 Ok(Response::Empty)
             }
             request => {
-                let auth = conn.auth.clone();
-                self.read_with_watches(session_id, &auth, request)
+                // Lent out for the read (which needs `&mut self`), not cloned: a clone is an
+                // allocation per identity per read.
+                let auth = std::mem::take(&mut self.conn_mut(key).expect("checked above").auth);
+                let result = self.read_with_watches(session_id, &auth, request);
+                if let Some(conn) = self.conn_mut(key) {
+                    conn.auth = auth;
+                }
+                result
             }
         };
         self.finish_request(key, xid, op, zxid, result, received);
