@@ -266,8 +266,9 @@ impl Server {
         if !self.stalled.is_empty() {
             return Some(Duration::ZERO);
         }
+        // Session deadlines are checked on ticks (`end_turn`), so they need no wake-up of
+        // their own.
         let deadline = [
-            self.sessions.next_deadline(),
             Some(self.next_container_sweep),
             Some(self.next_cnxn_sweep),
             Some(self.next_tick),
@@ -524,11 +525,13 @@ impl Server {
             self.send_liveness();
             self.write_cluster_config();
             self.reconcile_membership();
+            // Once a tick, not every turn (a scan of every session): expiry is as exact as
+            // ZooKeeper's, which checks in buckets of tickTime.
+            self.expire_sessions();
         }
         if let Some(peers) = self.peers.as_mut() {
             peers.tick(registry, self.clock.now);
         }
-        self.expire_sessions();
         self.sweep_containers();
         self.sweep_sessionless_connections();
         // Revisit connections cut short earlier; bounded by the number of connections.
