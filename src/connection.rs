@@ -156,18 +156,6 @@ pub struct Connection {
     frames: wire::FrameDecoder,
     out: Vec<u8>,
     out_sent: usize,
-    /// A duplicate of the socket's descriptor for the send worker (sender.rs); `None` if
-    /// it could not be made (the loop then writes everything itself).
-    send_stream: Option<std::sync::Arc<std::net::TcpStream>>,
-    /// Bytes handed to the send worker and not yet back (0: none out). They leave before
-    /// anything in `out`.
-    sending_bytes: usize,
-    /// A buffer back from the send worker, kept for its capacity.
-    spare: Vec<u8>,
-    /// The socket did not take all it was given: the loop writes the rest itself, on
-    /// WRITABLE events, until the output drains (the send worker would only meet the same
-    /// full socket).
-    congested: bool,
     /// The peer closed its side (read returned 0).
     pub read_closed: bool,
     /// Reading or decoding was skipped for backpressure (`IN_FLIGHT_MAX`,
@@ -204,10 +192,6 @@ impl Connection {
             frames: wire::FrameDecoder::new(frame_bytes_max),
             out: Vec::new(),
             out_sent: 0,
-            send_stream: None,
-            sending_bytes: 0,
-            spare: Vec::new(),
-            congested: false,
             read_closed: false,
             held_back: false,
         }
@@ -255,70 +239,12 @@ impl Connection {
             && self.out_len() < OUT_BYTES_SOFT_MAX
     }
 
-    /// Output not yet written: queued here, or out with the send worker.
     pub fn out_len(&self) -> usize {
-        self.out.len() - self.out_sent + self.sending_bytes
+        self.out.len() - self.out_sent
     }
 
-    /// Output queued here (what the loop may write, or hand to the send worker).
     pub fn has_output(&self) -> bool {
-        self.out.len() > self.out_sent
-    }
-
-    /// Lets the send worker write this connection's output, through `stream` (a duplicate
-    /// of the socket's descriptor).
-    pub fn set_send_stream(&mut self, stream: std::net::TcpStream) {
-        assert!(self.send_stream.is_none(), "one send stream per connection");
-        self.send_stream = Some(std::sync::Arc::new(stream));
-    }
-
-    /// The queued output for the send worker, if it may have it: nothing else of this
-    /// connection is out, and no partly written buffer waits for the socket to drain.
-    pub fn take_output_for_sender(
-        &mut self,
-    ) -> Option<(std::sync::Arc<std::net::TcpStream>, Vec<u8>)> {
-        if self.sending_bytes > 0 || self.congested || self.out.is_empty() {
-            return None;
-        }
-        assert_eq!(
-            self.out_sent, 0,
-            "only a congested connection has a partial write"
-        );
-        let stream = std::sync::Arc::clone(self.send_stream.as_ref()?);
-        let bytes = std::mem::replace(&mut self.out, std::mem::take(&mut self.spare));
-        assert!(self.out.is_empty(), "a spare buffer is empty");
-        self.sending_bytes = bytes.len();
-        Some((stream, bytes))
-    }
-
-    /// The send worker wrote `sent` bytes of `bytes`, the buffer it had: what it could not
-    /// write goes back in front of the output queued since.
-    pub fn sender_done(&mut self, mut bytes: Vec<u8>, sent: usize) {
-        assert_eq!(
-            bytes.len(),
-            self.sending_bytes,
-            "the buffer out with the send worker comes back"
-        );
-        assert!(sent <= bytes.len(), "sent {sent} of {} bytes", bytes.len());
-        self.sending_bytes = 0;
-        if sent < bytes.len() {
-            bytes.drain(..sent);
-            bytes.extend_from_slice(&self.out[self.out_sent..]);
-            self.out = bytes;
-            self.out_sent = 0;
-            self.congested = true;
-        } else {
-            bytes.clear();
-            if self.out.is_empty() && self.out.capacity() < bytes.capacity() {
-                std::mem::swap(&mut self.out, &mut bytes);
-            }
-            self.spare = bytes;
-        }
-    }
-
-    /// Whether the send worker holds some of this connection's output.
-    pub fn is_sending(&self) -> bool {
-        self.sending_bytes > 0
+        self.out_len() > 0
     }
 
     /// Reads at most `budget_bytes` from the socket into the frame decoder (or the prelude),
@@ -429,15 +355,9 @@ impl Connection {
         self.out.len() - before
     }
 
-    /// Writes as much output as the socket takes. Returns bytes written. Writes nothing
-    /// while the send worker holds earlier output.
+    /// Writes as much output as the socket takes. Returns bytes written.
     pub fn write_out(&mut self) -> io::Result<usize> {
-        if self.is_sending() {
-            return Ok(0);
-        }
-        let written = write_buffered(&mut self.stream, &mut self.out, &mut self.out_sent)?;
-        self.congested = self.has_output();
-        Ok(written)
+        write_buffered(&mut self.stream, &mut self.out, &mut self.out_sent)
     }
 
     /// Gives back the spare capacity of the input and output buffers (`clrs`): output already
@@ -448,22 +368,19 @@ impl Connection {
         self.out.drain(..self.out_sent);
         self.out_sent = 0;
         self.out.shrink_to_fit();
-        let before = before + self.spare.capacity();
-        self.spare = Vec::new();
         assert_eq!(self.out.len(), unsent, "unsent output kept");
         before.saturating_sub(self.out.capacity()) + self.frames.release_spare_capacity()
     }
 
     /// Whether the connection has finished and can be dropped.
     pub fn is_done(&self) -> bool {
-        (self.phase == Phase::Closing || self.read_closed) && self.out_len() == 0
+        (self.phase == Phase::Closing || self.read_closed) && !self.has_output()
     }
 
     /// Interest derived from state: READABLE while we want input, WRITABLE while output waits.
     pub fn interest(&self) -> Option<mio::Interest> {
         let r = self.wants_read();
-        // While the send worker holds output, its result (not an edge) says what next.
-        let w = self.has_output() && !self.is_sending();
+        let w = self.has_output();
         match (r, w) {
             (true, true) => Some(mio::Interest::READABLE | mio::Interest::WRITABLE),
             (true, false) => Some(mio::Interest::READABLE),

@@ -26,7 +26,6 @@ mod prometheus;
 mod reconfig;
 mod replication;
 mod requests;
-mod sender;
 mod server;
 mod sessions;
 mod simulate;

@@ -27,7 +27,6 @@ use crate::replication::EntryPayload;
 use crate::clock::Clock;
 use crate::connection::{Connection, Phase, ReadUntil};
 use crate::event_loop::{timeout_until, ConnKey};
-use crate::sender::{SendDone, SendJob, Sender};
 use crate::sessions::Sessions;
 use crate::snapshots::{SnapshotSettings, Snapshots};
 use crate::storage::WalLog;
@@ -132,8 +131,6 @@ pub struct Server {
     /// this term's leader, so clients may be served (ZooKeeper serves only once synced).
     applied_current_term: bool,
     log: LogWorker,
-    /// Writes replies off the loop thread (sender.rs).
-    sender: Sender,
     /// Background snapshots: when to take them, and their worker (snapshots.rs).
     pub snapshots: Snapshots,
     /// The write-ahead log's first and last entries, as the log worker last reported them.
@@ -204,7 +201,6 @@ impl Server {
         let wal_log = WalLog::new(wal, &settings.config.data_dir, settings.force_sync);
         let log_bounds = crate::workers::RaftLog::bounds(&wal_log);
         let log = LogWorker::start(Box::new(wal_log), Arc::clone(&waker))?;
-        let sender = Sender::start(Arc::clone(&waker))?;
         let snapshot_settings = SnapshotSettings {
             dir: crate::storage::snapshot_dir(&settings.config.data_dir),
             snap_count: settings.config.snap_count,
@@ -246,7 +242,6 @@ impl Server {
             free_slots: Vec::new(),
             per_ip: HashMap::new(),
             log,
-            sender,
             snapshots,
             log_bounds,
             dirty: BTreeSet::new(),
@@ -331,16 +326,7 @@ impl Server {
         if let Err(e) = stream.set_nodelay(true) {
             log::debug!("set_nodelay failed for {peer}: {e}");
         }
-        let mut conn = Connection::new(stream, peer, self.settings.jute_max_buffer, self.clock.now);
-        {
-            // A duplicate descriptor for the send worker; without one (EMFILE), the loop
-            // writes this connection's output itself.
-            use std::os::fd::AsFd;
-            match conn.stream.as_fd().try_clone_to_owned() {
-                Ok(fd) => conn.set_send_stream(std::net::TcpStream::from(fd)),
-                Err(e) => log::debug!("no send-worker descriptor for {peer}: {e}"),
-            }
-        }
+        let conn = Connection::new(stream, peer, self.settings.jute_max_buffer, self.clock.now);
         let index = match self.free_slots.pop() {
             Some(i) => i,
             None => {
@@ -412,7 +398,7 @@ impl Server {
         let Some(conn) = self.conn_mut(key) else {
             return;
         };
-        if !conn.has_output() || conn.is_sending() {
+        if !conn.has_output() {
             return;
         }
         match conn.write_out() {
@@ -490,7 +476,6 @@ impl Server {
     // ---- the turn ----
 
     pub fn on_wake(&mut self) {
-        self.on_sends_done();
         while let Some(done) = self.log.try_done() {
             match done {
                 LogDone::Persisted { bounds } => {
@@ -552,60 +537,10 @@ impl Server {
             peers.end_turn(registry);
         }
         let dirty: Vec<ConnKey> = std::mem::take(&mut self.dirty).into_iter().collect();
-        let mut batch = Vec::new();
-        for &key in &dirty {
-            let handed = match self.conn_mut(key) {
-                Some(conn) => conn.take_output_for_sender(),
-                None => None,
-            };
-            match handed {
-                Some((stream, bytes)) => batch.push(SendJob { key, stream, bytes }),
-                None => self.flush(key),
-            }
-        }
-        if !batch.is_empty() {
-            if let Err(batch) = self.sender.submit(batch) {
-                // The worker is behind: give the output back and write it here.
-                for job in batch {
-                    if let Some(conn) = self.conn_mut(job.key) {
-                        conn.sender_done(job.bytes, 0);
-                    }
-                    self.flush(job.key);
-                }
-            }
-        }
         for key in dirty {
+            self.flush(key);
             self.dirty.remove(&key);
             self.sync_interest(key, registry);
-        }
-    }
-
-    /// Takes the send worker's results back: output it could not write waits for WRITABLE;
-    /// a failed write ends the connection.
-    fn on_sends_done(&mut self) {
-        while let Some(results) = self.sender.try_done() {
-            for done in results {
-                let SendDone {
-                    key,
-                    bytes,
-                    sent,
-                    error,
-                } = done;
-                let Some(conn) = self.conn_mut(key) else {
-                    continue;
-                };
-                conn.sender_done(bytes, sent);
-                if let Some(e) = error {
-                    log::debug!("write to {} failed: {e}", conn.peer);
-                    self.close(key);
-                    continue;
-                }
-                if conn.out_len() == 0 && conn.held_back {
-                    // Output drained: a connection held back by backpressure may read again.
-                    self.stalled.insert(key);
-                }
-                self.dirty.insert(key);
-            }
         }
     }
 
