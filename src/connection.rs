@@ -41,6 +41,19 @@ impl ReadScratch {
     }
 }
 
+/// When `read_into` may stop before the budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadUntil {
+    /// Until a read returns `WouldBlock` (or 0): after a revisit, or an event that reported
+    /// a close or an error, which may still be behind the data.
+    WouldBlock,
+    /// Also stop after a read that did not fill the chunk. Linux's TCP receive drains the
+    /// whole queue before it returns short, and data (or a FIN) that arrives later raises a
+    /// new edge (epoll reports the socket again), so the read that would only say
+    /// `WouldBlock` is saved: one system call per request under a synchronous client.
+    ShortRead,
+}
+
 /// Where a connection is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
@@ -145,6 +158,11 @@ pub struct Connection {
     out_sent: usize,
     /// The peer closed its side (read returned 0).
     pub read_closed: bool,
+    /// Reading or decoding was skipped for backpressure (`IN_FLIGHT_MAX`,
+    /// `OUT_BYTES_SOFT_MAX`), so an edge may have been lost: whatever relieves the pressure
+    /// (output drained, the queue shrunk) must revisit the connection. Only such
+    /// connections are revisited; one that read until `WouldBlock` waits for its next edge.
+    pub held_back: bool,
 }
 
 impl Connection {
@@ -175,6 +193,7 @@ impl Connection {
             out: Vec::new(),
             out_sent: 0,
             read_closed: false,
+            held_back: false,
         }
     }
 
@@ -205,6 +224,14 @@ impl Connection {
         }
     }
 
+    /// Whether backpressure (not the phase, not a closed peer) keeps us from reading or
+    /// decoding: the case in which an edge can be lost.
+    pub fn is_backpressured(&self) -> bool {
+        matches!(self.phase, Phase::Fresh | Phase::Connected)
+            && !self.read_closed
+            && (self.pending.len() >= IN_FLIGHT_MAX || self.out_len() >= OUT_BYTES_SOFT_MAX)
+    }
+
     /// Whether buffered input may hold a frame we have not decoded yet.
     pub fn may_decode(&self) -> bool {
         matches!(self.phase, Phase::Fresh | Phase::Connected)
@@ -228,6 +255,7 @@ impl Connection {
         &mut self,
         scratch: &mut ReadScratch,
         budget_bytes: usize,
+        until: ReadUntil,
     ) -> io::Result<usize> {
         let chunk = scratch.buf();
         let mut total = 0usize;
@@ -240,6 +268,9 @@ impl Connection {
                 Ok(n) => {
                     total += n;
                     self.accept_bytes(&chunk[..n]);
+                    if until == ReadUntil::ShortRead && n < chunk.len() {
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -313,6 +344,15 @@ impl Connection {
     pub fn queue_frame(&mut self, frame: &[u8]) {
         self.out.extend_from_slice(frame);
         self.stats.packets_sent += 1;
+    }
+
+    /// Encodes one frame straight into the output (no temporary buffer); returns its size.
+    pub fn encode_frame(&mut self, f: impl FnOnce(&mut wire::Writer)) -> usize {
+        let before = self.out.len();
+        wire::write_frame(&mut self.out, f);
+        self.stats.packets_sent += 1;
+        assert!(self.out.len() > before, "a frame was appended");
+        self.out.len() - before
     }
 
     /// Writes as much output as the socket takes. Returns bytes written.

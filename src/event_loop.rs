@@ -17,6 +17,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::clock::Clock;
+use crate::connection::ReadUntil;
 use crate::server::{Server, Settings};
 
 const LISTENER: Token = Token(0);
@@ -164,7 +165,14 @@ pub fn run(
                         continue;
                     };
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
-                        server.on_readable(key);
+                        // Without a close or an error in the event, a short read means the
+                        // socket is drained (see `connection::ReadUntil`).
+                        let until = if event.is_read_closed() || event.is_error() {
+                            ReadUntil::WouldBlock
+                        } else {
+                            ReadUntil::ShortRead
+                        };
+                        server.on_readable(key, until);
                     }
                     if event.is_writable() {
                         server.on_writable(key);

@@ -47,7 +47,8 @@ pub struct EntryPayload {
 
 impl EntryPayload {
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = wire::Writer::new();
+        // Room for a typical small request, so encoding does not regrow the vector.
+        let mut w = wire::Writer::with_vec(Vec::with_capacity(256));
         w.bytes.push(PAYLOAD_VERSION);
         w.bytes.extend_from_slice(&self.origin.to_be_bytes());
         w.bytes.extend_from_slice(&self.seq.to_be_bytes());

@@ -36,6 +36,7 @@ impl Server {
             if !conn.may_decode() {
                 // Backpressure: whatever unblocks it (output drained, queue shrunk, session
                 // set up) puts the connection back on `stalled`.
+                conn.held_back = conn.is_backpressured();
                 return;
             }
             let frame = match conn.next_frame() {
@@ -515,8 +516,14 @@ impl Server {
                 Ok(Response::Empty)
             }
             request => {
-                let auth = conn.auth.clone();
-                self.read_with_watches(session_id, &auth, request)
+                // Lent out for the read (which needs `&mut self`), not cloned: a clone is an
+                // allocation per identity per read.
+                let auth = std::mem::take(&mut self.conn_mut(key).expect("checked above").auth);
+                let result = self.read_with_watches(session_id, &auth, request);
+                if let Some(conn) = self.conn_mut(key) {
+                    conn.auth = auth;
+                }
+                result
             }
         };
         self.finish_request(key, xid, op, zxid, result, received);
@@ -568,22 +575,20 @@ impl Server {
         err: ErrorCode,
         rsp: Option<&Response>,
     ) {
-        let mut out = Vec::new();
-        wire::write_frame(&mut out, |w: &mut Writer| {
-            wire::ReplyHeader {
-                xid,
-                zxid,
-                err: err.code(),
-            }
-            .write(w);
-            if let Some(rsp) = rsp {
-                rsp.encode(w);
-            }
-        });
         if let Some(conn) = self.conn_mut(key) {
-            conn.queue_frame(&out);
+            let frame_len = conn.encode_frame(|w: &mut Writer| {
+                wire::ReplyHeader {
+                    xid,
+                    zxid,
+                    err: err.code(),
+                }
+                .write(w);
+                if let Some(rsp) = rsp {
+                    rsp.encode(w);
+                }
+            });
             self.stats.packets_sent += 1;
-            self.stats.ops.record_response(out.len(), false);
+            self.stats.ops.record_response(frame_len, false);
             self.dirty.insert(key);
         }
     }
@@ -782,7 +787,9 @@ impl Server {
             }
         }
         // The queue shrank: a connection held back by IN_FLIGHT_MAX may read again.
-        self.stalled.insert(key);
+        if self.conn(key).is_some_and(|c| c.held_back) {
+            self.stalled.insert(key);
+        }
     }
 }
 

@@ -25,7 +25,7 @@ use tree::{DataTree, Txn, WatchManager};
 use crate::replication::EntryPayload;
 
 use crate::clock::Clock;
-use crate::connection::{Connection, Phase};
+use crate::connection::{Connection, Phase, ReadUntil};
 use crate::event_loop::{timeout_until, ConnKey};
 use crate::sessions::Sessions;
 use crate::snapshots::{SnapshotSettings, Snapshots};
@@ -133,8 +133,9 @@ pub struct Server {
     /// Leader: ReadIndex contexts of its own read barriers → barrier sequence number.
     barrier_reads: BTreeMap<u64, u64>,
     pub raft: raft::Node,
-    /// The `Ready` the log worker is making durable.
-    outstanding: Option<raft::Ready>,
+    /// The `Ready` the log worker is making durable, and how many of its committed entries
+    /// were applied while it does (`raft_io::durable_committed_count`).
+    outstanding: Option<(raft::Ready, usize)>,
     /// Term, vote and recovery mark as last written to `raft-state`.
     persisted_vote: (raft::Term, Option<raft::NodeId>),
     persisted_recovering: bool,
@@ -146,6 +147,9 @@ pub struct Server {
     /// An entry of the current term has been applied here: the tree has caught up with
     /// this term's leader, so clients may be served (ZooKeeper serves only once synced).
     applied_current_term: bool,
+    /// Committed entries applied in the outstanding batch changed /zookeeper/config: walk
+    /// toward the new member list when the batch is advanced (`finish_ready`).
+    config_changed: bool,
     log: LogWorker,
     /// Background snapshots: when to take them, and their worker (snapshots.rs).
     pub snapshots: Snapshots,
@@ -266,6 +270,7 @@ impl Server {
             next_seq: 1,
             awaiting: BTreeMap::new(),
             applied_current_term: false,
+            config_changed: false,
             tree,
             watches: WatchManager::new(),
             sessions,
@@ -304,8 +309,9 @@ impl Server {
         if !self.stalled.is_empty() {
             return Some(Duration::ZERO);
         }
+        // Session deadlines are checked on ticks (`end_turn`), so they need no wake-up of
+        // their own.
         let deadline = [
-            self.sessions.next_deadline(),
             Some(self.next_container_sweep),
             Some(self.next_cnxn_sweep),
             Some(self.next_tick),
@@ -396,20 +402,26 @@ impl Server {
         self.stalled.insert(key);
     }
 
-    pub fn on_readable(&mut self, key: ConnKey) {
+    pub fn on_readable(&mut self, key: ConnKey, until: ReadUntil) {
         let mut scratch = std::mem::take(&mut self.read_scratch);
-        self.read_conn(key, &mut scratch);
+        self.read_conn(key, &mut scratch, until);
         self.read_scratch = scratch;
     }
 
-    fn read_conn(&mut self, key: ConnKey, scratch: &mut crate::connection::ReadScratch) {
+    fn read_conn(
+        &mut self,
+        key: ConnKey,
+        scratch: &mut crate::connection::ReadScratch,
+        until: ReadUntil,
+    ) {
         let Some(conn) = self.conn_mut(key) else {
             return;
         };
         // A backpressured connection is not read: the edge is lost, so whatever unblocks it
         // (output drained, queue shrunk, session set up) puts it on `stalled`.
+        conn.held_back = conn.is_backpressured();
         if conn.wants_read() {
-            match conn.read_into(scratch, READ_BUDGET_BYTES) {
+            match conn.read_into(scratch, READ_BUDGET_BYTES, until) {
                 Ok(n) => {
                     if n >= READ_BUDGET_BYTES {
                         self.stalled.insert(key);
@@ -440,8 +452,9 @@ impl Server {
         match conn.write_out() {
             Ok(_) => {
                 let drained = !conn.has_output();
+                let held_back = conn.held_back;
                 self.dirty.insert(key);
-                if drained {
+                if drained && held_back {
                     // Output drained: a connection held back by backpressure may read again.
                     self.stalled.insert(key);
                 }
@@ -515,11 +528,11 @@ impl Server {
             match done {
                 LogDone::Persisted { bounds } => {
                     self.log_bounds = bounds;
-                    let ready = self
+                    let (ready, applied_early) = self
                         .outstanding
                         .take()
                         .expect("the log worker persists only the outstanding Ready");
-                    self.finish_ready(ready);
+                    self.finish_ready(ready, applied_early);
                 }
                 LogDone::Purged { bounds } => self.log_bounds = bounds,
             }
@@ -548,18 +561,21 @@ impl Server {
             self.sync_peer_members();
             self.reconcile_membership();
             self.check_recovery();
+            // Once a tick, not every turn (a scan of every session): expiry is as exact as
+            // ZooKeeper's, which checks in buckets of tickTime.
+            self.expire_sessions();
         }
         if let Some(peers) = self.peers.as_mut() {
             peers.tick(registry, self.clock.now);
         }
-        self.expire_sessions();
         self.sweep_containers();
         self.sweep_sessionless_connections();
         // Revisit connections cut short earlier; bounded by the number of connections.
         let stalled: Vec<ConnKey> = std::mem::take(&mut self.stalled).into_iter().collect();
         for key in stalled {
             if self.conn(key).is_some() {
-                self.on_readable(key);
+                // No event stands behind a revisit: read until the socket says it is empty.
+                self.on_readable(key, ReadUntil::WouldBlock);
             }
         }
         self.drive_raft();

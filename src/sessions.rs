@@ -142,15 +142,6 @@ impl Sessions {
             .collect()
     }
 
-    /// The earliest deadline of a session that is not closing.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.by_id
-            .values()
-            .filter(|s| !s.closing)
-            .map(|s| s.deadline)
-            .min()
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = (&i64, &LocalSession)> {
         self.by_id.iter()
     }

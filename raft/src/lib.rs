@@ -31,6 +31,11 @@
 //!    `index`.
 //! 4. **Advance**: call [`Node::advance`] with the same `Ready`.
 //!
+//! One exception to that order: committed entries below `entries[0].index` (all of them if
+//! `entries` is empty) were made durable by earlier batches, since only one `Ready` is out
+//! at a time, so the driver may apply them while step 1 runs (etcd's server applies while
+//! its WAL syncs), unless the batch carries a `snapshot` or `events`. Messages still wait.
+//!
 //! Between `ready()` and `advance()` the driver may keep stepping the node; `ready()` returns
 //! `None` until the outstanding batch is advanced. One `Ready` per event-loop turn costs one WAL
 //! write and one fsync.

@@ -39,16 +39,44 @@ impl Server {
                 sync: ready.must_sync,
             };
             if job.snapshot.is_none() && job.entries.is_empty() && job.hard_state.is_none() {
-                self.finish_ready(ready);
+                self.finish_ready(ready, 0);
             } else {
                 self.log.submit(job);
-                self.outstanding = Some(ready);
+                // While the log worker writes this batch, apply what earlier batches made
+                // durable (as etcd's server does): a write is then answered one fsync after
+                // it arrives, not two (its commit is learnt only as the next batch is taken).
+                let applied_early = durable_committed_count(&ready);
+                self.apply_committed(&ready.committed[..applied_early]);
+                self.outstanding = Some((ready, applied_early));
             }
         }
     }
 
-    /// Steps 2–4 of the `Ready` contract, once step 1 (persist) is done.
-    pub(super) fn finish_ready(&mut self, ready: raft::Ready) {
+    /// Applies committed entries in index order (step 3 of the contract). A change of
+    /// /zookeeper/config among them sets `config_changed`, which `finish_ready` acts on
+    /// once the batch is advanced (the entries may be applied before, in `drive_raft`).
+    fn apply_committed(&mut self, entries: &[raft::Entry]) {
+        let config_before = self.config_mzxid();
+        for entry in entries {
+            if entry.term == self.raft.term() && !self.applied_current_term {
+                self.applied_current_term = true;
+                self.end_read_only_sessions();
+            }
+            self.apply_entry(entry);
+        }
+        if self.config_mzxid() != config_before {
+            self.config_changed = true;
+        }
+    }
+
+    /// Steps 2–4 of the `Ready` contract, once step 1 (persist) is done; the first
+    /// `applied_early` committed entries were applied while it ran.
+    pub(super) fn finish_ready(&mut self, ready: raft::Ready, applied_early: usize) {
+        assert!(
+            applied_early <= ready.committed.len(),
+            "applied early {applied_early} of {} committed",
+            ready.committed.len()
+        );
         if let Some(peers) = self.peers.as_mut() {
             for message in &ready.messages {
                 let mut frame = vec![crate::cluster::KIND_RAFT];
@@ -76,14 +104,7 @@ impl Server {
         if let Some(snapshot) = &ready.snapshot {
             self.install_snapshot(snapshot);
         }
-        let config_before = self.config_mzxid();
-        for entry in &ready.committed {
-            if entry.term == self.raft.term() && !self.applied_current_term {
-                self.applied_current_term = true;
-                self.end_read_only_sessions();
-            }
-            self.apply_entry(entry);
-        }
+        self.apply_committed(&ready.committed[applied_early..]);
         for read in &ready.read_states {
             if let Some((from, seq)) = self.sync_reads.remove(&read.ctx) {
                 self.send_synced(from, seq, read.index.0);
@@ -96,7 +117,7 @@ impl Server {
             self.answer_synced();
         }
         self.raft.advance(ready);
-        if self.config_mzxid() != config_before {
+        if std::mem::take(&mut self.config_changed) {
             // Walk toward a new member list now, not at the next tick: the client that
             // asked is answered in this turn, and a reconfig it sends right after (kazoo's
             // own tests add an observer and remove it at once) finds the change under way
@@ -208,6 +229,31 @@ impl Server {
             log::debug!("raft log not compacted to {index}: {e}");
         }
     }
+}
+
+/// How many of `ready.committed`, from the front, are durable before `ready` is persisted
+/// and may be applied while it is (the exception in the raft crate's `Ready` contract):
+/// those below the batch's first new entry, which earlier batches made durable (only one
+/// `Ready` is out at a time, so each earlier one was persisted before this was taken).
+/// None when the batch installs a snapshot (it replaces the log and is applied first) or
+/// reports role changes (which `finish_ready` handles before applying).
+fn durable_committed_count(ready: &raft::Ready) -> usize {
+    if ready.snapshot.is_some() || !ready.events.is_empty() {
+        return 0;
+    }
+    let count = match ready.entries.first() {
+        None => ready.committed.len(),
+        Some(first) => ready
+            .committed
+            .iter()
+            .take_while(|entry| entry.index < first.index)
+            .count(),
+    };
+    assert!(
+        count <= ready.committed.len(),
+        "a prefix of the committed entries"
+    );
+    count
 }
 
 /// The term and encoded membership a snapshot at `index` records.

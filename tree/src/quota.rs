@@ -186,6 +186,10 @@ impl DataTree {
     /// included, "/" excluded) that has a quota. Walks "/zookeeper/quota" as the trie; a
     /// path without a quota directory costs one lookup and no allocation.
     pub(crate) fn quota_prefix_of<'a>(&self, p: &'a str) -> Option<&'a str> {
+        if self.quota_node_count == 0 {
+            // No quota directory, so no quota (the common case, without a table search).
+            return None;
+        }
         let mut dir = self.nodes.get(QUOTA_ROOT)?;
         let mut dir_path = String::new();
         let mut end = 0usize;
@@ -261,9 +265,15 @@ impl DataTree {
     }
 
     /// The quota part of `createNode`, after `p` is linked: a new stats node is recounted
-    /// (`updateQuotaForPath`), then the quota over `p` gains one node and its bytes.
-    pub(crate) fn update_quota_on_create(&mut self, p: &str) {
-        let data_len = len_i64(self.node(p).expect("created node exists").data());
+    /// (`updateQuotaForPath`), then the quota over `p` gains one node and its `data_len`
+    /// bytes.
+    pub(crate) fn update_quota_on_create(&mut self, p: &str, data_len: usize) {
+        debug_assert_eq!(
+            self.node(p).map(|n| n.data().len()),
+            Some(data_len),
+            "{p} holds {data_len} bytes"
+        );
+        let data_len = i64::try_from(data_len).expect("a data length fits i64");
         let parent = path::parent_of(p).expect("a node path has a '/'");
         if path::child_name(p) == STAT_NODE {
             // `parentName.startsWith(quotaZookeeper)` and `trimQuotaPath`, a plain string

@@ -67,12 +67,21 @@ pub struct DataTree {
     /// Sum of UTF-16 path length + data length over the node table, "" alias included
     /// (`DataTree.approximateDataSize`).
     data_size_bytes: i64,
+    /// Nodes below "/zookeeper/quota": while there are none, no path has a quota, and
+    /// `quota_prefix_of` answers without searching the table (each write asks it).
+    pub(crate) quota_node_count: usize,
     /// Undo steps of the txn being applied; empty between txns.
     pub(crate) undo: Vec<Undo>,
     /// The snapshot being streamed out, if any (see `snapshot_walk.rs`).
     pub(crate) walk: Option<SnapshotWalk>,
     /// One copy of each distinct ACL list (acl_cache.rs).
     acls: AclCache,
+}
+
+/// Whether `p` is below "/zookeeper/quota" (a quota directory or its nodes).
+fn is_below_quota_root(p: &str) -> bool {
+    p.strip_prefix(crate::quota::QUOTA_ROOT)
+        .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// `String.length()` in Java: UTF-16 code units.
@@ -117,6 +126,7 @@ impl DataTree {
             last_zxid: 0,
             digest: 0,
             data_size_bytes: 0,
+            quota_node_count: 0,
             undo: Vec::new(),
             walk: None,
             acls: AclCache::default(),
@@ -357,20 +367,17 @@ impl DataTree {
             "deleting {p} with {} children",
             node.children.len()
         );
-        self.remove_child(&parent, path::child_name(p));
-        let mut meta = self.node(&parent).expect("parent of a node exists").meta;
+        let acl = node.acl.clone();
+        let data_len = node.data().len();
+        let parent_node = self.node(&parent).expect("parent of a node exists");
+        let parent_acl = parent_node.acl.clone();
+        let mut meta = parent_node.meta;
         // ZooKeeper only moves pzxid forward.
-        if zxid > meta.pzxid {
+        let new_meta = (zxid > meta.pzxid).then(|| {
             meta.pzxid = zxid;
-            self.set_meta(&parent, meta);
-        }
-        let acl = self.node(p).expect("deleted node exists").acl.clone();
-        let parent_acl = self
-            .node(&parent)
-            .expect("parent of a node exists")
-            .acl
-            .clone();
-        let data_len = self.node(p).expect("deleted node exists").data().len();
+            meta
+        });
+        self.unlink_child(&parent, path::child_name(p), new_meta);
         self.remove_node(p);
         self.update_quota_on_delete(p, data_len);
         changes.push(Change {
@@ -427,6 +434,9 @@ impl DataTree {
     /// snapshot load that puts nodes in place directly).
     pub(crate) fn account_joining(&mut self, p: &str, node: &Node) {
         self.data_size_bytes += java_len(p) + node.data().len() as i64;
+        if is_below_quota_root(p) {
+            self.quota_node_count += 1;
+        }
         if p == "/" {
             // The "" alias of the root counts in ZooKeeper's size total too.
             self.data_size_bytes += node.data().len() as i64;
@@ -453,6 +463,13 @@ impl DataTree {
         self.digest = self.digest.wrapping_sub(digest::node_hash(p, &node));
         assert!(node.children.is_empty(), "removed node {p} has no children");
         self.data_size_bytes -= java_len(p) + node.data().len() as i64;
+        if is_below_quota_root(p) {
+            assert!(
+                self.quota_node_count > 0,
+                "{p} was counted below the quota root"
+            );
+            self.quota_node_count -= 1;
+        }
         self.index_owner(p, node.ephemeral_type(), node.meta.ephemeral_owner, false);
         self.undo.push(Undo::Removed(p.to_string(), node));
     }
@@ -494,6 +511,47 @@ impl DataTree {
         assert!(inserted, "child {name} of {parent} added twice");
         self.undo
             .push(Undo::ChildAdded(parent.to_string(), name.to_string()));
+    }
+
+    /// `add_child` and, if given, `set_meta` on the parent in one change of the node (one
+    /// search of the path table and one rehash, where the two primitives take two of each).
+    pub(crate) fn link_child(&mut self, parent: &str, name: &str, meta: Option<Meta>) {
+        let (inserted, old_meta) = self.modify(parent, |node| {
+            let old_meta = meta.map(|meta| {
+                assert_eq!(
+                    node.meta.ephemeral_owner, meta.ephemeral_owner,
+                    "ephemeral_owner of {parent} never changes"
+                );
+                std::mem::replace(&mut node.meta, meta)
+            });
+            (node.children.insert(name), old_meta)
+        });
+        assert!(inserted, "child {name} of {parent} added twice");
+        if let Some(old_meta) = old_meta {
+            self.undo.push(Undo::Meta(parent.to_string(), old_meta));
+        }
+        self.undo
+            .push(Undo::ChildAdded(parent.to_string(), name.to_string()));
+    }
+
+    /// `remove_child` and, if given, `set_meta` on the parent in one change of the node.
+    pub(crate) fn unlink_child(&mut self, parent: &str, name: &str, meta: Option<Meta>) {
+        let (removed, old_meta) = self.modify(parent, |node| {
+            let old_meta = meta.map(|meta| {
+                assert_eq!(
+                    node.meta.ephemeral_owner, meta.ephemeral_owner,
+                    "ephemeral_owner of {parent} never changes"
+                );
+                std::mem::replace(&mut node.meta, meta)
+            });
+            (node.children.remove(name), old_meta)
+        });
+        assert!(removed, "child {name} of {parent} not present");
+        self.undo
+            .push(Undo::ChildRemoved(parent.to_string(), name.to_string()));
+        if let Some(old_meta) = old_meta {
+            self.undo.push(Undo::Meta(parent.to_string(), old_meta));
+        }
     }
 
     pub(crate) fn remove_child(&mut self, parent: &str, name: &str) {
@@ -593,6 +651,11 @@ impl DataTree {
         assert_eq!(
             size, self.data_size_bytes,
             "data size counter matches the table"
+        );
+        let below_quota_root = self.iter().filter(|(p, _)| is_below_quota_root(p)).count();
+        assert_eq!(
+            below_quota_root, self.quota_node_count,
+            "quota node counter matches the table"
         );
         let indexed: usize = self.sessions.iter().map(|(_, s)| s.ephemerals.len()).sum();
         let indexed = indexed + self.containers.len() + self.ttls.len();

@@ -130,9 +130,14 @@ impl Txn {
             TxnOp::Request(request) => {
                 w.write_i32(KIND_REQUEST);
                 w.write_i32(request.op_code().code());
-                let mut body = Writer::new();
-                request.encode(&mut body);
-                w.write_buffer(&body.bytes);
+                // A jute buffer (length, then bytes) encoded in place: the length is patched
+                // once the body is written, saving a temporary vector and its copy.
+                let at = w.bytes.len();
+                w.write_i32(0);
+                request.encode(w);
+                let body_len = w.bytes.len() - at - 4;
+                let body_len = i32::try_from(body_len).expect("a request body is below 2 GiB");
+                w.bytes[at..at + 4].copy_from_slice(&body_len.to_be_bytes());
             }
             TxnOp::CreateSession {
                 timeout_ms,

@@ -45,6 +45,7 @@ impl DataTree {
         acl::check_acl(&parent.acl, perms::CREATE, &txn.auth)?;
         let parent_meta = parent.meta;
         let parent_type = parent.ephemeral_type();
+        let parent_acl = parent.acl.clone();
         let full_path = if mode.is_sequential() {
             // `String.format("%010d", cversion)`: a negative value keeps its sign inside
             // the ten characters, as Rust's `{:010}` does.
@@ -67,7 +68,19 @@ impl DataTree {
             Opcode::Create | Opcode::Create2 if mode.is_ephemeral() => txn.session_id,
             Opcode::Create | Opcode::Create2 => 0,
         };
-        let stat = self.create_node(txn, &full_path, req.data.clone(), acl, owner, changes);
+        let parent = ParentBefore {
+            meta: parent_meta,
+            acl: parent_acl,
+        };
+        let stat = self.create_node(
+            txn,
+            &full_path,
+            req.data.clone(),
+            acl,
+            owner,
+            parent,
+            changes,
+        );
         Ok((full_path, stat))
     }
 
@@ -95,7 +108,9 @@ impl DataTree {
 
     /// `DataTree.createNode` after validation: links the node, bumps the parent's
     /// cversion and pzxid, records NodeCreated then the parent's NodeChildrenChanged, and
-    /// updates quota stats (quota.rs).
+    /// updates quota stats (quota.rs). `parent` is what the caller read of the parent, so
+    /// the path table is searched for it once per create (each search compares long paths).
+    #[allow(clippy::too_many_arguments)]
     fn create_node(
         &mut self,
         txn: &Txn,
@@ -103,22 +118,29 @@ impl DataTree {
         data: Option<Vec<u8>>,
         acl: Vec<wire::Acl>,
         owner: i64,
+        parent_before: ParentBefore,
         changes: &mut Vec<Change>,
     ) -> Stat {
         let parent = path::watch_path(path::parent_of(p).expect("validated path has a '/'"));
         let parent = parent.to_string();
-        let parent_node = self.node(&parent).expect("parent checked to exist");
-        let mut parent_meta = parent_node.meta;
-        let parent_acl = parent_node.acl.clone();
+        let ParentBefore {
+            meta: mut parent_meta,
+            acl: parent_acl,
+        } = parent_before;
+        debug_assert_eq!(
+            self.node(&parent).map(|n| n.meta),
+            Some(parent_meta),
+            "the caller read the parent of {p}"
+        );
         let new_cversion = parent_meta.cversion.wrapping_add(1);
         // ZooKeeper only moves cversion forward; at i32::MAX it wraps and stops (so does
         // pzxid), which we reproduce.
-        if new_cversion > parent_meta.cversion {
+        let new_meta = (new_cversion > parent_meta.cversion).then(|| {
             parent_meta.cversion = new_cversion;
             parent_meta.pzxid = txn.zxid;
-            self.set_meta(&parent, parent_meta);
-        }
-        self.add_child(&parent, path::child_name(p));
+            parent_meta
+        });
+        self.link_child(&parent, path::child_name(p), new_meta);
         let meta = Meta {
             czxid: txn.zxid,
             mzxid: txn.zxid,
@@ -144,6 +166,7 @@ impl DataTree {
         );
         // Taken before the insert (which does not change it), saving a lookup.
         let stat = node.stat();
+        let data_len = node.data().len();
         self.insert_node(p, node);
         changes.push(Change {
             path: parent,
@@ -153,7 +176,13 @@ impl DataTree {
         assert_eq!(stat.czxid, txn.zxid, "new node czxid is the txn zxid");
         // After the reply's Stat is taken, as ZooKeeper copies it before the quota update
         // (which may rewrite this very node's data if it is a stats node).
-        self.update_quota_on_create(p);
+        self.update_quota_on_create(p, data_len);
         stat
     }
+}
+
+/// The parent as `create` read it before any change: its persisted stat and its ACL.
+struct ParentBefore {
+    meta: Meta,
+    acl: crate::acl_cache::SharedAcl,
 }
