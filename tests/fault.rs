@@ -27,105 +27,21 @@
 //! the printed directory when the test fails. Skipped with a message when `/usr/bin/python3`
 //! cannot import kazoo, unless `FERROKEEPER_REQUIRE_INTEROP` is set (CI sets it).
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Mutex;
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-const PYTHON: &str = "/usr/bin/python3";
+mod support;
+use support::python::{collect, interop_required, kazoo_missing, summary, wait_with_limit, PYTHON};
+
 /// One cluster at a time: two side by side on 2 cores would turn timing slack into stalls.
 static SERIAL: Mutex<()> = Mutex::new(());
 const TIME_LIMIT: Duration = Duration::from_secs(8 * 60);
 const SELFTEST_TIME_LIMIT: Duration = Duration::from_secs(3 * 60);
 const TERM_GRACE: Duration = Duration::from_secs(30);
-const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// Five histories and five run-level checks, the nemesis coverage check among them.
 const CHECKS_MIN: u32 = 10;
-
-fn interop_required() -> bool {
-    std::env::var_os("FERROKEEPER_REQUIRE_INTEROP").is_some_and(|v| !v.is_empty() && v != "0")
-}
-
-fn kazoo_missing() -> Option<String> {
-    if !Path::new(PYTHON).exists() {
-        return Some(format!("{PYTHON} not found"));
-    }
-    let kazoo = Command::new(PYTHON)
-        .args(["-c", "import kazoo.client"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if kazoo.is_ok_and(|s| s.success()) {
-        None
-    } else {
-        Some("kazoo is not importable by /usr/bin/python3 (apt-get install python3-kazoo)".into())
-    }
-}
-
-/// Reads a pipe to its end on its own thread, so a chatty child never blocks on a full pipe.
-fn collect(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    thread::spawn(move || {
-        let mut bytes = Vec::new();
-        if let Err(e) = pipe.read_to_end(&mut bytes) {
-            bytes.extend_from_slice(format!("\n[reading the output failed: {e}]").as_bytes());
-        }
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
-/// Sends SIGTERM through the shell's `kill` builtin, so the script's own cleanup stops the
-/// servers it started (no unsafe code here).
-fn terminate(pid: u32) {
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!("kill -TERM {pid}"))
-        .status();
-    if let Err(e) = status {
-        eprintln!("cannot run kill -TERM {pid}: {e}");
-    }
-}
-
-/// Waits for the child until `limit`; past it, SIGTERM, a grace period, SIGKILL; None then.
-fn wait_with_limit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if let Some(status) = child.try_wait().expect("try_wait on our own child works") {
-            return Some(status);
-        }
-        thread::sleep(POLL_INTERVAL);
-    }
-    terminate(child.id());
-    let grace = Instant::now();
-    while grace.elapsed() < TERM_GRACE {
-        if child
-            .try_wait()
-            .expect("try_wait on our own child works")
-            .is_some()
-        {
-            return None;
-        }
-        thread::sleep(POLL_INTERVAL);
-    }
-    // std never signals a reaped child, so this cannot hit a recycled pid.
-    child.kill().expect("killing our own running child works");
-    child
-        .wait()
-        .expect("waiting for our own killed child works");
-    None
-}
-
-/// Parses the final `N passed, M failed` line.
-fn summary(output: &str) -> Option<(u32, u32)> {
-    let last = output.lines().rev().find(|l| !l.trim().is_empty())?;
-    let mut parts = last.split_whitespace();
-    let passed = parts.next()?.parse().ok()?;
-    (parts.next()? == "passed,").then_some(())?;
-    let failed = parts.next()?.parse().ok()?;
-    (parts.next()? == "failed").then_some(())?;
-    Some((passed, failed))
-}
 
 /// What one run of `fault_run.py` left: its exit status (None: killed at the limit), its
 /// stdout and the tail of its stderr (the harness's log).
@@ -159,7 +75,7 @@ fn run_fault_script(args: &[String], limit: Duration) -> ScriptRun {
         .unwrap_or_else(|e| panic!("cannot start {PYTHON}: {e}"));
     let stdout = collect(child.stdout.take().expect("stdout was piped"));
     let stderr = collect(child.stderr.take().expect("stderr was piped"));
-    let status = wait_with_limit(&mut child, limit);
+    let status = wait_with_limit(&mut child, limit, Some(TERM_GRACE));
     let stdout = stdout.join().expect("the stdout reader does not panic");
     let stderr = stderr.join().expect("the stderr reader does not panic");
     let lines: Vec<&str> = stderr.lines().collect();

@@ -6,14 +6,14 @@
 //! past it; the test passes only if it exits 0 and unittest reports `OK` after running at least
 //! one test, and prints the child's output otherwise.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+mod support;
+use support::python::{collect, wait_with_limit};
 
 const TIME_LIMIT: Duration = Duration::from_secs(120);
-const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Debian's interpreter when present (what the other suites use), else whatever is on PATH.
 fn python() -> &'static str {
@@ -21,37 +21,6 @@ fn python() -> &'static str {
         "/usr/bin/python3"
     } else {
         "python3"
-    }
-}
-
-/// Reads a pipe to its end on its own thread, so a chatty child never blocks on a full pipe.
-fn collect(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    thread::spawn(move || {
-        let mut bytes = Vec::new();
-        if let Err(e) = pipe.read_to_end(&mut bytes) {
-            // Only the output shown is cut short; the exit status still decides the test.
-            bytes.extend_from_slice(format!("\n[reading the output failed: {e}]").as_bytes());
-        }
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
-/// Waits for the child until `limit`; past it, kills it and returns None.
-fn wait_with_limit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait on our own child works") {
-            return Some(status);
-        }
-        if started.elapsed() > limit {
-            // std never signals a reaped child, so this cannot hit a recycled pid.
-            child.kill().expect("killing our own running child works");
-            child
-                .wait()
-                .expect("waiting for our own killed child works");
-            return None;
-        }
-        thread::sleep(POLL_INTERVAL);
     }
 }
 
@@ -77,7 +46,7 @@ fn history_checker_unit_tests_pass() {
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", python()));
     let stdout = collect(child.stdout.take().expect("stdout was piped"));
     let stderr = collect(child.stderr.take().expect("stderr was piped"));
-    let status = wait_with_limit(&mut child, TIME_LIMIT);
+    let status = wait_with_limit(&mut child, TIME_LIMIT, None);
     let output = format!(
         "{}{}",
         stdout.join().expect("the stdout reader does not panic"),

@@ -21,7 +21,8 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const PYTHON: &str = "/usr/bin/python3";
+mod support;
+use support::python::{interop_required, kazoo_missing, summary, wait_with_limit, PYTHON};
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn repo_root() -> PathBuf {
@@ -32,24 +33,10 @@ fn script(name: &str) -> PathBuf {
     repo_root().join("tests").join("py").join(name)
 }
 
-fn interop_required() -> bool {
-    std::env::var_os("FERROKEEPER_REQUIRE_INTEROP").is_some_and(|v| !v.is_empty() && v != "0")
-}
-
 /// Returns the reason the interop prerequisites are missing, if they are.
 fn missing_prerequisite(need_zookeeper: bool) -> Option<String> {
-    if !Path::new(PYTHON).exists() {
-        return Some(format!("{PYTHON} not found"));
-    }
-    let kazoo = Command::new(PYTHON)
-        .args(["-c", "import kazoo.client"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !kazoo.is_ok_and(|s| s.success()) {
-        return Some(
-            "kazoo is not importable by /usr/bin/python3 (apt-get install python3-kazoo)".into(),
-        );
+    if let Some(why) = kazoo_missing() {
+        return Some(why);
     }
     if need_zookeeper {
         let zk_ref = repo_root()
@@ -106,29 +93,8 @@ fn run_python(script_name: &str, args: &[&str], limit: Duration) -> (bool, Strin
         .stderr(err_file)
         .spawn()
         .expect("python3 starts");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait works") {
-            break Some(status);
-        }
-        if started.elapsed() > limit {
-            // SIGTERM first so the script's own cleanup stops the servers it started.
-            terminate(child.id());
-            let grace = Instant::now();
-            while grace.elapsed() < Duration::from_secs(20) {
-                if child.try_wait().expect("try_wait works").is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            if child.try_wait().expect("try_wait works").is_none() {
-                child.kill().expect("kill works");
-                child.wait().expect("wait works");
-            }
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    // SIGTERM first past the limit, so the script's own cleanup stops its servers.
+    let status = wait_with_limit(&mut child, limit, Some(Duration::from_secs(20)));
     let mut output = String::new();
     std::fs::File::open(&out_path)
         .and_then(|mut f| f.read_to_string(&mut output))
@@ -138,25 +104,6 @@ fn run_python(script_name: &str, args: &[&str], limit: Duration) -> (bool, Strin
         Some(s) => (s.success(), output),
         None => (false, format!("{output}\n*** killed after {limit:?} ***")),
     }
-}
-
-/// Sends SIGTERM through the shell's `kill` builtin (no procps needed, no unsafe here).
-fn terminate(pid: u32) {
-    let _status = Command::new("sh")
-        .arg("-c")
-        .arg(format!("kill -TERM {pid}"))
-        .status();
-}
-
-/// Parses the final `N passed, M failed` line.
-fn summary(output: &str) -> Option<(u32, u32)> {
-    let last = output.lines().rev().find(|l| !l.trim().is_empty())?;
-    let mut parts = last.split_whitespace();
-    let passed = parts.next()?.parse().ok()?;
-    (parts.next()? == "passed,").then_some(())?;
-    let failed = parts.next()?.parse().ok()?;
-    (parts.next()? == "failed").then_some(())?;
-    Some((passed, failed))
 }
 
 fn run_suite(test: &str, script_name: &str, args: &[&str], need_zookeeper: bool, limit: Duration) {

@@ -29,23 +29,27 @@ fn compaction_drops_applied_prefix_7() {
     ));
 }
 
-#[test]
-fn lagging_follower_receives_chunked_snapshot_7() {
-    // §7: "the leader must occasionally send snapshots to followers that lag behind" — here
-    // in chunks of 4 bytes.
+/// Three members with 4-byte snapshot chunks, after `proposals` writes that member 3 missed and
+/// a compaction of the leader's log into `image`: member 3 can catch up only by snapshot.
+fn behind_a_snapshot(proposals: u8, image: &[u8]) -> Cluster {
     let mut cluster = Cluster::new(3, |c| c.snapshot_chunk_bytes = 4);
     cluster.elect(1);
     cluster.isolated.insert(id(3));
-    for i in 0..5u8 {
+    for i in 0..proposals {
         cluster.node(1).propose(vec![b'a' + i]).unwrap();
         cluster.stabilize();
     }
     let applied = cluster.node(1).applied_index();
-    cluster
-        .node(1)
-        .compact(applied, b"state-machine-image".to_vec())
-        .unwrap();
+    cluster.node(1).compact(applied, image.to_vec()).unwrap();
     cluster.isolated.clear();
+    cluster
+}
+
+#[test]
+fn lagging_follower_receives_chunked_snapshot_7() {
+    // §7: "the leader must occasionally send snapshots to followers that lag behind" — here
+    // in chunks of 4 bytes.
+    let mut cluster = behind_a_snapshot(5, b"state-machine-image");
     let mut chunks = 0;
     for _ in 0..30 {
         cluster.node(1).tick();
@@ -80,19 +84,7 @@ fn lagging_follower_receives_chunked_snapshot_7() {
 
 #[test]
 fn lost_snapshot_chunk_is_resent_after_heartbeat_7() {
-    let mut cluster = Cluster::new(3, |c| c.snapshot_chunk_bytes = 4);
-    cluster.elect(1);
-    cluster.isolated.insert(id(3));
-    for i in 0..3u8 {
-        cluster.node(1).propose(vec![b'a' + i]).unwrap();
-        cluster.stabilize();
-    }
-    let applied = cluster.node(1).applied_index();
-    cluster
-        .node(1)
-        .compact(applied, b"0123456789".to_vec())
-        .unwrap();
-    cluster.isolated.clear();
+    let mut cluster = behind_a_snapshot(3, b"0123456789");
     // Drop the first chunk sent.
     let mut dropped = false;
     for _ in 0..40 {
@@ -123,19 +115,7 @@ fn a_slow_chunk_is_not_multiplied_by_heartbeats_7() {
     // A chunk still in flight on a slow link is not lost: resending it at every heartbeat,
     // and acting on every answer, would put ever more copies of the stream in flight (the
     // fault soak saw 13× a snapshot's size move without it ever being installed).
-    let mut cluster = Cluster::new(3, |c| c.snapshot_chunk_bytes = 4);
-    cluster.elect(1);
-    cluster.isolated.insert(id(3));
-    for i in 0..3u8 {
-        cluster.node(1).propose(vec![b'a' + i]).unwrap();
-        cluster.stabilize();
-    }
-    let applied = cluster.node(1).applied_index();
-    cluster
-        .node(1)
-        .compact(applied, b"0123456789".to_vec())
-        .unwrap();
-    cluster.isolated.clear();
+    let mut cluster = behind_a_snapshot(3, b"0123456789");
     let is_chunk =
         |m: &crate::message::Message| matches!(m.body, MessageBody::InstallSnapshot { .. });
     // 30 heartbeats while every chunk is held on the link.
