@@ -19,6 +19,7 @@ mod event_loop;
 mod fourlw;
 #[cfg(test)]
 mod fuzz_bounds;
+mod log_disk;
 mod metrics;
 mod ops_stats;
 mod peers;

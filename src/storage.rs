@@ -22,8 +22,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use tree::{DataTree, TreeConfig};
-use wal::{Disk, DiskFile, FileDisk, Record, Wal, WalOptions};
+use wal::{FileDisk, Record, Wal, WalOptions};
 
+use crate::log_disk::LogDisk;
 use crate::workers::{PersistJob, RaftLog};
 
 /// `Record.kind` of a Raft `Normal` entry (kind 1 was the pre-Raft txn record).
@@ -532,82 +533,5 @@ impl RaftLog for WalLog {
             self.wal.first_index() >= first_before,
             "purge never moves the log's start back"
         );
-    }
-}
-
-/// The disk the write-ahead log lives on: `FileDisk`, except that new segments get real
-/// blocks from `fallocate(2)` (ZooKeeper pads its logs likewise) so appends into them
-/// allocate nothing and each `fdatasync` writes data only. Filesystems without fallocate
-/// get `set_len`, as `FileDisk` does.
-pub struct LogDisk;
-
-pub struct LogFile(wal::disk::FsFile);
-
-impl DiskFile for LogFile {
-    fn len_bytes(&self) -> std::io::Result<u64> {
-        self.0.len_bytes()
-    }
-
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-        self.0.read_exact_at(buf, offset)
-    }
-
-    fn write_all_at(&mut self, data: &[u8], offset: u64) -> std::io::Result<()> {
-        self.0.write_all_at(data, offset)
-    }
-
-    fn set_len(&mut self, len_bytes: u64) -> std::io::Result<()> {
-        self.0.set_len(len_bytes)
-    }
-
-    fn preallocate(&mut self, len_bytes: u64) -> std::io::Result<()> {
-        use std::os::unix::io::AsRawFd;
-        match crate::sys::fallocate(self.0.as_raw_fd(), len_bytes) {
-            Ok(()) => {
-                // fallocate never shrinks; the segment must be exactly this long.
-                if self.0.len_bytes()? != len_bytes {
-                    self.0.set_len(len_bytes)?;
-                }
-                Ok(())
-            }
-            Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => self.0.set_len(len_bytes),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn sync_data(&mut self) -> std::io::Result<()> {
-        self.0.sync_data()
-    }
-}
-
-impl Disk for LogDisk {
-    type File = LogFile;
-
-    fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
-        FileDisk.create_dir_all(dir)
-    }
-
-    fn create_new(&self, path: &Path) -> std::io::Result<LogFile> {
-        FileDisk.create_new(path).map(LogFile)
-    }
-
-    fn open(&self, path: &Path) -> std::io::Result<LogFile> {
-        FileDisk.open(path).map(LogFile)
-    }
-
-    fn list(&self, dir: &Path) -> std::io::Result<Vec<String>> {
-        FileDisk.list(dir)
-    }
-
-    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
-        FileDisk.rename(from, to)
-    }
-
-    fn remove(&self, path: &Path) -> std::io::Result<()> {
-        FileDisk.remove(path)
-    }
-
-    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
-        FileDisk.sync_dir(dir)
     }
 }
