@@ -118,7 +118,7 @@ impl Children {
     pub fn contains(&self, name: &str) -> bool {
         self.0
             .as_ref()
-            .is_some_and(|set| set.contains(&Name::new(name)))
+            .is_some_and(|set| set.contains(name.as_bytes()))
     }
 
     /// The names in sorted order.
@@ -138,7 +138,7 @@ impl Children {
         let Some(set) = self.0.as_mut() else {
             return false;
         };
-        let removed = set.remove(&Name::new(name));
+        let removed = set.remove(name.as_bytes());
         if set.is_empty() {
             self.0 = None;
         }
@@ -205,6 +205,14 @@ impl Ord for Name {
 impl PartialOrd for Name {
     fn partial_cmp(&self, other: &Name) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
+    }
+}
+
+/// Lookups by a name's bytes, with no `Name` built (and no box for a long one): the order
+/// of the bytes is the order of `Name`s, as `Borrow` requires.
+impl std::borrow::Borrow<[u8]> for Name {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
     }
 }
 
