@@ -14,6 +14,12 @@ fn cluster_with_learner_slot() -> Cluster {
     cluster
 }
 
+/// Node 1 (the leader) makes `change`, then the cluster settles.
+fn change_and_settle(cluster: &mut Cluster, change: ConfChange) {
+    cluster.node(1).change_membership(change).unwrap();
+    cluster.stabilize();
+}
+
 #[test]
 fn learner_joins_receives_log_and_does_not_vote_4_2_1() {
     let mut cluster = cluster_with_learner_slot();
@@ -21,11 +27,7 @@ fn learner_joins_receives_log_and_does_not_vote_4_2_1() {
         cluster.node(4).is_empty(),
         "a joining server starts with nothing"
     );
-    cluster
-        .node(1)
-        .change_membership(ConfChange::AddLearner(id(4)))
-        .unwrap();
-    cluster.stabilize();
+    change_and_settle(&mut cluster, ConfChange::AddLearner(id(4)));
     cluster.tick_all(1);
     let last = cluster.node(1).last_index();
     assert_eq!(cluster.node(4).last_index(), last);
@@ -43,11 +45,7 @@ fn learner_joins_receives_log_and_does_not_vote_4_2_1() {
 fn learner_is_promoted_only_once_caught_up_4_2_1() {
     let mut cluster = cluster_with_learner_slot();
     cluster.isolated.insert(id(4));
-    cluster
-        .node(1)
-        .change_membership(ConfChange::AddLearner(id(4)))
-        .unwrap();
-    cluster.stabilize();
+    change_and_settle(&mut cluster, ConfChange::AddLearner(id(4)));
     let err = cluster
         .node(1)
         .change_membership(ConfChange::Promote(id(4)))
@@ -58,11 +56,7 @@ fn learner_is_promoted_only_once_caught_up_4_2_1() {
     );
     cluster.isolated.clear();
     cluster.tick_all(1);
-    cluster
-        .node(1)
-        .change_membership(ConfChange::Promote(id(4)))
-        .unwrap();
-    cluster.stabilize();
+    change_and_settle(&mut cluster, ConfChange::Promote(id(4)));
     cluster.tick_all(1);
     assert!(cluster.node(4).membership().is_voter(id(4)));
 }
@@ -147,11 +141,7 @@ fn configuration_takes_effect_on_append_and_reverts_on_truncation_4_1() {
 fn removed_leader_steps_down_once_removal_commits_4_2_2() {
     let mut cluster = Cluster::new(3, |_| {});
     cluster.elect(1);
-    cluster
-        .node(1)
-        .change_membership(ConfChange::Remove(id(1)))
-        .unwrap();
-    cluster.stabilize();
+    change_and_settle(&mut cluster, ConfChange::Remove(id(1)));
     assert_eq!(cluster.node(1).role(), Role::Follower);
     cluster.tick_all(40);
     let leader = cluster
@@ -240,17 +230,9 @@ fn a_forced_configuration_recovers_a_lost_quorum_with_this_servers_log() {
     }
     assert!(kept < stuck);
     // The membership grows again the usual way: a new, empty server joins and is promoted.
-    cluster
-        .node(1)
-        .change_membership(ConfChange::AddLearner(id(4)))
-        .unwrap();
-    cluster.stabilize();
+    change_and_settle(&mut cluster, ConfChange::AddLearner(id(4)));
     cluster.tick_all(1);
-    cluster
-        .node(1)
-        .change_membership(ConfChange::Promote(id(4)))
-        .unwrap();
-    cluster.stabilize();
+    change_and_settle(&mut cluster, ConfChange::Promote(id(4)));
     let index = cluster.node(1).propose(b"after".to_vec()).unwrap();
     cluster.stabilize();
     assert!(cluster.node(4).commit_index() >= index);
