@@ -45,19 +45,19 @@ use std::time::{Duration, Instant};
 use tree::DataTree;
 use wal::{FileDisk, SnapshotWriter};
 
-/// Nodes one step emits at most (about 0.2 ms of encoding for 100-byte znodes).
-const STEP_NODES_MAX: usize = 1024;
+/// Nodes one step emits at most (about 0.2-0.3 ms of encoding for 100-byte znodes).
+const STEP_NODES_MAX: usize = 2048;
 /// Encoded bytes after which a step stops early (large znodes).
-const STEP_BYTES_MAX: usize = 256 * 1024;
+const STEP_BYTES_MAX: usize = 512 * 1024;
 /// Time from one step to the next, so a walk takes a bounded share of the loop thread.
 const STEP_INTERVAL_MS: u64 = 1;
 /// Nodes per `snapshot_step` call inside a turn's step, so the byte limit is checked often.
 const SUB_STEP_NODES: usize = 256;
-/// Jobs that may wait for the snapshot worker: about 16 MiB of chunks.
+/// Jobs that may wait for the snapshot worker: at most about 8 MiB of chunks.
 const SNAPSHOT_QUEUE_JOBS_MAX: usize = 16;
 /// Body bytes between partial fsyncs of a snapshot file: the dirty data the snapshot can
 /// have outstanding, and so how long a log fsync on the same device can wait behind it.
-const SYNC_EVERY_BYTES: u64 = 8 << 20;
+const SYNC_EVERY_BYTES: u64 = 1 << 20;
 /// `autopurge.snapRetainCount` is never below this (ZooKeeper's minimum).
 const RETAIN_COUNT_MIN: usize = 3;
 
