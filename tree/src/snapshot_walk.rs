@@ -13,23 +13,30 @@
 //!   the node count and the session table (`SnapshotHeader`).
 //! - `snapshot_step` emits the next nodes in path order (the `BTreeMap` order the decoder
 //!   requires), a bounded number per call, so the loop does a slice of work per turn.
-//! - Copy on write, per node and only once: while the walk is active every primitive
-//!   mutation (tree.rs) calls `preserve_for_snapshot` first. If the path has not been
-//!   emitted yet (it sorts after the cursor, or no step ran) and has no saved pre-image,
-//!   the node as it was at begin is saved (`Some`), or `None` if it did not exist then.
-//!   Paths at or before the cursor are already in the stream, so later changes to them
-//!   need nothing. A txn that fails and rolls back goes through the same primitives; the
-//!   first touch already saved the begin-time image, so the rollback changes nothing saved.
+//! - Nodes created since begin need no copy: their czxid is after the begin zxid (every
+//!   txn's zxid is after the last one applied), so the walk skips a live node whose czxid
+//!   is after it. Creating a node during a walk, the common write, costs the walk nothing.
+//! - Copy on write for the rest, per node and only once: while the walk is active every
+//!   primitive mutation of an existing node (tree.rs) calls `preserve_for_snapshot` first.
+//!   If the path has not been emitted yet (it sorts after the cursor, or no step ran), has
+//!   no saved pre-image and its node existed at begin (czxid at or before the begin zxid),
+//!   the node as it is, which is as it was at begin, is saved. Paths at or before the
+//!   cursor are already in the stream, so later changes to them need nothing. A txn that
+//!   fails and rolls back goes through the same primitives; the first touch already saved
+//!   the begin-time image, so the rollback changes nothing saved. A node that is removed
+//!   and created again keeps the image its removal saved.
 //! - A step merges the live nodes after the cursor with the saved pre-images after it; a
-//!   saved entry wins over the live node of the same path, `None` means "did not exist at
-//!   begin" and is skipped. Saved entries the cursor has passed are dropped.
+//!   saved entry wins over the live node of the same path, and a live node created since
+//!   begin without a saved entry is skipped. Saved entries the cursor has passed are
+//!   dropped.
 //!
 //! A pre-image holds what the snapshot encodes (meta, data, ACL), not the child set: the
 //! decoder rebuilds children from paths, and cloning a child set of a parent with a million
 //! children on the first create under it would be the very stall we avoid.
 //!
-//! The extra memory is one pre-image per distinct path written during the walk; the extra
-//! cost per mutation is one string comparison and, when a walk is active, one map lookup.
+//! The extra memory is one pre-image per distinct node of begin time written during the
+//! walk; the extra cost per mutation is, when a walk is active, one string comparison and
+//! one map lookup.
 //!
 //! Invariants (`SnapshotWalk::check_invariants`): every saved path sorts after the cursor;
 //! nodes emitted never exceed the count fixed at begin; when the walk ends it has emitted
@@ -86,9 +93,10 @@ pub(crate) struct PreImage {
 pub(crate) struct SnapshotWalk {
     /// The last path emitted; `None` before the first node.
     cursor: Option<String>,
-    /// Begin-time images of paths after the cursor that changed since begin; `None` =
-    /// the path did not exist at begin.
-    preserved: BTreeMap<String, Option<PreImage>>,
+    /// The zxid the snapshot is an image of: nodes with a later czxid were created since.
+    zxid: i64,
+    /// Begin-time images of nodes after the cursor that changed or went since begin.
+    preserved: BTreeMap<String, PreImage>,
     node_count: usize,
     emitted_count: usize,
 }
@@ -149,6 +157,7 @@ impl DataTree {
         let header = self.snapshot_header();
         self.walk = Some(SnapshotWalk {
             cursor: None,
+            zxid: header.last_zxid,
             preserved: BTreeMap::new(),
             node_count: header.node_count,
             emitted_count: 0,
@@ -236,10 +245,8 @@ impl DataTree {
                         }
                     }
                 }
-                if let Some(image) = image {
-                    write_node(out, p, image.data.as_deref(), &image.acl, &image.meta);
-                    walk.emitted_count += 1;
-                }
+                write_node(out, p, image.data.as_deref(), &image.acl, &image.meta);
+                walk.emitted_count += 1;
                 last = Some(p);
             } else {
                 if until_touch == 0 {
@@ -249,8 +256,10 @@ impl DataTree {
                 let (p, node) = live.next().expect("peeked");
                 until_touch -= 1;
                 let p: &str = p;
-                write_node(out, p, node.data_option(), &node.acl, &node.meta);
-                walk.emitted_count += 1;
+                if node.meta.czxid <= walk.zxid {
+                    write_node(out, p, node.data_option(), &node.acl, &node.meta);
+                    walk.emitted_count += 1;
+                }
                 last = Some(p);
             }
         }
@@ -279,35 +288,39 @@ impl DataTree {
         false
     }
 
-    /// Called by every primitive mutation before it changes `p` (see the module doc).
+    /// Called by every primitive mutation of an existing node before it changes `p` (see
+    /// the module doc).
     pub(crate) fn preserve_for_snapshot(&mut self, p: &str) {
-        self.preserve(p, false);
-    }
-
-    /// `preserve_for_snapshot` for a path about to be inserted, so absent now: if it has no
-    /// saved image it was absent at begin too (a removal since then would have saved one),
-    /// and the table need not be searched for it.
-    pub(crate) fn preserve_absent_for_snapshot(&mut self, p: &str) {
-        debug_assert!(!self.nodes.contains_key(p), "{p} is absent");
-        self.preserve(p, true);
-    }
-
-    fn preserve(&mut self, p: &str, absent: bool) {
         let Some(walk) = self.walk.as_mut() else {
             return;
         };
         if walk.is_emitted(p) || walk.preserved.contains_key(p) {
             return;
         }
-        if absent {
-            walk.preserved.insert(p.to_string(), None);
+        let node = self.nodes.get(p).expect("a preserved node exists");
+        if node.meta.czxid > walk.zxid {
+            // Created since begin: not in the image, and the walk skips it.
             return;
         }
-        let image = self.nodes.get(p).map(|node| PreImage {
+        let image = PreImage {
             meta: node.meta,
             data: node.data_option().map(<[u8]>::to_vec),
             acl: node.acl.clone(),
-        });
+        };
         walk.preserved.insert(p.to_string(), image);
+    }
+
+    /// Checks, before `p` is inserted during a walk, that the image needs nothing from the
+    /// insert: a node created since begin is skipped by its czxid; one older than that
+    /// (a rollback putting back a node its txn removed) had its image saved by the removal,
+    /// unless the walk has passed it.
+    pub(crate) fn check_insert_during_walk(&self, p: &str, czxid: i64) {
+        if let Some(walk) = &self.walk {
+            assert!(
+                czxid > walk.zxid || walk.is_emitted(p) || walk.preserved.contains_key(p),
+                "{p} (czxid {czxid:#x}) inserted during a walk of {:#x} without an image",
+                walk.zxid
+            );
+        }
     }
 }

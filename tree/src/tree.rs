@@ -447,7 +447,7 @@ impl DataTree {
     /// Adds a node (its parent's child set is changed separately by `add_child`).
     pub(crate) fn insert_node(&mut self, p: &str, node: impl Into<Box<Node>>) {
         let node = node.into();
-        self.preserve_absent_for_snapshot(p);
+        self.check_insert_during_walk(p, node.meta.czxid);
         assert!(node.children.is_empty(), "new node {p} has no children");
         self.account_joining(p, &node);
         self.digest = self.digest.wrapping_add(digest::node_hash(p, &node));

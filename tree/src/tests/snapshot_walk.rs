@@ -190,7 +190,8 @@ fn streamed_snapshot_is_the_tree_at_begin_under_random_txns() {
         total_applied > 5_000,
         "{total_applied} txns ran during walks"
     );
-    assert!(total_preserved > 1_000, "{total_preserved} pre-images seen");
+    // Nodes created during a walk need no pre-image (skipped by czxid); the rest still do.
+    assert!(total_preserved > 500, "{total_preserved} pre-images seen");
 }
 
 #[test]
@@ -284,7 +285,11 @@ fn an_aborted_walk_saves_nothing_more_and_a_new_one_can_begin() {
     let mut stream = Writer::new();
     h.tree.begin_snapshot().encode(&mut stream);
     h.create_ok("/b");
-    assert_eq!(h.tree.snapshot_preserved_count(), 2, "/ and /b");
+    assert_eq!(
+        h.tree.snapshot_preserved_count(),
+        1,
+        "/ (its child set changed); /b is new, skipped by its czxid"
+    );
     h.tree.abort_snapshot();
     assert!(!h.tree.is_snapshot_active());
     h.create_ok("/c");
