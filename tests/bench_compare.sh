@@ -184,11 +184,12 @@ run_one() { # NAME SERVERS WORKLOAD ROUND
   printf '{"server":"%s","round":%s,"run":%s}\n' "$1" "$4" "$(cat "$out")" >>"$RUNS"
 }
 
-turn=0
 for ((round = 1; round <= ROUNDS; round++)); do
+  turn=$round
   for w in $WORKLOADS; do
-    # Alternate who goes first, so neither server always runs on a warmer machine.
-    if ((turn % 2 == 0)); then
+    # Alternate who goes first, from one workload to the next and from one round to the
+    # next for each workload, so neither server always runs on a warmer machine.
+    if ((turn % 2 == 1)); then
       run_one zookeeper "$ZK_SERVERS" "$w" "$round"
       run_one ferrokeeper "$FK_SERVERS" "$w" "$round"
     else
