@@ -54,9 +54,14 @@ impl DataTree {
             req.path.clone()
         };
         path::validate_path(&full_path).map_err(|_| ErrorCode::BadArguments)?;
-        if self.node(&full_path).is_some() {
+        // A node other than the root exists exactly when its parent lists it
+        // (`check_invariants`); the parent's child set holds short names, far cheaper to
+        // search than the table of full paths.
+        if full_path == "/" || parent.children.contains(path::child_name(&full_path)) {
+            debug_assert!(self.node(&full_path).is_some(), "{full_path} is listed");
             return Err(ErrorCode::NodeExists);
         }
+        debug_assert!(self.node(&full_path).is_none(), "{full_path} is not listed");
         if parent_type == EphemeralType::Normal {
             return Err(ErrorCode::NoChildrenForEphemerals);
         }
