@@ -10,6 +10,8 @@
 //! - `auth_ids_for`: what an auth packet adds (`DigestAuthenticationProvider` /
 //!   `IPAuthenticationProvider.handleAuthentication`).
 
+use std::borrow::Cow;
+
 use wire::{Acl, ErrorCode, Id};
 
 use crate::auth::{base64, sha1};
@@ -86,7 +88,26 @@ pub fn check_acl(acl: &[Acl], perm: i32, auth: &[Id]) -> Result<(), ErrorCode> {
 
 /// `PrepRequestProcessor.fixupACL`: validates an ACL list from a create or setACL and
 /// expands "auth" entries into the caller's authenticated identities.
-pub fn fixup_acl(acl: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
+pub fn fixup_acl<'a>(acl: &'a [Acl], auth: &[Id]) -> Result<Cow<'a, [Acl]>, ErrorCode> {
+    // The common case, a list with no duplicates and no "auth" entry, comes out as it went
+    // in: checked in place, without copying it (a create's ACL is nearly always this).
+    let plain = acl
+        .iter()
+        .enumerate()
+        .all(|(i, entry)| entry.id.scheme != "auth" && !acl[..i].contains(entry));
+    if plain {
+        if acl.is_empty() {
+            return Err(ErrorCode::InvalidAcl);
+        }
+        for entry in acl {
+            let id = &entry.id;
+            let world_anyone = id.scheme == "world" && id.id == "anyone";
+            if !world_anyone && !is_valid_id(&id.scheme, &id.id) {
+                return Err(ErrorCode::InvalidAcl);
+            }
+        }
+        return Ok(Cow::Borrowed(acl));
+    }
     let mut unique: Vec<&Acl> = Vec::with_capacity(acl.len());
     for entry in acl {
         if !unique.contains(&entry) {
@@ -122,7 +143,7 @@ pub fn fixup_acl(acl: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
         }
     }
     assert!(!out.is_empty(), "a fixed-up ACL is never empty");
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// `ServerAuthenticationProvider.isValid` for the registered schemes.
@@ -235,6 +256,11 @@ pub fn redact_digests(acl: &[Acl]) -> Vec<Acl> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `fixup_acl` with the result owned, to compare with lists.
+    fn fixed(acl: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
+        fixup_acl(acl, auth).map(Cow::into_owned)
+    }
     use wire::perms;
 
     fn acl(perms: i32, scheme: &str, id: &str) -> Acl {
@@ -324,36 +350,36 @@ mod tests {
 
     #[test]
     fn fixup_acl_rejects_bad_entries_and_expands_auth() {
-        assert_eq!(fixup_acl(&[], &[]), Err(ErrorCode::InvalidAcl));
+        assert_eq!(fixed(&[], &[]), Err(ErrorCode::InvalidAcl));
         assert_eq!(
-            fixup_acl(&[acl(31, "world", "nobody")], &[]),
+            fixed(&[acl(31, "world", "nobody")], &[]),
             Err(ErrorCode::InvalidAcl)
         );
         assert_eq!(
-            fixup_acl(&[acl(31, "foo", "bar")], &[]),
+            fixed(&[acl(31, "foo", "bar")], &[]),
             Err(ErrorCode::InvalidAcl)
         );
         assert_eq!(
-            fixup_acl(&[acl(31, "digest", "nocolon")], &[]),
+            fixed(&[acl(31, "digest", "nocolon")], &[]),
             Err(ErrorCode::InvalidAcl)
         );
         assert_eq!(
-            fixup_acl(&[acl(31, "digest", "a:b:c")], &[]),
+            fixed(&[acl(31, "digest", "a:b:c")], &[]),
             Err(ErrorCode::InvalidAcl)
         );
-        assert!(fixup_acl(&[acl(31, "digest", "a:b:")], &[]).is_ok());
+        assert!(fixed(&[acl(31, "digest", "a:b:")], &[]).is_ok());
         assert_eq!(
-            fixup_acl(&[acl(31, "ip", "10.0.0/8")], &[]),
+            fixed(&[acl(31, "ip", "10.0.0/8")], &[]),
             Err(ErrorCode::InvalidAcl)
         );
         assert_eq!(
-            fixup_acl(&[acl(31, "ip", "10.0.0.0/x")], &[]),
+            fixed(&[acl(31, "ip", "10.0.0.0/x")], &[]),
             Err(ErrorCode::InvalidAcl)
         );
-        assert!(fixup_acl(&[acl(31, "ip", "10.0.0.0/8")], &[]).is_ok());
+        assert!(fixed(&[acl(31, "ip", "10.0.0.0/8")], &[]).is_ok());
         let ip_only = [Id::new("ip", "127.0.0.1")];
         assert_eq!(
-            fixup_acl(&[acl(31, "auth", "")], &ip_only),
+            fixed(&[acl(31, "auth", "")], &ip_only),
             Err(ErrorCode::InvalidAcl)
         );
         let with_digest = [
@@ -362,11 +388,11 @@ mod tests {
             Id::new("digest", "u:h"),
         ];
         assert_eq!(
-            fixup_acl(&[acl(7, "auth", "")], &with_digest),
+            fixed(&[acl(7, "auth", "")], &with_digest),
             Ok(vec![acl(7, "digest", "u:h")])
         );
         let dup = [acl(31, "world", "anyone"), acl(31, "world", "anyone")];
-        assert_eq!(fixup_acl(&dup, &[]), Ok(vec![acl(31, "world", "anyone")]));
+        assert_eq!(fixed(&dup, &[]), Ok(vec![acl(31, "world", "anyone")]));
     }
 
     #[test]

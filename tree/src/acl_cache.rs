@@ -5,7 +5,7 @@
 //! list and two strings per node (about 130 bytes each). Sharing changes no content: the
 //! snapshot format, digest and every answer see the same ACL as before.
 
-use std::borrow::Borrow;
+use std::borrow::{Borrow, Cow};
 use std::collections::BTreeSet;
 use std::fmt;
 use std::ops::Deref;
@@ -68,10 +68,12 @@ pub struct AclCache {
 const SWEEP_MIN: usize = 64;
 
 impl AclCache {
-    pub fn intern(&mut self, acl: Vec<Acl>) -> SharedAcl {
-        if let Some(shared) = self.lists.get(acl.as_slice()) {
+    pub fn intern<'a>(&mut self, acl: impl Into<Cow<'a, [Acl]>>) -> SharedAcl {
+        let acl = acl.into();
+        if let Some(shared) = self.lists.get(acl.as_ref()) {
             return shared.clone();
         }
+        let acl = acl.into_owned();
         if self.lists.len() >= self.sweep_at.max(SWEEP_MIN) {
             // Held only by the cache itself: no node uses it.
             self.lists.retain(|l| Arc::strong_count(&l.0) > 1);

@@ -121,7 +121,7 @@ impl DataTree {
         txn: &Txn,
         p: &str,
         data: Option<Vec<u8>>,
-        acl: Vec<wire::Acl>,
+        acl: std::borrow::Cow<'_, [wire::Acl]>,
         owner: i64,
         parent_before: ParentBefore,
         changes: &mut Vec<Change>,
