@@ -41,16 +41,55 @@ pub struct TreeConfig {
     pub super_digest: Option<String>,
 }
 
+/// A path or child name in `UndoLog::text`.
+type Text = std::ops::Range<usize>;
+
 /// One step to undo a primitive mutation.
 #[derive(Clone, Debug)]
 pub(crate) enum Undo {
-    Inserted(String),
-    Removed(String, Box<Node>),
-    Meta(String, Meta),
-    Data(String, Option<Vec<u8>>),
-    Acl(String, SharedAcl),
-    ChildAdded(String, String),
-    ChildRemoved(String, String),
+    Inserted(Text),
+    Removed(Text, Box<Node>),
+    Meta(Text, Meta),
+    Data(Text, Option<Vec<u8>>),
+    Acl(Text, SharedAcl),
+    ChildAdded(Text, Text),
+    ChildRemoved(Text, Text),
+}
+
+/// The undo steps of the txn being applied, with the paths and names they name kept in one
+/// buffer that lives from txn to txn: a create records four of them, which as separate
+/// strings cost four allocations per write.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct UndoLog {
+    steps: Vec<Undo>,
+    text: String,
+}
+
+impl UndoLog {
+    fn text(&mut self, s: &str) -> Text {
+        let start = self.text.len();
+        self.text.push_str(s);
+        start..self.text.len()
+    }
+
+    fn push(&mut self, step: impl FnOnce(&mut Self) -> Undo) {
+        let step = step(self);
+        self.steps.push(step);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// Forgets every step, keeping the buffers' capacity.
+    pub(crate) fn clear(&mut self) {
+        self.steps.clear();
+        self.text.clear();
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -71,7 +110,7 @@ pub struct DataTree {
     /// `quota_prefix_of` answers without searching the table (each write asks it).
     pub(crate) quota_node_count: usize,
     /// Undo steps of the txn being applied; empty between txns.
-    pub(crate) undo: Vec<Undo>,
+    pub(crate) undo: UndoLog,
     /// The snapshot being streamed out, if any (see `snapshot_walk.rs`).
     pub(crate) walk: Option<SnapshotWalk>,
     /// One copy of each distinct ACL list (acl_cache.rs).
@@ -127,7 +166,7 @@ impl DataTree {
             digest: 0,
             data_size_bytes: 0,
             quota_node_count: 0,
-            undo: Vec::new(),
+            undo: UndoLog::default(),
             walk: None,
             acls: AclCache::default(),
         }
@@ -453,7 +492,7 @@ impl DataTree {
         self.digest = self.digest.wrapping_add(digest::node_hash(p, &node));
         let previous = self.nodes.insert(p.into(), node);
         assert!(previous.is_none(), "node {p} inserted twice");
-        self.undo.push(Undo::Inserted(p.to_string()));
+        self.undo.push(|u| Undo::Inserted(u.text(p)));
     }
 
     pub(crate) fn remove_node(&mut self, p: &str) {
@@ -471,7 +510,7 @@ impl DataTree {
             self.quota_node_count -= 1;
         }
         self.index_owner(p, node.ephemeral_type(), node.meta.ephemeral_owner, false);
-        self.undo.push(Undo::Removed(p.to_string(), node));
+        self.undo.push(|u| Undo::Removed(u.text(p), node));
     }
 
     pub(crate) fn set_meta(&mut self, p: &str, meta: Meta) {
@@ -482,7 +521,7 @@ impl DataTree {
             );
             std::mem::replace(&mut node.meta, meta)
         });
-        self.undo.push(Undo::Meta(p.to_string(), old));
+        self.undo.push(|u| Undo::Meta(u.text(p), old));
     }
 
     pub(crate) fn set_data(&mut self, p: &str, data: Option<Vec<u8>>) {
@@ -493,24 +532,24 @@ impl DataTree {
         if p == "/" {
             self.data_size_bytes += new_len - old_len;
         }
-        self.undo.push(Undo::Data(p.to_string(), old));
+        self.undo.push(|u| Undo::Data(u.text(p), old));
     }
 
     /// The shared copy of `acl`, for a node of this tree.
-    pub fn intern_acl(&mut self, acl: Vec<Acl>) -> SharedAcl {
+    pub fn intern_acl<'a>(&mut self, acl: impl Into<std::borrow::Cow<'a, [Acl]>>) -> SharedAcl {
         self.acls.intern(acl)
     }
 
     pub(crate) fn set_acl(&mut self, p: &str, acl: SharedAcl) {
         let old = self.modify(p, |node| std::mem::replace(&mut node.acl, acl));
-        self.undo.push(Undo::Acl(p.to_string(), old));
+        self.undo.push(|u| Undo::Acl(u.text(p), old));
     }
 
     pub(crate) fn add_child(&mut self, parent: &str, name: &str) {
         let inserted = self.modify(parent, |node| node.children.insert(name));
         assert!(inserted, "child {name} of {parent} added twice");
         self.undo
-            .push(Undo::ChildAdded(parent.to_string(), name.to_string()));
+            .push(|u| Undo::ChildAdded(u.text(parent), u.text(name)));
     }
 
     /// `add_child` and, if given, `set_meta` on the parent in one change of the node (one
@@ -528,10 +567,10 @@ impl DataTree {
         });
         assert!(inserted, "child {name} of {parent} added twice");
         if let Some(old_meta) = old_meta {
-            self.undo.push(Undo::Meta(parent.to_string(), old_meta));
+            self.undo.push(|u| Undo::Meta(u.text(parent), old_meta));
         }
         self.undo
-            .push(Undo::ChildAdded(parent.to_string(), name.to_string()));
+            .push(|u| Undo::ChildAdded(u.text(parent), u.text(name)));
     }
 
     /// `remove_child` and, if given, `set_meta` on the parent in one change of the node.
@@ -548,9 +587,9 @@ impl DataTree {
         });
         assert!(removed, "child {name} of {parent} not present");
         self.undo
-            .push(Undo::ChildRemoved(parent.to_string(), name.to_string()));
+            .push(|u| Undo::ChildRemoved(u.text(parent), u.text(name)));
         if let Some(old_meta) = old_meta {
-            self.undo.push(Undo::Meta(parent.to_string(), old_meta));
+            self.undo.push(|u| Undo::Meta(u.text(parent), old_meta));
         }
     }
 
@@ -558,23 +597,23 @@ impl DataTree {
         let removed = self.modify(parent, |node| node.children.remove(name));
         assert!(removed, "child {name} of {parent} not present");
         self.undo
-            .push(Undo::ChildRemoved(parent.to_string(), name.to_string()));
+            .push(|u| Undo::ChildRemoved(u.text(parent), u.text(name)));
     }
 
     /// Replays the undo log backwards. The primitives push new undo steps as they run; those
     /// are discarded.
     pub(crate) fn rollback(&mut self) {
-        let steps = std::mem::take(&mut self.undo);
+        let UndoLog { steps, text } = std::mem::take(&mut self.undo);
         for step in steps.into_iter().rev() {
             match step {
-                Undo::Inserted(p) => self.remove_node(&p),
+                Undo::Inserted(p) => self.remove_node(&text[p]),
                 // Only childless nodes are removed, so the node goes back as it was.
-                Undo::Removed(p, node) => self.insert_node(&p, node),
-                Undo::Meta(p, meta) => self.set_meta(&p, meta),
-                Undo::Data(p, data) => self.set_data(&p, data),
-                Undo::Acl(p, acl) => self.set_acl(&p, acl),
-                Undo::ChildAdded(parent, name) => self.remove_child(&parent, &name),
-                Undo::ChildRemoved(parent, name) => self.add_child(&parent, &name),
+                Undo::Removed(p, node) => self.insert_node(&text[p], node),
+                Undo::Meta(p, meta) => self.set_meta(&text[p], meta),
+                Undo::Data(p, data) => self.set_data(&text[p], data),
+                Undo::Acl(p, acl) => self.set_acl(&text[p], acl),
+                Undo::ChildAdded(parent, name) => self.remove_child(&text[parent], &text[name]),
+                Undo::ChildRemoved(parent, name) => self.add_child(&text[parent], &text[name]),
             }
         }
         self.undo.clear();
