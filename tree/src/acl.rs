@@ -256,12 +256,12 @@ pub fn redact_digests(acl: &[Acl]) -> Vec<Acl> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wire::perms;
 
     /// `fixup_acl` with the result owned, to compare with lists.
     fn fixed(acl: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
         fixup_acl(acl, auth).map(Cow::into_owned)
     }
-    use wire::perms;
 
     fn acl(perms: i32, scheme: &str, id: &str) -> Acl {
         Acl {
