@@ -238,11 +238,11 @@ impl DataTree {
                 let (p, image) = saved.next().expect("peeked");
                 if next_live == Some(p.as_str()) {
                     live.next();
-                    match until_touch.checked_sub(1) {
-                        Some(n) => until_touch = n,
-                        None => {
-                            ahead.next();
-                        }
+                    // Keep `ahead` as far in front of `live` as before.
+                    if until_touch > 0 {
+                        until_touch -= 1;
+                    } else {
+                        ahead.next();
                     }
                 }
                 write_node(out, p, image.data.as_deref(), &image.acl, &image.meta);
