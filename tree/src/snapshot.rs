@@ -1,8 +1,8 @@
 //! Tree snapshots: the whole replicated state (nodes, sessions, last zxid) as one byte
 //! string, and a loader that rebuilds the tree from it and checks it.
 //!
-//! Layout (jute primitives, big-endian), version 2:
-//! `int version=2; long last_zxid; long digest;`
+//! Layout (jute primitives, big-endian), version 3:
+//! `int version=3; long last_zxid; long digest;`
 //! `vector<{long session_id; int timeout_ms; buffer password}> sessions` (ascending ids,
 //! 16-byte passwords);
 //! `vector<{ustring path; buffer data; vector<ACL> acl; long czxid; long mzxid; long ctime;
@@ -12,6 +12,9 @@
 //!
 //! Everything before the nodes is `SnapshotHeader` (snapshot_walk.rs), which is small and
 //! taken at once; the nodes can be streamed in steps (`snapshot_step`).
+//!
+//! Version 2 has the same layout; only its digest was computed with the older node hash
+//! (digest.rs). It is still read, and its digest checked with that hash.
 //!
 //! The loader treats the bytes as untrusted: any malformed input (bad path, missing
 //! parent, duplicate, child of an ephemeral, ephemeral of an unknown session, trailing
@@ -24,7 +27,9 @@ use crate::path;
 use crate::tree::{DataTree, TreeConfig};
 use crate::znode::{EphemeralType, Meta, Node};
 
-pub const SNAPSHOT_FORMAT_VERSION: i32 = 2;
+pub const SNAPSHOT_FORMAT_VERSION: i32 = 3;
+/// The version before, read too: the same layout with the older digest (see the module doc).
+const SNAPSHOT_FORMAT_VERSION_FNV: i32 = 2;
 /// An encoded session: a long, an int and a 16-byte buffer.
 const SESSION_MIN_BYTES: usize = 8 + 4 + 4 + crate::session::PASSWORD_BYTES;
 /// Smallest encoded node: empty path, data and ACL list, six longs and three ints.
@@ -50,8 +55,11 @@ impl DataTree {
     pub fn decode_snapshot(bytes: &[u8], config: TreeConfig) -> Result<DataTree, DecodeError> {
         let mut r = Reader::new(bytes);
         let version = r.read_i32()?;
-        if version != SNAPSHOT_FORMAT_VERSION {
-            return Err(r.error(format!("snapshot format version {version}, expected 2")));
+        if version != SNAPSHOT_FORMAT_VERSION && version != SNAPSHOT_FORMAT_VERSION_FNV {
+            return Err(r.error(format!(
+                "snapshot format version {version}, expected {SNAPSHOT_FORMAT_VERSION} \
+                 (or {SNAPSHOT_FORMAT_VERSION_FNV})"
+            )));
         }
         let last_zxid = r.read_i64()?;
         let digest = r.read_i64()? as u64;
@@ -87,11 +95,13 @@ impl DataTree {
         r.finish("snapshot")?;
         tree.link_loaded(loaded);
         tree.finish_load(last_zxid);
-        if tree.digest() != digest {
-            return Err(r.error(format!(
-                "digest {digest:#x} recorded, {:#x} rebuilt",
-                tree.digest()
-            )));
+        let rebuilt = if version == SNAPSHOT_FORMAT_VERSION_FNV {
+            crate::digest::legacy_digest(tree.iter())
+        } else {
+            tree.digest()
+        };
+        if rebuilt != digest {
+            return Err(r.error(format!("digest {digest:#x} recorded, {rebuilt:#x} rebuilt")));
         }
         tree.check_invariants();
         Ok(tree)
@@ -301,6 +311,48 @@ mod tests {
         bytes.extend_from_slice(&w.bytes[24 + SESSION_MIN_BYTES..]);
         let err = DataTree::decode_snapshot(&bytes, config()).expect_err("orphan ephemeral");
         assert!(err.what.contains("is not a session"), "{err}");
+    }
+
+    /// The sample encoded as format 2 wrote it: the version, and the FNV-1a digest.
+    fn format_2_snapshot() -> Vec<u8> {
+        let h = sample();
+        let mut w = Writer::new();
+        h.tree.encode_snapshot(&mut w);
+        let mut bytes = w.bytes;
+        bytes[..4].copy_from_slice(&SNAPSHOT_FORMAT_VERSION_FNV.to_be_bytes());
+        let legacy = crate::digest::legacy_digest(h.tree.iter());
+        bytes[12..20].copy_from_slice(&legacy.to_be_bytes());
+        bytes
+    }
+
+    #[test]
+    fn a_format_2_snapshot_loads_with_its_fnv_digest_checked() {
+        let loaded =
+            DataTree::decode_snapshot(&format_2_snapshot(), config()).expect("format 2 loads");
+        let h = sample();
+        assert_eq!(
+            loaded.digest(),
+            h.tree.digest(),
+            "kept from then on with the new hash"
+        );
+        assert_eq!(loaded.digest(), loaded.recompute_digest());
+        let a: Vec<_> = loaded.iter().collect();
+        let b: Vec<_> = h.tree.iter().collect();
+        assert_eq!(a, b);
+
+        // Its recorded digest is the FNV one: the new one there is a mismatch.
+        let mut bytes = format_2_snapshot();
+        bytes[12..20].copy_from_slice(&h.tree.digest().to_be_bytes());
+        let err = DataTree::decode_snapshot(&bytes, config()).expect_err("wrong digest");
+        assert!(err.what.contains("recorded"), "{err}");
+        // And format 3 does not accept the FNV digest.
+        let mut bytes = format_2_snapshot();
+        bytes[..4].copy_from_slice(&SNAPSHOT_FORMAT_VERSION.to_be_bytes());
+        assert!(DataTree::decode_snapshot(&bytes, config()).is_err());
+        // Any other version is refused by name.
+        bytes[..4].copy_from_slice(&4i32.to_be_bytes());
+        let err = DataTree::decode_snapshot(&bytes, config()).expect_err("version 4");
+        assert!(err.what.contains("format version 4"), "{err}");
     }
 
     /// Paths whose sorted order interleaves subtrees ("/a/b-x" sorts between "/a/b" and
