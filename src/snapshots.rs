@@ -32,8 +32,9 @@
 //! every txn, so nothing is lost); a failed purge is logged by the log worker.
 //!
 //! Invariants: at most one walk is active, and only while `active` is `Some`; a chunk the
-//! worker had no room for (`pending`) is sent before any other job; snapshots reach the
-//! worker in zxid order, each as Begin, Chunk*, Finish.
+//! worker had no room for (`pending`) is sent before any other job of a snapshot; snapshots
+//! reach the worker in zxid order, each as Begin, Chunk*, Finish. (`Free` jobs, which only
+//! free memory, may come between any two.)
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -76,6 +77,10 @@ enum Job {
     Abort {
         zxid: i64,
     },
+    /// Raft log entries a compaction took out of memory, to be freed here: on the loop
+    /// thread, freeing a snapshot's worth of entries (one allocation each) held every
+    /// client up for about 10 ms.
+    Free(Vec<raft::Entry>),
 }
 
 /// What the worker reports back for each snapshot.
@@ -333,6 +338,16 @@ impl Snapshots {
         true
     }
 
+    /// Hands `entries` to the worker to free (see `Job::Free`); frees them here if its queue
+    /// is full.
+    pub fn free_later(&mut self, entries: Vec<raft::Entry>) {
+        let jobs = self.jobs.as_ref().expect("jobs channel lives until drop");
+        match jobs.try_send(Job::Free(entries)) {
+            Ok(()) | Err(TrySendError::Full(_)) => {}
+            Err(TrySendError::Disconnected(_)) => panic!("the snapshot worker died"),
+        }
+    }
+
     /// Outcomes the worker reported; returns the index before which the log may be purged
     /// (the oldest retained snapshot's), if a snapshot was written.
     pub fn poll_done(&mut self, now: Instant) -> Option<u64> {
@@ -430,6 +445,10 @@ fn run_worker(
                 None
             }
             Job::Finish => Some(finish(writer.take(), dir, retain_count, current_zxid)),
+            Job::Free(entries) => {
+                drop(entries);
+                None
+            }
             Job::Abort { zxid } => {
                 // Begin may never have come (it was still waiting in the loop); a dropped
                 // writer leaves its tmp file, the only one, since one snapshot is written at

@@ -343,7 +343,8 @@ impl RaftLog {
     }
 
     /// Paper §7: fold applied entries up to `meta.index` into a snapshot the driver made.
-    pub(crate) fn compact(&mut self, meta: SnapshotMeta, data: Vec<u8>) {
+    /// Drops the entries up to `meta.index` and keeps the snapshot; returns the dropped ones.
+    pub(crate) fn compact(&mut self, meta: SnapshotMeta, data: Vec<u8>) -> Vec<Entry> {
         let index = meta.index;
         assert!(
             index > self.offset_index,
@@ -365,12 +366,16 @@ impl RaftLog {
             "snapshot term {} != log",
             meta.term
         );
-        self.entries
-            .drain(..(index.0 - self.offset_index.0) as usize);
+        // The kept tail is copied out; the dropped head keeps the old allocation.
+        let kept = self
+            .entries
+            .split_off((index.0 - self.offset_index.0) as usize);
+        let dropped = std::mem::replace(&mut self.entries, kept);
         self.offset_index = index;
         self.offset_term = meta.term;
         self.snapshot = Some(Snapshot { meta, data });
         self.check_invariants();
+        dropped
     }
 
     pub(crate) fn check_invariants(&self) {

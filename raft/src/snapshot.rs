@@ -10,7 +10,7 @@
 //!   entry it keeps the following entries; otherwise it discards the whole log and installs
 //!   the snapshot via `Ready.snapshot`.
 
-use crate::message::{Event, MessageBody, Role, Snapshot, SnapshotMeta};
+use crate::message::{Entry, Event, MessageBody, Role, Snapshot, SnapshotMeta};
 use crate::node::Node;
 use crate::progress::ProgressState;
 use crate::{CompactError, LogIndex, NodeId, Term};
@@ -25,8 +25,9 @@ pub(crate) struct IncomingSnapshot {
 impl Node {
     /// Folds the log up to `index` (which must be applied) into a snapshot whose state-machine
     /// image is `data`. The driver persists the snapshot itself and may then drop its log up
-    /// to `index`.
-    pub fn compact(&mut self, index: LogIndex, data: Vec<u8>) -> Result<(), CompactError> {
+    /// to `index`. Returns the entries taken out of memory, for the driver to free where it
+    /// likes: a snapshot's worth of entries is many thousands of allocations.
+    pub fn compact(&mut self, index: LogIndex, data: Vec<u8>) -> Result<Vec<Entry>, CompactError> {
         let snapshot_index = self.log.first_index().prev();
         if index <= snapshot_index {
             return Err(CompactError::AlreadyCompacted {
@@ -45,7 +46,7 @@ impl Node {
             .term(index)
             .expect("applied entries after the snapshot have terms");
         let membership = self.membership_at(index);
-        self.log.compact(
+        let dropped = self.log.compact(
             SnapshotMeta {
                 index,
                 term,
@@ -60,7 +61,7 @@ impl Node {
             self.log.first_index()
         );
         self.check_invariants();
-        Ok(())
+        Ok(dropped)
     }
 
     /// Leader: start streaming our snapshot to `to`.

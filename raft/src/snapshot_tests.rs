@@ -14,10 +14,14 @@ fn compaction_drops_applied_prefix_7() {
     }
     let applied = cluster.node(1).applied_index();
     assert_eq!(applied, LogIndex(7));
-    cluster
+    let dropped = cluster
         .node(1)
         .compact(LogIndex(5), b"image".to_vec())
         .unwrap();
+    // Entries 1..=5 come back to the driver in order: two from start-up and the election,
+    // then the first three proposals.
+    let indexes: Vec<u64> = dropped.iter().map(|e| e.index.0).collect();
+    assert_eq!(indexes, [1, 2, 3, 4, 5]);
     assert_eq!(cluster.node(1).first_index(), LogIndex(6));
     assert!(matches!(
         cluster.node(1).compact(LogIndex(4), vec![]),

@@ -225,8 +225,9 @@ impl Server {
         } else {
             Vec::new()
         };
-        if let Err(e) = self.raft.compact(raft::LogIndex(index as u64), data) {
-            log::debug!("raft log not compacted to {index}: {e}");
+        match self.raft.compact(raft::LogIndex(index as u64), data) {
+            Ok(dropped) => self.snapshots.free_later(dropped),
+            Err(e) => log::debug!("raft log not compacted to {index}: {e}"),
         }
     }
 }
