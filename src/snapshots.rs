@@ -6,12 +6,17 @@
 //! requests validated at apply time, not idempotent). The loop thread owns the tree, so it
 //! owns the walk: `begin_snapshot` (zxid, digest, node count, sessions: small) between txns,
 //! then bounded `snapshot_step`s (`STEP_NODES_MAX` nodes or about `STEP_BYTES_MAX` bytes, a
-//! few hundred microseconds) at most once per `STEP_INTERVAL_MS`, with requests served in
-//! between. The pacing matters as much as the bound: stepping on every turn as fast as
-//! possible kept the loop thread busy without pause, the scheduler of a loaded host then
-//! stopped favouring it, and write p99 rose from 7.8 ms to 91 ms during back-to-back
-//! 1M-znode walks. Paced, a 1M-znode walk takes one to two seconds and the loop still sleeps
-//! in `poll`.
+//! few hundred microseconds), with requests served in between. The pacing matters as much
+//! as the bound: stepping on every turn as fast as possible kept the loop thread busy
+//! without pause, the scheduler of a loaded host then stopped favouring it, and write p99
+//! rose from 7.8 ms to 91 ms during back-to-back 1M-znode walks.
+//!
+//! Pacing: under writes, the walk keeps pace with the txns, so that it ends after half the
+//! txns that make the next snapshot due (`pace_txns`): each turn walks the nodes it is
+//! behind by, a few per txn, instead of a full step every millisecond (which took a third
+//! of the loop for the walk's duration, and showed in the write p99). Without writes since
+//! the last step, a full step every `STEP_INTERVAL_MS`; and at least one full step every
+//! `STEP_INTERVAL_LOADED_MS` whatever the load, so a walk always ends.
 //!
 //! The encoded bytes go to the snapshot worker thread over a bounded channel. The worker does
 //! every disk operation (`wal::SnapshotWriter`: write a tmp file, fsync, rename, fsync the
@@ -50,10 +55,17 @@ use wal::{FileDisk, SnapshotWriter};
 const STEP_NODES_MAX: usize = 2048;
 /// Encoded bytes after which a step stops early (large znodes).
 const STEP_BYTES_MAX: usize = 512 * 1024;
-/// Time from one step to the next, so a walk takes a bounded share of the loop thread.
+/// Time from one full step to the next when no txn came in between.
 const STEP_INTERVAL_MS: u64 = 1;
+/// Longest time between two full steps under load (see the module doc).
+const STEP_INTERVAL_LOADED_MS: u64 = 8;
 /// Nodes per `snapshot_step` call inside a turn's step, so the byte limit is checked often.
 const SUB_STEP_NODES: usize = 256;
+/// Fewest nodes a paced step walks (smaller debts wait for the next turn).
+const PACED_STEP_NODES_MIN: usize = 64;
+/// A chunk goes to the worker once this many bytes were walked (or at the walk's end), so
+/// that paced steps of a few nodes do not each make a job.
+const CHUNK_BYTES_MIN: usize = 256 * 1024;
 /// Jobs that may wait for the snapshot worker: at most about 8 MiB of chunks.
 const SNAPSHOT_QUEUE_JOBS_MAX: usize = 16;
 /// Body bytes between partial fsyncs of a snapshot file: the dirty data the snapshot can
@@ -101,6 +113,12 @@ struct Taken {
     zxid: i64,
     node_count: usize,
     started: Instant,
+    /// Nodes walked so far (an upper bound: steps are counted whole).
+    walked: usize,
+    /// The tree's last zxid at the last step.
+    zxid_at_step: i64,
+    /// Walked bytes not yet sent as a chunk.
+    out: Vec<u8>,
 }
 
 /// What the server passes in from its configuration.
@@ -123,8 +141,10 @@ pub struct Snapshots {
     /// A csnp asked for a snapshot that has not begun yet.
     requested: bool,
     active: Option<Taken>,
-    /// No step before this (see `STEP_INTERVAL_MS`).
+    /// When the walk may take its next full step (see the module doc).
     next_step_at: Option<Instant>,
+    /// Txns over which a walk is spread: half of `threshold` at its begin.
+    pace_txns: u64,
     /// Jobs the worker's queue had no room for, oldest first; at most a chunk and a Finish,
     /// because no work is done while any wait.
     pending: VecDeque<Job>,
@@ -162,6 +182,7 @@ impl Snapshots {
             requested: false,
             active: None,
             next_step_at: None,
+            pace_txns: 1,
             pending: VecDeque::new(),
             awaited: VecDeque::new(),
             last_snapshot_zxid: settings.loaded_zxid,
@@ -223,16 +244,40 @@ impl Snapshots {
                     self.begin(tree, now, raft_meta);
                 }
             }
-            Some(_) => {
-                if self.next_step_at.is_some_and(|at| now < at) {
-                    return;
-                }
+            Some(active) => {
+                let idle = tree.last_zxid() == active.zxid_at_step;
+                let step_due = self.next_step_at.is_none_or(|at| {
+                    let loaded_wait = Duration::from_millis(STEP_INTERVAL_LOADED_MS - 1);
+                    now >= if idle { at } else { at + loaded_wait }
+                });
+                let nodes = if step_due {
+                    STEP_NODES_MAX
+                } else {
+                    let nodes = self.paced_nodes(active, tree.last_zxid(), now);
+                    if nodes < PACED_STEP_NODES_MIN {
+                        return;
+                    }
+                    nodes
+                };
                 self.next_step_at = Some(now + Duration::from_millis(STEP_INTERVAL_MS));
-                self.step(tree);
+                self.step(tree, nodes);
             }
         }
         self.flush_pending();
         self.check_invariants(tree);
+    }
+
+    /// How many nodes a walk is behind its txns: its share so far of `pace_txns`, rounded
+    /// up, less what it walked. Never more than a step, nor faster on average than a full
+    /// step every `STEP_INTERVAL_MS` since it began.
+    fn paced_nodes(&self, active: &Taken, last_zxid: i64, now: Instant) -> usize {
+        let txns = (last_zxid - active.zxid).max(0) as u64;
+        let share =
+            (active.node_count as u128 * u128::from(txns + 1)).div_ceil(u128::from(self.pace_txns));
+        let ms = now.saturating_duration_since(active.started).as_millis();
+        let by_time = (ms / u128::from(STEP_INTERVAL_MS) + 1) * STEP_NODES_MAX as u128;
+        let due = usize::try_from(share.min(by_time)).unwrap_or(usize::MAX);
+        due.saturating_sub(active.walked).min(STEP_NODES_MAX)
     }
 
     /// The invariants in the module doc, against the tree's view of the walk.
@@ -271,10 +316,14 @@ impl Snapshots {
         self.requested = false;
         self.last_begin_zxid = header.last_zxid;
         self.roll_threshold();
+        self.pace_txns = (self.threshold / 2).max(1);
         self.active = Some(Taken {
             zxid: header.last_zxid,
             node_count: header.node_count,
             started: now,
+            walked: 0,
+            zxid_at_step: header.last_zxid,
+            out: Vec::new(),
         });
         let (term, meta) = raft_meta(header.last_zxid as u64);
         self.pending.push_back(Job::Begin {
@@ -300,19 +349,28 @@ impl Snapshots {
         assert!(self.active.is_none(), "no walk after abandoning it");
     }
 
-    /// Emits up to `STEP_NODES_MAX` nodes or about `STEP_BYTES_MAX` bytes; at the end of the
-    /// walk queues Finish.
-    fn step(&mut self, tree: &mut DataTree) {
+    /// Walks up to `nodes` nodes or about `STEP_BYTES_MAX` bytes; queues a chunk once enough
+    /// bytes gathered, and at the end of the walk the last chunk and Finish.
+    fn step(&mut self, tree: &mut DataTree, nodes: usize) {
         assert!(tree.is_snapshot_active(), "a walk is active in the tree");
-        let mut out = wire::Writer::with_vec(Vec::with_capacity(STEP_BYTES_MAX + 64 * 1024));
+        let active = self.active.as_mut().expect("a walk is active");
+        let mut out = wire::Writer::with_vec(std::mem::take(&mut active.out));
+        let start_bytes = out.bytes.len();
         let mut visited = 0;
         let mut done = false;
-        while !done && visited < STEP_NODES_MAX && out.bytes.len() < STEP_BYTES_MAX {
-            done = tree.snapshot_step(SUB_STEP_NODES, &mut out);
-            visited += SUB_STEP_NODES;
+        while !done && visited < nodes && out.bytes.len() - start_bytes < STEP_BYTES_MAX {
+            let sub_step = SUB_STEP_NODES.min(nodes - visited);
+            done = tree.snapshot_step(sub_step, &mut out);
+            visited += sub_step;
         }
-        if !out.bytes.is_empty() {
-            self.pending.push_back(Job::Chunk(out.into_inner()));
+        active.walked += visited;
+        active.zxid_at_step = tree.last_zxid();
+        if done || out.bytes.len() >= CHUNK_BYTES_MIN {
+            if !out.bytes.is_empty() {
+                self.pending.push_back(Job::Chunk(out.into_inner()));
+            }
+        } else {
+            active.out = out.into_inner();
         }
         if done {
             assert!(!tree.is_snapshot_active(), "the walk ended in the tree");
