@@ -61,8 +61,9 @@ const STEP_INTERVAL_MS: u64 = 1;
 const STEP_INTERVAL_LOADED_MS: u64 = 8;
 /// Nodes per `snapshot_step` call inside a turn's step, so the byte limit is checked often.
 const SUB_STEP_NODES: usize = 256;
-/// Fewest nodes a paced step walks (smaller debts wait for the next turn).
-const PACED_STEP_NODES_MIN: usize = 64;
+/// Fewest nodes a paced step walks (smaller debts wait for a later turn): each step seeks
+/// its place in the path table again, which a step of a few nodes would pay per node.
+const PACED_STEP_NODES_MIN: usize = SUB_STEP_NODES;
 /// A chunk goes to the worker once this many bytes were walked (or at the walk's end), so
 /// that paced steps of a few nodes do not each make a job.
 const CHUNK_BYTES_MIN: usize = 256 * 1024;
@@ -354,7 +355,12 @@ impl Snapshots {
     fn step(&mut self, tree: &mut DataTree, nodes: usize) {
         assert!(tree.is_snapshot_active(), "a walk is active in the tree");
         let active = self.active.as_mut().expect("a walk is active");
-        let mut out = wire::Writer::with_vec(std::mem::take(&mut active.out));
+        let mut out = std::mem::take(&mut active.out);
+        if out.capacity() == 0 {
+            // Room for a chunk and the step that completes it, so steps do not regrow it.
+            out.reserve(CHUNK_BYTES_MIN + 64 * 1024);
+        }
+        let mut out = wire::Writer::with_vec(out);
         let start_bytes = out.bytes.len();
         let mut visited = 0;
         let mut done = false;

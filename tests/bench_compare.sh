@@ -18,6 +18,8 @@
 #   ZK_PORT=23791 FK_PORT=24791   client port (ensemble: +0..+2; quorum +100.., election +200..)
 #   FERROKEEPER_BIN=...  binary to use (default: cargo build --release, CARGO_TARGET_DIR aware)
 #   ZK_HEAP=1g           ZooKeeper heap (passed to zk-ref.sh)
+#   SETTLE_CPU=10 SETTLE_MAX=10  before each run, wait (at most SETTLE_MAX s) until the
+#                        servers together use under SETTLE_CPU% of one CPU
 #   KEEP=1               keep the work directory (logs, JSON of every run)
 #   RESULTS=FILE         also write every run's JSON line to FILE
 #   MEMORY_ZNODES=0      standalone only: after the runs, load this many znodes (100-byte
@@ -172,8 +174,36 @@ FK_SERVERS=$(port_list "$FK_PORT")
 RUNS="$WORK/runs.jsonl"
 : >"$RUNS"
 
+# CPU time (clock ticks) used so far by every server process of both kinds.
+server_ticks() {
+  local pid ticks=0
+  for pid in "${FK_PIDS[@]}" $(awk '{print $2}' "$WORK/zk/pids" 2>/dev/null); do
+    [ -r "/proc/$pid/stat" ] || continue
+    ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  echo "$ticks"
+}
+
+# Waits until both servers are quiet (under SETTLE_CPU% of one CPU over half a second, for
+# at most SETTLE_MAX seconds): a server still writing the snapshot its last run triggered,
+# or collecting garbage, would otherwise slow the next run, of either server.
+SETTLE_CPU=${SETTLE_CPU:-10}
+SETTLE_MAX=${SETTLE_MAX:-10}
+CLK_TCK=$(getconf CLK_TCK)
+settle() {
+  local i before after
+  for ((i = 0; i < SETTLE_MAX * 2; i++)); do
+    before=$(server_ticks)
+    sleep 0.5
+    after=$(server_ticks)
+    (((after - before) * 100 * 2 <= SETTLE_CPU * CLK_TCK)) && return 0
+  done
+  log "the servers are still busy after ${SETTLE_MAX}s; running anyway"
+}
+
 run_one() { # NAME SERVERS WORKLOAD ROUND
   local out="$WORK/$1-$3-$4.json"
+  settle
   log "round $4: $3 on $1"
   if ! "$BIN" bench --servers "$2" --workload "$3" --sessions "$SESSIONS" \
     --in-flight "$IN_FLIGHT" --value-size "$VALUE_SIZE" --keys "$KEYS" \
