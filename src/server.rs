@@ -534,7 +534,10 @@ impl Server {
                         .expect("the log worker persists only the outstanding Ready");
                     self.finish_ready(ready, applied_early);
                 }
-                LogDone::Purged { bounds } => self.log_bounds = bounds,
+                LogDone::Purged { bounds, files } => {
+                    self.log_bounds = bounds;
+                    self.snapshots.delete_later(files);
+                }
             }
         }
         if let Some(snapshot_index) = self.snapshots.poll_done(self.clock.now) {

@@ -38,8 +38,8 @@
 //!
 //! Invariants: at most one walk is active, and only while `active` is `Some`; a chunk the
 //! worker had no room for (`pending`) is sent before any other job of a snapshot; snapshots
-//! reach the worker in zxid order, each as Begin, Chunk*, Finish. (`Free` jobs, which only
-//! free memory, may come between any two.)
+//! reach the worker in zxid order, each as Begin, Chunk*, Finish. (`Free` and `Delete`
+//! jobs, which only free memory or delete purged log files, may come between any two.)
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -94,6 +94,9 @@ enum Job {
     /// thread, freeing a snapshot's worth of entries (one allocation each) held every
     /// client up for about 10 ms.
     Free(Vec<raft::Entry>),
+    /// Files to delete: write-ahead log segments a purge took out of the log (deleting a
+    /// 64 MiB segment took 15-33 ms, which on the log worker every write waited for).
+    Delete(Vec<PathBuf>),
 }
 
 /// What the worker reports back for each snapshot.
@@ -150,6 +153,8 @@ pub struct Snapshots {
     /// because no work is done while any wait.
     pending: VecDeque<Job>,
     awaited: VecDeque<Taken>,
+    /// Purged log files the worker's queue had no room for yet.
+    to_delete: Vec<PathBuf>,
     /// The newest snapshot made durable by this process, or loaded at start-up.
     pub last_snapshot_zxid: i64,
     jobs: Option<SyncSender<Job>>,
@@ -186,6 +191,7 @@ impl Snapshots {
             pace_txns: 1,
             pending: VecDeque::new(),
             awaited: VecDeque::new(),
+            to_delete: Vec::new(),
             last_snapshot_zxid: settings.loaded_zxid,
             jobs: Some(jobs_tx),
             done: done_rx,
@@ -235,6 +241,7 @@ impl Snapshots {
         now: Instant,
         raft_meta: impl FnOnce(u64) -> (u64, Vec<u8>),
     ) {
+        self.flush_deletes();
         if !self.flush_pending() {
             return;
         }
@@ -412,6 +419,26 @@ impl Snapshots {
         }
     }
 
+    /// Hands `files` to the worker to delete (see `Job::Delete`); while its queue is full
+    /// they wait in `to_delete`, retried each turn.
+    pub fn delete_later(&mut self, files: Vec<PathBuf>) {
+        self.to_delete.extend(files);
+        self.flush_deletes();
+    }
+
+    fn flush_deletes(&mut self) {
+        if self.to_delete.is_empty() {
+            return;
+        }
+        let jobs = self.jobs.as_ref().expect("jobs channel lives until drop");
+        match jobs.try_send(Job::Delete(std::mem::take(&mut self.to_delete))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(Job::Delete(files))) => self.to_delete = files,
+            Err(TrySendError::Full(_)) => unreachable!("the job sent comes back"),
+            Err(TrySendError::Disconnected(_)) => panic!("the snapshot worker died"),
+        }
+    }
+
     /// Outcomes the worker reported; returns the index before which the log may be purged
     /// (the oldest retained snapshot's), if a snapshot was written.
     pub fn poll_done(&mut self, now: Instant) -> Option<u64> {
@@ -511,6 +538,15 @@ fn run_worker(
             Job::Finish => Some(finish(writer.take(), dir, retain_count, current_zxid)),
             Job::Free(entries) => {
                 drop(entries);
+                None
+            }
+            Job::Delete(files) => {
+                for path in files {
+                    // One left behind is deleted when the log is next opened.
+                    if let Err(e) = std::fs::remove_file(&path) {
+                        log::warn!("cannot delete {}: {e}", path.display());
+                    }
+                }
                 None
             }
             Job::Abort { zxid } => {

@@ -516,22 +516,31 @@ impl RaftLog for WalLog {
         }
     }
 
-    fn purge(&mut self, snapshot_index: u64, reserve_count: u64) {
+    fn purge(&mut self, snapshot_index: u64, reserve_count: u64) -> Vec<PathBuf> {
         let first_before = self.wal.first_index();
-        match self.wal.purge(snapshot_index, reserve_count) {
-            Ok(removed) if removed.is_empty() => {}
-            Ok(removed) => log::info!(
-                "write-ahead log: purged {} segment(s) before index {} (snapshot {}, reserve {})",
-                removed.len(),
-                self.wal.first_index(),
-                snapshot_index,
-                reserve_count
-            ),
-            Err(e) => log::error!("write-ahead log: purge failed: {e}"),
-        }
+        let files = match self.wal.purge(snapshot_index, reserve_count) {
+            Ok(removed) => {
+                if !removed.is_empty() {
+                    log::info!(
+                        "write-ahead log: purged {} segment(s) before index {} (snapshot {}, \
+                         reserve {})",
+                        removed.len(),
+                        self.wal.first_index(),
+                        snapshot_index,
+                        reserve_count
+                    );
+                }
+                removed
+            }
+            Err(e) => {
+                log::error!("write-ahead log: purge failed: {e}");
+                Vec::new()
+            }
+        };
         assert!(
             self.wal.first_index() >= first_before,
             "purge never moves the log's start back"
         );
+        files
     }
 }

@@ -54,9 +54,11 @@ pub trait RaftLog: Send {
     /// process: after a failed write or fsync the state on disk is unknown.
     fn persist(&mut self, job: &PersistJob);
 
-    /// Removes log segments wholly at or before `snapshot_index - reserve_count`; logs its
-    /// own failures (the log still holds the records, so they are not fatal here).
-    fn purge(&mut self, snapshot_index: u64, reserve_count: u64);
+    /// Takes log segments wholly at or before `snapshot_index - reserve_count` out of the
+    /// log; returns the files left to delete (`wal::Wal::purge`), which the loop hands to
+    /// the snapshot worker so that no fsync waits behind a slow delete. Logs its own
+    /// failures (the log still holds the records, so they are not fatal here).
+    fn purge(&mut self, snapshot_index: u64, reserve_count: u64) -> Vec<std::path::PathBuf>;
 }
 
 /// What the log worker is asked to do.
@@ -71,11 +73,11 @@ enum LogJob {
 /// A job the worker finished, in submission order.
 pub enum LogDone {
     /// The `Persist` job is durable.
-    Persisted {
-        bounds: LogBounds,
-    },
+    Persisted { bounds: LogBounds },
     Purged {
         bounds: LogBounds,
+        /// Purged segment files still to delete.
+        files: Vec<std::path::PathBuf>,
     },
 }
 
@@ -104,9 +106,10 @@ impl LogWorker {
                             snapshot_index,
                             reserve_count,
                         } => {
-                            log.purge(snapshot_index, reserve_count);
+                            let files = log.purge(snapshot_index, reserve_count);
                             LogDone::Purged {
                                 bounds: log.bounds(),
+                                files,
                             }
                         }
                     };

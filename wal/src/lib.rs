@@ -65,4 +65,4 @@ pub use snapshot::{
     list_snapshots, open_newest_valid, open_snapshot, remove_stale_tmp, retain_snapshots,
     SnapshotFile, SnapshotReader, SnapshotWriter,
 };
-pub use writer::{Wal, WalOptions};
+pub use writer::{Wal, WalOptions, PURGED_PREFIX};

@@ -26,6 +26,17 @@ use crate::reader::{recover, OpenReport, RecordIter};
 use crate::segment::{create_segment, remove_durably, scan_records, SegmentInfo};
 use std::path::{Path, PathBuf};
 
+/// What `purge` renames a segment to, before its caller deletes it.
+pub const PURGED_PREFIX: &str = "purged.";
+
+fn purged_path(dir: &Path, segment: &Path) -> PathBuf {
+    let name = segment
+        .file_name()
+        .expect("a segment path ends in its name")
+        .to_string_lossy();
+    dir.join(format!("{PURGED_PREFIX}{name}"))
+}
+
 /// Tunables for a log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WalOptions {
@@ -77,6 +88,12 @@ impl<D: Disk> Wal<D> {
             "segment too small"
         );
         io("create_dir_all", dir, disk.create_dir_all(dir))?;
+        for name in io("list", dir, disk.list(dir))? {
+            if name.starts_with(PURGED_PREFIX) {
+                let path = dir.join(&name);
+                io("remove", &path, disk.remove(&path))?;
+            }
+        }
         let recovered = recover(&disk, dir)?;
         let mut segments = recovered.segments;
         if segments.is_empty() {
@@ -391,16 +408,21 @@ impl<D: Disk> Wal<D> {
         Ok(())
     }
 
-    /// Removes segments whose records all have index `<= snapshot_index - reserve_count`,
-    /// oldest first; never the current segment. Returns the removed paths.
+    /// Takes out of the log the segments whose records all have index `<= snapshot_index -
+    /// reserve_count`, oldest first; never the current segment. Each is renamed to
+    /// `purged.<its name>` (durably, one at a time), which no longer counts as log: deleting
+    /// a large file can take tens of milliseconds, so the caller deletes the returned paths
+    /// where that blocks nothing. `open` deletes any that a crash left behind.
     pub fn purge(&mut self, snapshot_index: u64, reserve_count: u64) -> Result<Vec<PathBuf>> {
         let purge_through = snapshot_index.saturating_sub(reserve_count);
         let mut removed = Vec::new();
         self.guard(|wal| {
             while wal.segments.len() > 1 && wal.segments[0].last_index <= purge_through {
                 let info = wal.segments.remove(0);
-                remove_durably(&wal.disk, &wal.dir, &info.path)?;
-                removed.push(info.path);
+                let purged = purged_path(&wal.dir, &info.path);
+                io("rename", &info.path, wal.disk.rename(&info.path, &purged))?;
+                io("sync_dir", &wal.dir, wal.disk.sync_dir(&wal.dir))?;
+                removed.push(purged);
             }
             Ok(())
         })?;

@@ -157,20 +157,32 @@ fn purge_removes_whole_segments_before_the_snapshot_less_a_reserve() {
     let segments = wal.segments().to_vec();
     let removed = wal.purge(70, 20).unwrap();
     assert!(!removed.is_empty());
+    let names = disk.list(&dir()).unwrap();
     for s in &segments {
-        let gone = removed.contains(&s.path);
+        let name = s.path.file_name().unwrap().to_str().unwrap();
+        let purged = format!("{}{name}", wal::PURGED_PREFIX);
+        let gone = s.last_index <= 50;
         assert_eq!(
-            gone,
-            s.last_index <= 50,
+            names.contains(&name.to_string()),
+            !gone,
             "segment {}..={}",
             s.first_index,
             s.last_index
         );
+        // A purged segment waits under its new name for the caller to delete it.
+        assert_eq!(removed.contains(&dir().join(&purged)), gone, "{purged}");
+        assert_eq!(names.contains(&purged), gone, "{purged}");
     }
     assert!(wal.first_index() <= 51);
     let first = wal.first_index();
     drop(wal);
+    // Reopened before the caller deleted them (a crash): they are deleted then.
     let mut wal = open(&disk, &dir(), small_options()).unwrap();
+    let names = disk.list(&dir()).unwrap();
+    assert!(
+        names.iter().all(|n| !n.starts_with(wal::PURGED_PREFIX)),
+        "{names:?}"
+    );
     assert_eq!(wal.first_index(), first);
     assert_eq!(
         read_all(&mut wal, 1),
