@@ -261,7 +261,7 @@ impl Snapshots {
                 let nodes = if step_due {
                     STEP_NODES_MAX
                 } else {
-                    let nodes = self.paced_nodes(active, tree.last_zxid(), now);
+                    let nodes = paced_nodes(self.pace_txns, active, tree.last_zxid(), now);
                     if nodes < PACED_STEP_NODES_MIN {
                         return;
                     }
@@ -273,19 +273,6 @@ impl Snapshots {
         }
         self.flush_pending();
         self.check_invariants(tree);
-    }
-
-    /// How many nodes a walk is behind its txns: its share so far of `pace_txns`, rounded
-    /// up, less what it walked. Never more than a step, nor faster on average than a full
-    /// step every `STEP_INTERVAL_MS` since it began.
-    fn paced_nodes(&self, active: &Taken, last_zxid: i64, now: Instant) -> usize {
-        let txns = (last_zxid - active.zxid).max(0) as u64;
-        let share =
-            (active.node_count as u128 * u128::from(txns + 1)).div_ceil(u128::from(self.pace_txns));
-        let ms = now.saturating_duration_since(active.started).as_millis();
-        let by_time = (ms / u128::from(STEP_INTERVAL_MS) + 1) * STEP_NODES_MAX as u128;
-        let due = usize::try_from(share.min(by_time)).unwrap_or(usize::MAX);
-        due.saturating_sub(active.walked).min(STEP_NODES_MAX)
     }
 
     /// The invariants in the module doc, against the tree's view of the walk.
@@ -489,6 +476,19 @@ impl Drop for Snapshots {
     }
 }
 
+/// How many nodes a walk is behind its txns: its share so far of `pace_txns`, rounded up,
+/// less what it walked. Never more than a step, nor faster on average than a full step
+/// every `STEP_INTERVAL_MS` since it began.
+fn paced_nodes(pace_txns: u64, active: &Taken, last_zxid: i64, now: Instant) -> usize {
+    let txns = (last_zxid - active.zxid).max(0) as u64;
+    let share =
+        (active.node_count as u128 * u128::from(txns + 1)).div_ceil(u128::from(pace_txns.max(1)));
+    let ms = now.saturating_duration_since(active.started).as_millis();
+    let by_time = (ms / u128::from(STEP_INTERVAL_MS) + 1) * STEP_NODES_MAX as u128;
+    let due = usize::try_from(share.min(by_time)).unwrap_or(usize::MAX);
+    due.saturating_sub(active.walked).min(STEP_NODES_MAX)
+}
+
 /// The worker: writes each snapshot's jobs to its file; reports and wakes the loop.
 fn run_worker(
     dir: &std::path::Path,
@@ -619,5 +619,52 @@ fn finish(
         zxid,
         size_bytes: file.size_bytes,
         oldest_retained_index,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walk(node_count: usize, walked: usize, started: Instant) -> Taken {
+        Taken {
+            zxid: 1000,
+            node_count,
+            started,
+            walked,
+            zxid_at_step: 1000,
+            out: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_paced_walk_keeps_up_with_its_txns_no_faster_than_a_step_a_millisecond() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        // 100k nodes over 25k txns: 4 nodes a txn, rounded up.
+        assert_eq!(paced_nodes(25_000, &walk(100_000, 0, t0), 1000, t0), 4);
+        assert_eq!(paced_nodes(25_000, &walk(100_000, 0, t0), 1099, ms(5)), 400);
+        assert_eq!(paced_nodes(25_000, &walk(100_000, 400, t0), 1099, ms(5)), 0);
+        // 1000 txns in the first millisecond would be 4000 nodes: one step's worth at most.
+        assert_eq!(
+            paced_nodes(25_000, &walk(100_000, 0, t0), 1999, t0),
+            STEP_NODES_MAX
+        );
+        assert_eq!(paced_nodes(25_000, &walk(100_000, 2048, t0), 1999, t0), 0);
+        assert_eq!(
+            paced_nodes(25_000, &walk(100_000, 2048, t0), 1999, ms(10)),
+            4000 - 2048
+        );
+        // Past its txns the walk takes full steps (it also passes over the nodes created
+        // since it began, so it may walk more than its node count).
+        assert_eq!(
+            paced_nodes(25_000, &walk(100_000, 99_000, t0), 30_000, ms(100)),
+            STEP_NODES_MAX
+        );
+        assert_eq!(
+            paced_nodes(0, &walk(10, 0, t0), 1000, t0),
+            10,
+            "no division by zero"
+        );
     }
 }

@@ -11,8 +11,9 @@
 //!
 //! Ordering that makes crashes safe: a full segment is synced before the next is created;
 //! a new segment's header and directory entry are durable before a record goes into it;
-//! removals (purge, suffix truncation, reset) are made durable one file at a time, in the
-//! order that leaves a contiguous log at every step.
+//! removals (purge, which renames a segment out of the log for its caller to delete, suffix
+//! truncation, reset) are made durable one file at a time, in the order that leaves a
+//! contiguous log at every step.
 //!
 //! Sources: etcd's `wal` (segments, a CRC per record, preallocated segment files, one
 //! `fdatasync` per batch) and ZooKeeper's `FileTxnLog` (preallocated, zero-padded files).
