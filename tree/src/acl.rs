@@ -89,6 +89,9 @@ pub fn check_acl(acl: &[Acl], perm: i32, auth: &[Id]) -> Result<(), ErrorCode> {
 /// `PrepRequestProcessor.fixupACL`: validates an ACL list from a create or setACL and
 /// expands "auth" entries into the caller's authenticated identities.
 pub fn fixup_acl<'a>(acl: &'a [Acl], auth: &[Id]) -> Result<Cow<'a, [Acl]>, ErrorCode> {
+    if acl.is_empty() {
+        return Err(ErrorCode::InvalidAcl);
+    }
     // The common case, a list with no duplicates and no "auth" entry, comes out as it went
     // in: checked in place, without copying it (a create's ACL is nearly always this).
     let plain = acl
@@ -96,15 +99,8 @@ pub fn fixup_acl<'a>(acl: &'a [Acl], auth: &[Id]) -> Result<Cow<'a, [Acl]>, Erro
         .enumerate()
         .all(|(i, entry)| entry.id.scheme != "auth" && !acl[..i].contains(entry));
     if plain {
-        if acl.is_empty() {
+        if !acl.iter().all(|entry| is_valid_plain_id(&entry.id)) {
             return Err(ErrorCode::InvalidAcl);
-        }
-        for entry in acl {
-            let id = &entry.id;
-            let world_anyone = id.scheme == "world" && id.id == "anyone";
-            if !world_anyone && !is_valid_id(&id.scheme, &id.id) {
-                return Err(ErrorCode::InvalidAcl);
-            }
         }
         return Ok(Cow::Borrowed(acl));
     }
@@ -114,15 +110,10 @@ pub fn fixup_acl<'a>(acl: &'a [Acl], auth: &[Id]) -> Result<Cow<'a, [Acl]>, Erro
             unique.push(entry);
         }
     }
-    if unique.is_empty() {
-        return Err(ErrorCode::InvalidAcl);
-    }
     let mut out = Vec::with_capacity(unique.len());
     for entry in unique {
         let id = &entry.id;
-        if id.scheme == "world" && id.id == "anyone" {
-            out.push(entry.clone());
-        } else if id.scheme == "auth" {
+        if id.scheme == "auth" {
             // Only providers whose isAuthenticated() is true count: digest does, ip does
             // not, and "super" has no provider at all.
             let mut any = false;
@@ -136,7 +127,7 @@ pub fn fixup_acl<'a>(acl: &'a [Acl], auth: &[Id]) -> Result<Cow<'a, [Acl]>, Erro
             if !any {
                 return Err(ErrorCode::InvalidAcl);
             }
-        } else if is_valid_id(&id.scheme, &id.id) {
+        } else if is_valid_plain_id(id) {
             out.push(entry.clone());
         } else {
             return Err(ErrorCode::InvalidAcl);
@@ -144,6 +135,12 @@ pub fn fixup_acl<'a>(acl: &'a [Acl], auth: &[Id]) -> Result<Cow<'a, [Acl]>, Erro
     }
     assert!(!out.is_empty(), "a fixed-up ACL is never empty");
     Ok(Cow::Owned(out))
+}
+
+/// An entry other than "auth" is kept as it is if it is world:anyone or a valid id of a
+/// registered scheme.
+fn is_valid_plain_id(id: &Id) -> bool {
+    (id.scheme == "world" && id.id == "anyone") || is_valid_id(&id.scheme, &id.id)
 }
 
 /// `ServerAuthenticationProvider.isValid` for the registered schemes.

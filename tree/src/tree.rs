@@ -601,10 +601,11 @@ impl DataTree {
     }
 
     /// Replays the undo log backwards. The primitives push new undo steps as they run; those
-    /// are discarded.
+    /// are discarded, and the log's buffers are kept for the next txn.
     pub(crate) fn rollback(&mut self) {
-        let UndoLog { steps, text } = std::mem::take(&mut self.undo);
-        for step in steps.into_iter().rev() {
+        let mut undo = std::mem::take(&mut self.undo);
+        let text = &undo.text;
+        for step in undo.steps.drain(..).rev() {
             match step {
                 Undo::Inserted(p) => self.remove_node(&text[p]),
                 // Only childless nodes are removed, so the node goes back as it was.
@@ -616,7 +617,8 @@ impl DataTree {
                 Undo::ChildRemoved(parent, name) => self.add_child(&text[parent], &text[name]),
             }
         }
-        self.undo.clear();
+        undo.clear();
+        self.undo = undo;
     }
 
     /// Overwrites a node's persisted stat fields outside any txn (tests only: reaching
