@@ -116,9 +116,17 @@ impl Children {
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.0
-            .as_ref()
-            .is_some_and(|set| set.contains(name.as_bytes()))
+        let Some(set) = self.0.as_ref() else {
+            return false;
+        };
+        // Sequential and counter-named children arrive in ascending order, so a new name
+        // usually sorts after the last one: the set's right edge answers that with one
+        // comparison, where a search compares against every name of each node it passes
+        // (the std B-tree searches a node linearly).
+        match set.last() {
+            Some(last) if last.as_bytes() < name.as_bytes() => false,
+            _ => set.contains(name.as_bytes()),
+        }
     }
 
     /// The names in sorted order.
@@ -409,5 +417,35 @@ mod tests {
         }
         assert!(children.is_empty(), "an emptied set is no set");
         assert_eq!(format!("{:?}", Name::new("é")), "\"é\"");
+    }
+
+    #[test]
+    fn contains_answers_alike_past_the_last_name_and_inside() {
+        let mut children = Children::default();
+        assert!(!children.contains("a"), "an empty set holds nothing");
+        for i in (0..40).step_by(2) {
+            assert!(
+                !children.contains(&format!("n{i:010}")),
+                "appended name not there yet"
+            );
+            assert!(children.insert(&format!("n{i:010}")));
+        }
+        let last = format!("n{:010}", 38);
+        assert!(children.contains(&last), "the last name itself");
+        assert!(
+            !children.contains(&format!("{last}0")),
+            "after the last, longer"
+        );
+        assert!(
+            !children.contains("n000000003"),
+            "a prefix of a name, inside the range"
+        );
+        assert!(
+            !children.contains(&format!("n{:010}", 7)),
+            "a gap inside the range"
+        );
+        assert!(children.contains(&format!("n{:010}", 0)), "the first name");
+        assert!(!children.contains("a"), "before the first name");
+        assert!(!children.contains("o"), "after every name");
     }
 }
