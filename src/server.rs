@@ -140,7 +140,10 @@ pub struct Server {
     persisted_vote: (raft::Term, Option<raft::NodeId>),
     persisted_recovering: bool,
     next_tick: Instant,
-    /// The sequence number of the next local proposal.
+    /// The sequence number of the next local proposal. It starts at a random value below
+    /// 2^63, not at 1: an entry this server forwarded or proposed before a restart keeps its
+    /// (origin, seq) and may commit after the restart, and a count restarted from 1 would
+    /// hand its result to whichever new request had the same number waiting in `awaiting`.
     next_seq: u64,
     /// Local proposals whose client waits: sequence number → connection.
     pub awaiting: BTreeMap<u64, ConnKey>,
@@ -267,7 +270,7 @@ impl Server {
             persisted_vote,
             persisted_recovering: recovering,
             next_tick: clock.after_ms(RAFT_TICK_MS),
-            next_seq: 1,
+            next_seq: crate::sys::random_u64()? >> 1,
             awaiting: BTreeMap::new(),
             applied_current_term: false,
             config_changed: false,
