@@ -235,10 +235,6 @@ impl WatchManager {
     pub fn trigger(&mut self, changes: &[Change]) -> Vec<(i64, WatchEvent)> {
         let mut out = Vec::new();
         for change in changes {
-            let event = WatchEvent {
-                event_type: change.kind,
-                path: change.path.clone(),
-            };
             let sessions: Vec<i64> = match change.kind {
                 ChangeKind::NodeCreated | ChangeKind::NodeDataChanged => self
                     .data
@@ -257,6 +253,14 @@ impl WatchManager {
                     sessions.extend(from_child.difference(&from_data));
                     sessions
                 }
+            };
+            if sessions.is_empty() {
+                // Most changes fire nothing: no event (and no copy of its path) for them.
+                continue;
+            }
+            let event = WatchEvent {
+                event_type: change.kind,
+                path: change.path.clone(),
             };
             out.extend(sessions.into_iter().map(|s| (s, event.clone())));
         }
