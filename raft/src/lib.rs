@@ -29,7 +29,9 @@
 //! 3. **Apply** `snapshot` (restore the state machine from it), then `committed` entries in index
 //!    order. Release each [`ReadState`] in `read_states` once the applied index reaches its
 //!    `index`.
-//! 4. **Advance**: call [`Node::advance`] with the same `Ready`.
+//! 4. **Advance**: call [`Node::advance`] with the same `Ready`. The node remembers what the
+//!    batch held, so the driver may first move `entries` and `committed` out of it (to a
+//!    worker thread, say) instead of copying them.
 //!
 //! One exception to that order: committed entries below `entries[0].index` (all of them if
 //! `entries` is empty) were made durable by earlier batches, since only one `Ready` is out

@@ -63,6 +63,10 @@ pub struct Node {
     pub(crate) read_states: Vec<ReadState>,
     /// The hard state last handed out (initially: as loaded from storage).
     handed_hard_state: HardState,
+    /// The outstanding `Ready`'s last new entry and last committed index, which `advance`
+    /// marks stable and applied (the driver may have moved the vectors out of the Ready).
+    handed_last_entry: Option<(LogIndex, Term)>,
+    handed_last_committed: Option<LogIndex>,
     /// A `Ready` is out and not yet advanced.
     ready_outstanding: bool,
     /// This node lost log entries it may have acknowledged (its storage was damaged): it
@@ -105,6 +109,8 @@ impl Node {
             events: Vec::new(),
             read_states: Vec::new(),
             handed_hard_state: hard_state,
+            handed_last_entry: None,
+            handed_last_committed: None,
             ready_outstanding: false,
             recovering: false,
             config,
@@ -247,6 +253,8 @@ impl Node {
             || hard_state.voted_for != self.handed_hard_state.voted_for;
         let must_sync = vote_changed || !entries.is_empty() || snapshot.is_some();
         self.handed_hard_state = hard_state;
+        self.handed_last_entry = entries.last().map(|e| (e.index, e.term));
+        self.handed_last_committed = committed.last().map(|e| e.index);
         self.ready_outstanding = true;
         Some(Ready {
             hard_state: hard_state_changed.then_some(hard_state),
@@ -266,12 +274,15 @@ impl Node {
             self.ready_outstanding,
             "advance without an outstanding Ready"
         );
+        // What the batch held was recorded when it was handed out (the contract lets the
+        // driver move the vectors out of it); whatever is left in it is simply dropped.
+        drop(ready);
         self.ready_outstanding = false;
-        if let Some(last) = ready.entries.last() {
-            self.log.stable_to(last.index, last.term);
+        if let Some((index, term)) = self.handed_last_entry.take() {
+            self.log.stable_to(index, term);
         }
-        if let Some(last) = ready.committed.last() {
-            self.log.applied_to(last.index);
+        if let Some(index) = self.handed_last_committed.take() {
+            self.log.applied_to(index);
         }
         if self.role == Role::Leader {
             // Paper §5.3 counts the leader in the majority; we count only what it has made

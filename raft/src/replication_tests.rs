@@ -286,3 +286,31 @@ fn deposed_leader_learns_newer_term_from_stale_append_answer_6_2() {
     assert_eq!(cluster.node(1).role(), Role::Follower);
     assert_eq!(cluster.node(1).term(), cluster.node(2).term());
 }
+
+#[test]
+fn advance_needs_nothing_left_in_the_ready() {
+    // The contract lets a driver move `entries` and `committed` out of a Ready (to its log
+    // worker) before advancing it: the node must still mark them stable and applied.
+    let mut cluster = Cluster::new(1, |_| {});
+    cluster.elect(1);
+    cluster.stabilize();
+    let node = cluster.node(1);
+    let index = node.propose(b"a".to_vec()).unwrap();
+    let mut ready = node.ready().expect("the proposal is to persist");
+    let persisted = std::mem::take(&mut ready.entries);
+    assert_eq!(persisted.last().map(|e| e.index), Some(index));
+    node.advance(ready);
+    assert_eq!(
+        node.commit_index(),
+        index,
+        "stable on the lone voter, so committed"
+    );
+    let mut ready = node.ready().expect("the commit is to apply");
+    let applied = std::mem::take(&mut ready.committed);
+    assert_eq!(
+        applied.iter().map(|e| e.data.clone()).collect::<Vec<_>>(),
+        vec![b"a".to_vec()]
+    );
+    node.advance(ready);
+    assert!(node.ready().is_none(), "nothing is handed out twice");
+}

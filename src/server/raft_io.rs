@@ -31,21 +31,24 @@ impl Server {
                 self.persisted_vote = (hs.term, hs.voted_for);
                 self.persisted_recovering = recovering;
             }
-            let job = PersistJob {
-                snapshot: ready.snapshot.clone(),
-                entries: ready.entries.clone(),
-                hard_state,
-                recovering,
-                sync: ready.must_sync,
-            };
-            if job.snapshot.is_none() && job.entries.is_empty() && job.hard_state.is_none() {
+            if ready.snapshot.is_none() && ready.entries.is_empty() && hard_state.is_none() {
                 self.finish_ready(ready, 0);
             } else {
-                self.log.submit(job);
                 // While the log worker writes this batch, apply what earlier batches made
                 // durable (as etcd's server does): a write is then answered one fsync after
                 // it arrives, not two (its commit is learnt only as the next batch is taken).
                 let applied_early = durable_committed_count(&ready);
+                let mut ready = ready;
+                // The entries go to the worker whole: nothing after this reads them here
+                // (raft's `advance` remembers the batch's last entry itself).
+                let job = PersistJob {
+                    snapshot: ready.snapshot.clone(),
+                    entries: std::mem::take(&mut ready.entries),
+                    hard_state,
+                    recovering,
+                    sync: ready.must_sync,
+                };
+                self.log.submit(job);
                 self.apply_committed(&ready.committed[..applied_early]);
                 self.outstanding = Some((ready, applied_early));
             }
