@@ -18,7 +18,7 @@ impl Server {
     /// and is finished when it comes back durable; one without is finished at once.
     pub fn drive_raft(&mut self) {
         while self.outstanding.is_none() {
-            let Some(ready) = self.raft.ready() else {
+            let Some(mut ready) = self.raft.ready() else {
                 return;
             };
             let recovering = self.raft.is_recovering();
@@ -38,7 +38,6 @@ impl Server {
                 // durable (as etcd's server does): a write is then answered one fsync after
                 // it arrives, not two (its commit is learnt only as the next batch is taken).
                 let applied_early = durable_committed_count(&ready);
-                let mut ready = ready;
                 // The entries go to the worker whole: nothing after this reads them here
                 // (raft's `advance` remembers the batch's last entry itself).
                 let job = PersistJob {
