@@ -49,7 +49,7 @@ use wire::Writer;
 
 use crate::snapshot::{write_node, SNAPSHOT_FORMAT_VERSION};
 use crate::tree::DataTree;
-use crate::znode::Meta;
+use crate::znode::{Meta, Node};
 
 /// Everything a snapshot holds before its nodes, fixed when the walk begins.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,6 +104,29 @@ pub(crate) struct SnapshotWalk {
 impl SnapshotWalk {
     fn is_emitted(&self, p: &str) -> bool {
         self.cursor.as_deref().is_some_and(|cursor| p <= cursor)
+    }
+
+    /// `preserve_for_snapshot` for a caller that holds `node` (the node at `p`) already.
+    pub(crate) fn preserve_node(walk: &mut Option<SnapshotWalk>, p: &str, node: &Node) {
+        if let Some(walk) = walk.as_mut() {
+            if !walk.is_emitted(p) && !walk.preserved.contains_key(p) {
+                walk.preserve(p, node);
+            }
+        }
+    }
+
+    /// Saves `node`, not yet emitted nor saved, as its begin-time image, unless it was
+    /// created since begin (then it is not in the image, and the walk skips it).
+    fn preserve(&mut self, p: &str, node: &Node) {
+        if node.meta.czxid > self.zxid {
+            return;
+        }
+        let image = PreImage {
+            meta: node.meta,
+            data: node.data_option().map(<[u8]>::to_vec),
+            acl: node.acl.clone(),
+        };
+        self.preserved.insert(p.to_string(), image);
     }
 
     /// Cheap checks; `live_count` is the tree's node count now.
@@ -298,16 +321,7 @@ impl DataTree {
             return;
         }
         let node = self.nodes.get(p).expect("a preserved node exists");
-        if node.meta.czxid > walk.zxid {
-            // Created since begin: not in the image, and the walk skips it.
-            return;
-        }
-        let image = PreImage {
-            meta: node.meta,
-            data: node.data_option().map(<[u8]>::to_vec),
-            acl: node.acl.clone(),
-        };
-        walk.preserved.insert(p.to_string(), image);
+        walk.preserve(p, node);
     }
 
     /// Checks, before `p` is inserted during a walk, that the image needs nothing from the

@@ -444,6 +444,32 @@ impl DataTree {
         result
     }
 
+    /// `modify` for a node that may be absent (None then), with one search of the path
+    /// table where a lookup followed by `modify` takes two. `f` must leave the node as it
+    /// was when it returns `Err`; its changes are the caller's to record in the undo log.
+    pub(crate) fn try_modify<R, E>(
+        &mut self,
+        p: &str,
+        f: impl FnOnce(&mut Node) -> Result<R, E>,
+    ) -> Option<Result<R, E>> {
+        let node = self.nodes.get_mut(p)?;
+        SnapshotWalk::preserve_node(&mut self.walk, p, node);
+        self.digest = self.digest.wrapping_sub(digest::node_hash(p, node));
+        let result = f(node);
+        self.digest = self.digest.wrapping_add(digest::node_hash(p, node));
+        Some(result)
+    }
+
+    /// The undo steps of a child linked into `parent` by hand (`try_modify`): its old
+    /// stat if it changed, then the name.
+    pub(crate) fn record_linked_child(&mut self, parent: &str, name: &str, old_meta: Option<Meta>) {
+        if let Some(old_meta) = old_meta {
+            self.undo.push(|u| Undo::Meta(u.text(parent), old_meta));
+        }
+        self.undo
+            .push(|u| Undo::ChildAdded(u.text(parent), u.text(name)));
+    }
+
     fn index_owner(&mut self, p: &str, kind: EphemeralType, owner: i64, insert: bool) {
         let set = match kind {
             EphemeralType::Void => return,
@@ -548,27 +574,6 @@ impl DataTree {
     pub(crate) fn add_child(&mut self, parent: &str, name: &str) {
         let inserted = self.modify(parent, |node| node.children.insert(name));
         assert!(inserted, "child {name} of {parent} added twice");
-        self.undo
-            .push(|u| Undo::ChildAdded(u.text(parent), u.text(name)));
-    }
-
-    /// `add_child` and, if given, `set_meta` on the parent in one change of the node (one
-    /// search of the path table and one rehash, where the two primitives take two of each).
-    pub(crate) fn link_child(&mut self, parent: &str, name: &str, meta: Option<Meta>) {
-        let (inserted, old_meta) = self.modify(parent, |node| {
-            let old_meta = meta.map(|meta| {
-                assert_eq!(
-                    node.meta.ephemeral_owner, meta.ephemeral_owner,
-                    "ephemeral_owner of {parent} never changes"
-                );
-                std::mem::replace(&mut node.meta, meta)
-            });
-            (node.children.insert(name), old_meta)
-        });
-        assert!(inserted, "child {name} of {parent} added twice");
-        if let Some(old_meta) = old_meta {
-            self.undo.push(|u| Undo::Meta(u.text(parent), old_meta));
-        }
         self.undo
             .push(|u| Undo::ChildAdded(u.text(parent), u.text(name)));
     }

@@ -41,52 +41,37 @@ impl DataTree {
             return Err(ErrorCode::BadArguments);
         }
         let acl = acl::fixup_acl(&req.acl, &txn.auth)?;
-        let parent = self.node(parent_key).ok_or(ErrorCode::NoNode)?;
-        acl::check_acl(&parent.acl, perms::CREATE, &txn.auth)?;
-        let parent_meta = parent.meta;
-        let parent_type = parent.ephemeral_type();
-        let parent_acl = parent.acl.clone();
-        let full_path = if mode.is_sequential() {
-            // `String.format("%010d", cversion)`: a negative value keeps its sign inside
-            // the ten characters, as Rust's `{:010}` does.
-            format!("{}{:010}", req.path, parent_meta.cversion)
-        } else {
-            req.path.clone()
-        };
-        path::validate_path(&full_path).map_err(|_| ErrorCode::BadArguments)?;
-        // A node other than the root exists exactly when its parent lists it
-        // (`check_invariants`); the parent's child set holds short names, far cheaper to
-        // search than the table of full paths.
-        if full_path == "/" || parent.children.contains(path::child_name(&full_path)) {
-            debug_assert!(self.node(&full_path).is_some(), "{full_path} is listed");
-            return Err(ErrorCode::NodeExists);
-        }
-        debug_assert!(self.node(&full_path).is_none(), "{full_path} is not listed");
-        if parent_type == EphemeralType::Normal {
-            return Err(ErrorCode::NoChildrenForEphemerals);
-        }
         let owner = match opcode {
-            Opcode::Container => CONTAINER_EPHEMERAL_OWNER,
+            Opcode::Container => Ok(CONTAINER_EPHEMERAL_OWNER),
             // A createTTL whose flags are not a TTL mode passed validation only with a
             // negative ttl; ZooKeeper would then fail converting it, so refuse it here.
-            Opcode::Ttl => ttl_owner(ttl).ok_or(ErrorCode::BadArguments)?,
-            Opcode::Create | Opcode::Create2 if mode.is_ephemeral() => txn.session_id,
-            Opcode::Create | Opcode::Create2 => 0,
+            Opcode::Ttl => ttl_owner(ttl).ok_or(ErrorCode::BadArguments),
+            Opcode::Create | Opcode::Create2 if mode.is_ephemeral() => Ok(txn.session_id),
+            Opcode::Create | Opcode::Create2 => Ok(0),
         };
-        let parent = ParentBefore {
-            meta: parent_meta,
-            acl: parent_acl,
-        };
+        // The parent is found, checked and linked to the new name in one search of the path
+        // table (each search compares long paths), and its child set searched once.
+        let parent = path::watch_path(parent_key);
+        let linked = self
+            .try_modify(parent, |node| {
+                link_new_child(node, txn, mode, &req.path, owner)
+            })
+            .ok_or(ErrorCode::NoNode)??;
+        self.record_linked_child(
+            parent,
+            path::child_name(&linked.full_path),
+            linked.meta_changed.then_some(linked.parent_before),
+        );
         let stat = self.create_node(
             txn,
-            &full_path,
+            &linked.full_path,
             req.data.clone(),
             acl,
-            owner,
-            parent,
+            linked.owner,
+            linked.parent_acl,
             changes,
         );
-        Ok((full_path, stat))
+        Ok((linked.full_path, stat))
     }
 
     /// `validateCreateRequest`: TTL availability and bounds, then the session.
@@ -111,10 +96,9 @@ impl DataTree {
         self.check_session(txn)
     }
 
-    /// `DataTree.createNode` after validation: links the node, bumps the parent's
-    /// cversion and pzxid, records NodeCreated then the parent's NodeChildrenChanged, and
-    /// updates quota stats (quota.rs). `parent` is what the caller read of the parent, so
-    /// the path table is searched for it once per create (each search compares long paths).
+    /// `DataTree.createNode` after validation and after `link_new_child`: adds the node,
+    /// records NodeCreated then the parent's NodeChildrenChanged, and updates quota stats
+    /// (quota.rs).
     #[allow(clippy::too_many_arguments)]
     fn create_node(
         &mut self,
@@ -123,29 +107,11 @@ impl DataTree {
         data: Option<Vec<u8>>,
         acl: std::borrow::Cow<'_, [wire::Acl]>,
         owner: i64,
-        parent_before: ParentBefore,
+        parent_acl: crate::acl_cache::SharedAcl,
         changes: &mut Vec<Change>,
     ) -> Stat {
         let parent = path::watch_path(path::parent_of(p).expect("validated path has a '/'"));
         let parent = parent.to_string();
-        let ParentBefore {
-            meta: mut parent_meta,
-            acl: parent_acl,
-        } = parent_before;
-        debug_assert_eq!(
-            self.node(&parent).map(|n| n.meta),
-            Some(parent_meta),
-            "the caller read the parent of {p}"
-        );
-        let new_cversion = parent_meta.cversion.wrapping_add(1);
-        // ZooKeeper only moves cversion forward; at i32::MAX it wraps and stops (so does
-        // pzxid), which we reproduce.
-        let new_meta = (new_cversion > parent_meta.cversion).then(|| {
-            parent_meta.cversion = new_cversion;
-            parent_meta.pzxid = txn.zxid;
-            parent_meta
-        });
-        self.link_child(&parent, path::child_name(p), new_meta);
         let meta = Meta {
             czxid: txn.zxid,
             mzxid: txn.zxid,
@@ -186,8 +152,73 @@ impl DataTree {
     }
 }
 
-/// The parent as `create` read it before any change: its persisted stat and its ACL.
-struct ParentBefore {
-    meta: Meta,
-    acl: crate::acl_cache::SharedAcl,
+/// What `link_new_child` did to the parent and found out about the new node.
+struct Linked {
+    /// The new node's path, with its sequential suffix if any.
+    full_path: String,
+    /// The parent's persisted stat before the link.
+    parent_before: Meta,
+    /// Whether the link moved the parent's cversion and pzxid.
+    meta_changed: bool,
+    parent_acl: crate::acl_cache::SharedAcl,
+    owner: i64,
+}
+
+/// The checks of a create that need the parent, in ZooKeeper's order, then the link of the
+/// new name into the parent's child set with its cversion and pzxid moved. On `Err` the
+/// parent is unchanged. `owner` is the new node's owner, or the error its TTL gave, which
+/// ranks after NodeExists and NoChildrenForEphemerals.
+fn link_new_child(
+    parent: &mut Node,
+    txn: &Txn,
+    mode: CreateMode,
+    path: &str,
+    owner: Result<i64, ErrorCode>,
+) -> Result<Linked, ErrorCode> {
+    acl::check_acl(&parent.acl, perms::CREATE, &txn.auth)?;
+    let parent_before = parent.meta;
+    let full_path = if mode.is_sequential() {
+        // `String.format("%010d", cversion)`: a negative value keeps its sign inside the
+        // ten characters, as Rust's `{:010}` does.
+        format!("{}{:010}", path, parent_before.cversion)
+    } else {
+        path.to_string()
+    };
+    path::validate_path(&full_path).map_err(|_| ErrorCode::BadArguments)?;
+    // A node other than the root exists exactly when its parent lists it
+    // (`check_invariants`).
+    if full_path == "/" {
+        return Err(ErrorCode::NodeExists);
+    }
+    let name = path::child_name(&full_path);
+    let refused = if parent.ephemeral_type() == EphemeralType::Normal {
+        Some(ErrorCode::NoChildrenForEphemerals)
+    } else {
+        owner.err()
+    };
+    if let Some(code) = refused {
+        return Err(if parent.children.contains(name) {
+            ErrorCode::NodeExists
+        } else {
+            code
+        });
+    }
+    if !parent.children.insert(name) {
+        return Err(ErrorCode::NodeExists);
+    }
+    let new_cversion = parent_before.cversion.wrapping_add(1);
+    // ZooKeeper only moves cversion forward; at i32::MAX it wraps and stops (so does pzxid),
+    // which we reproduce.
+    let meta_changed = new_cversion > parent_before.cversion;
+    if meta_changed {
+        parent.meta.cversion = new_cversion;
+        parent.meta.pzxid = txn.zxid;
+    }
+    Ok(Linked {
+        full_path,
+        parent_before,
+        meta_changed,
+        parent_acl: parent.acl.clone(),
+        owner: owner.expect("a refused owner returned above"),
+    })
 }

@@ -399,3 +399,36 @@ fn failed_txn_consumes_its_zxid_and_changes_nothing() {
     assert_eq!(h.tree.last_zxid(), h.zxid);
     assert_eq!(h.tree.digest(), digest);
 }
+
+#[test]
+fn refusals_after_the_parent_is_found_rank_and_change_nothing() {
+    let mut h = Harness::extended();
+    h.create_ok("/p");
+    h.create_ok("/p/x");
+    h.apply(Request::Create(create_req("/e", b"", 1))).unwrap();
+    let (parent, ephemeral, digest) = (h.stat("/p"), h.stat("/e"), h.tree.digest());
+    // A createTTL whose flags are no TTL mode, with ttl -1, passes validation and fails
+    // only on its owner: after NodeExists.
+    let no_owner = |p: &str| wire::CreateRequest {
+        ttl: -1,
+        ..create_req(p, b"", 0)
+    };
+    assert_eq!(
+        h.apply(Request::CreateTtl(no_owner("/p/x"))),
+        Err(ErrorCode::NodeExists)
+    );
+    assert_eq!(
+        h.apply(Request::CreateTtl(no_owner("/p/y"))),
+        Err(ErrorCode::BadArguments)
+    );
+    assert_eq!(h.create("/p/x", 0), Err(ErrorCode::NodeExists));
+    assert_eq!(h.create("/e/x", 0), Err(ErrorCode::NoChildrenForEphemerals));
+    assert_eq!(h.create("/e/x", 2), Err(ErrorCode::NoChildrenForEphemerals));
+    assert_eq!(h.stat("/p"), parent, "the parent's cversion and pzxid stay");
+    assert_eq!(h.stat("/e"), ephemeral);
+    assert_eq!(h.tree.node("/p").unwrap().children.len(), 1);
+    assert!(h.tree.node("/p/y").is_none());
+    assert!(h.tree.node("/e").unwrap().children.is_empty());
+    assert_eq!(h.tree.digest(), digest);
+    assert_eq!(h.tree.recompute_digest(), digest);
+}
