@@ -106,10 +106,15 @@ impl SnapshotWalk {
         self.cursor.as_deref().is_some_and(|cursor| p <= cursor)
     }
 
+    /// Whether the stream has `p` as it was at begin already: emitted, or saved.
+    fn has_image_of(&self, p: &str) -> bool {
+        self.is_emitted(p) || self.preserved.contains_key(p)
+    }
+
     /// `preserve_for_snapshot` for a caller that holds `node` (the node at `p`) already.
     pub(crate) fn preserve_node(walk: &mut Option<SnapshotWalk>, p: &str, node: &Node) {
         if let Some(walk) = walk.as_mut() {
-            if !walk.is_emitted(p) && !walk.preserved.contains_key(p) {
+            if !walk.has_image_of(p) {
                 walk.preserve(p, node);
             }
         }
@@ -317,7 +322,7 @@ impl DataTree {
         let Some(walk) = self.walk.as_mut() else {
             return;
         };
-        if walk.is_emitted(p) || walk.preserved.contains_key(p) {
+        if walk.has_image_of(p) {
             return;
         }
         let node = self.nodes.get(p).expect("a preserved node exists");

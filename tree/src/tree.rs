@@ -436,17 +436,16 @@ impl DataTree {
     /// Changes node `p` in place with one map lookup: its hash leaves the digest before `f`
     /// and its new hash joins after (the map compares long paths, so each lookup saved shows).
     fn modify<R>(&mut self, p: &str, f: impl FnOnce(&mut Node) -> R) -> R {
-        self.preserve_for_snapshot(p);
-        let node = self.nodes.get_mut(p).expect("modified node exists");
-        self.digest = self.digest.wrapping_sub(digest::node_hash(p, node));
-        let result = f(node);
-        self.digest = self.digest.wrapping_add(digest::node_hash(p, node));
-        result
+        match self.try_modify(p, |node| Ok::<R, std::convert::Infallible>(f(node))) {
+            Some(Ok(result)) => result,
+            Some(Err(never)) => match never {},
+            None => panic!("modified node {p} exists"),
+        }
     }
 
-    /// `modify` for a node that may be absent (None then), with one search of the path
-    /// table where a lookup followed by `modify` takes two. `f` must leave the node as it
-    /// was when it returns `Err`; its changes are the caller's to record in the undo log.
+    /// `modify` for a node that may be absent (None then): a caller that must find the node
+    /// before it knows what to change needs no second search. `f` must leave the node as
+    /// it was when it returns `Err`; its changes are the caller's to record in the undo log.
     pub(crate) fn try_modify<R, E>(
         &mut self,
         p: &str,
