@@ -116,17 +116,9 @@ impl Children {
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        let Some(set) = self.0.as_ref() else {
-            return false;
-        };
-        // Sequential and counter-named children arrive in ascending order, so a new name
-        // usually sorts after the last one: the set's right edge answers that with one
-        // comparison, where a search compares against every name of each node it passes
-        // (the std B-tree searches a node linearly).
-        match set.last() {
-            Some(last) if last.as_bytes() < name.as_bytes() => false,
-            _ => set.contains(name.as_bytes()),
-        }
+        self.0
+            .as_ref()
+            .is_some_and(|set| set.contains(name.as_bytes()))
     }
 
     /// The names in sorted order.
