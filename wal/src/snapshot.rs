@@ -127,6 +127,11 @@ impl<D: Disk> SnapshotWriter<D> {
         Ok(())
     }
 
+    /// Body bytes written so far.
+    pub fn body_len(&self) -> u64 {
+        self.body_len
+    }
+
     /// Appends body bytes.
     pub fn write_body(&mut self, chunk: &[u8]) -> Result<()> {
         self.body_len += chunk.len() as u64;
@@ -208,6 +213,30 @@ pub struct SnapshotReader<D: Disk> {
 impl<D: Disk> SnapshotReader<D> {
     pub fn body_len(&self) -> u64 {
         self.body_len
+    }
+
+    /// Fills `buf` with body bytes from `offset`, anywhere in the body and in any order (a
+    /// leader streaming the image to a follower). The file's CRC was checked when it was
+    /// opened; the sequential `Read` side's end-of-body re-check is not involved.
+    pub fn read_body_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let end = offset.checked_add(buf.len() as u64);
+        if end.is_none_or(|end| end > self.body_len) {
+            let what = format!(
+                "body bytes {offset}+{} asked beyond a body of {} bytes",
+                buf.len(),
+                self.body_len
+            );
+            return Err(Error::Io {
+                op: "read",
+                path: self.path.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, what),
+            });
+        }
+        io(
+            "read",
+            &self.path,
+            self.file.read_exact_at(buf, self.body_offset + offset),
+        )
     }
 }
 
