@@ -136,6 +136,9 @@ pub struct Server {
     /// The `Ready` the log worker is making durable, and how many of its committed entries
     /// were applied while it does (`raft_io::durable_committed_count`).
     outstanding: Option<(raft::Ready, usize)>,
+    /// The snapshot file a leader streams to followers: opened when a transfer starts,
+    /// closed when Raft compacts to a newer one (its transfers then start over from that).
+    served_snapshot: Option<wal::SnapshotReader<wal::FileDisk>>,
     /// Term, vote and recovery mark as last written to `raft-state`.
     persisted_vote: (raft::Term, Option<raft::NodeId>),
     persisted_recovering: bool,
@@ -218,6 +221,9 @@ impl Server {
             }
         };
         let mut raft_config = raft::Config::new(raft::NodeId(my_id), crate::sys::random_u64()?);
+        // Snapshots stay in their files; a leader streams one from there (raft_io.rs).
+        raft_config.snapshot_bytes_in_driver = true;
+        raft_config.snapshot_chunk_bytes = raft_io::SNAPSHOT_CHUNK_BYTES as usize;
         // An entry holds one request (at most jute.maxbuffer) plus its txn header.
         raft_config.msg_bytes_max = raft_config
             .msg_bytes_max
@@ -267,6 +273,7 @@ impl Server {
             barrier_reads: BTreeMap::new(),
             raft,
             outstanding: None,
+            served_snapshot: None,
             persisted_vote,
             persisted_recovering: recovering,
             next_tick: clock.after_ms(RAFT_TICK_MS),

@@ -104,6 +104,8 @@ enum Done {
     Written {
         zxid: i64,
         size_bytes: u64,
+        /// The image's size: the file's body, what a leader streams to a follower.
+        body_bytes: u64,
         /// The last index of the oldest snapshot kept after retention.
         oldest_retained_index: u64,
     },
@@ -157,6 +159,9 @@ pub struct Snapshots {
     to_delete: Vec<PathBuf>,
     /// The newest snapshot made durable by this process, or loaded at start-up.
     pub last_snapshot_zxid: i64,
+    /// The body size of the snapshot at `last_snapshot_zxid` if this process wrote it (0
+    /// for one loaded at start-up, which Raft learnt of from `Storage`).
+    pub last_snapshot_body_bytes: u64,
     jobs: Option<SyncSender<Job>>,
     done: Receiver<Done>,
     thread: Option<JoinHandle<()>>,
@@ -193,6 +198,7 @@ impl Snapshots {
             awaited: VecDeque::new(),
             to_delete: Vec::new(),
             last_snapshot_zxid: settings.loaded_zxid,
+            last_snapshot_body_bytes: 0,
             jobs: Some(jobs_tx),
             done: done_rx,
             thread: Some(thread),
@@ -445,6 +451,7 @@ impl Snapshots {
                 Done::Written {
                     zxid,
                     size_bytes,
+                    body_bytes,
                     oldest_retained_index,
                 } => {
                     assert_eq!(zxid, taken.zxid, "outcomes arrive in order");
@@ -453,7 +460,10 @@ impl Snapshots {
                          {size_bytes} bytes, {ms} ms",
                         taken.node_count
                     );
-                    self.last_snapshot_zxid = self.last_snapshot_zxid.max(zxid);
+                    if zxid > self.last_snapshot_zxid {
+                        self.last_snapshot_zxid = zxid;
+                        self.last_snapshot_body_bytes = body_bytes;
+                    }
                     purge_index = Some(oldest_retained_index);
                 }
                 Done::Failed { zxid } => {
@@ -584,6 +594,7 @@ fn finish(
     let Some(writer) = writer else {
         return Done::Failed { zxid };
     };
+    let body_bytes = writer.body_len();
     let file = match writer.finish() {
         Ok(file) => file,
         Err(e) => {
@@ -618,6 +629,7 @@ fn finish(
     Done::Written {
         zxid,
         size_bytes: file.size_bytes,
+        body_bytes,
         oldest_retained_index,
     }
 }

@@ -122,8 +122,8 @@ pub fn recover(
     for e in skipped {
         log::warn!("skipping a damaged snapshot, falling back to an older one: {e}");
     }
-    let (tree, raft_snapshot) = match newest {
-        None => (DataTree::new(tree_config.clone()), None),
+    let (tree, raft_snapshot, snapshot_bytes) = match newest {
+        None => (DataTree::new(tree_config.clone()), None, 0),
         Some(mut reader) => {
             let path = reader.path.clone();
             let content = |what: String| StorageError::Content {
@@ -152,22 +152,17 @@ pub fn recover(
                 reader.last_term,
                 tree.node_count()
             );
-            // Raft sends this image to followers that fall behind the log; a server that
-            // is its cluster's only member has no one to send it to and keeps none.
-            let data = if membership.members().count() > 1 {
-                body
-            } else {
-                Vec::new()
-            };
+            // Raft knows only the image's size: a leader streams it to followers from this
+            // file (`snapshot_bytes_in_driver`), so it is not held in memory twice.
             let snapshot = raft::Snapshot {
                 meta: raft::SnapshotMeta {
                     index: raft::LogIndex(reader.last_index),
                     term: raft::Term(reader.last_term),
                     membership,
                 },
-                data,
+                data: Vec::new(),
             };
-            (tree, Some(snapshot))
+            (tree, Some(snapshot), reader.body_len())
         }
     };
     let snapshot_index = tree.last_zxid() as u64;
@@ -265,6 +260,7 @@ pub fn recover(
         raft: raft::Storage {
             hard_state,
             snapshot: raft_snapshot,
+            snapshot_bytes,
             entries,
         },
         wal,

@@ -545,14 +545,17 @@ fn a_session_resumed_on_another_member_loses_its_old_connection() {
 fn a_follower_behind_the_compacted_log_catches_up_from_a_snapshot() {
     let _serial = one_at_a_time();
     // snapCount=50: the leader snapshots and compacts often, so a follower that was down
-    // for a few hundred writes can only catch up by InstallSnapshot (paper §7).
+    // for a few hundred writes can only catch up by InstallSnapshot (paper §7). With 8 KiB
+    // values the image is over 3 MiB: the leader streams it from its file in several 1 MiB
+    // chunks.
     let mut cluster = Cluster::start_with(3, "snapCount=50\n");
     let leader = cluster.wait_for_leader(Duration::from_secs(30));
     let follower = (0..3).find(|i| *i != leader).unwrap();
     cluster.kill(follower);
     let mut client = Client::connect(cluster.members[leader].port, 30_000).unwrap();
+    let value = |n: usize| -> Vec<u8> { (0..8192).map(|i| (i * 7 + n) as u8).collect() };
     for n in 0..400 {
-        client.create(&format!("/s{n}"), b"0123456789", 0).unwrap();
+        client.create(&format!("/s{n}"), &value(n), 0).unwrap();
     }
     cluster.restart(follower);
     cluster.wait_converged(Duration::from_secs(30));
@@ -563,6 +566,10 @@ fn a_follower_behind_the_compacted_log_catches_up_from_a_snapshot() {
     );
     let mut on_follower = Client::connect(cluster.members[follower].port, 30_000).unwrap();
     assert_eq!(on_follower.children("/").unwrap().len(), 401);
+    for n in [0, 199, 399] {
+        let got = on_follower.get_data(&format!("/s{n}")).unwrap();
+        assert_eq!(got, Some(value(n)), "/s{n} came through the chunks intact");
+    }
     // Sessions and ephemerals travel in the snapshot too.
     client.create("/eph", b"", 1).unwrap();
     cluster.wait_converged(Duration::from_secs(10));

@@ -38,6 +38,12 @@ pub struct Config {
     /// Upper bound on committed entry bytes per `Ready` (at least one entry always goes), so
     /// a restart with a long log applies it in slices.
     pub apply_bytes_max: usize,
+    /// The driver keeps snapshot bytes; the node only their size. It compacts with
+    /// `compact_in_driver`, hands a snapshot from the leader out by moving its bytes into
+    /// the `Ready`, and sends InstallSnapshot chunks with empty `data` for the driver to fill
+    /// (see "Snapshot bytes" in the crate docs). Without it the node holds every snapshot
+    /// whole, which for a large state machine doubles the memory it takes.
+    pub snapshot_bytes_in_driver: bool,
 }
 
 impl Config {
@@ -58,6 +64,7 @@ impl Config {
             snapshot_bytes_max: 4 << 30,
             pending_reads_max: 4096,
             apply_bytes_max: 64 << 20,
+            snapshot_bytes_in_driver: false,
         }
     }
 
@@ -86,6 +93,9 @@ impl Config {
 pub struct Storage {
     pub hard_state: HardState,
     pub snapshot: Option<Snapshot>,
+    /// With `Config::snapshot_bytes_in_driver`: the size of `snapshot`'s image, whose bytes
+    /// the driver keeps (`snapshot.data` is then empty). Otherwise unused.
+    pub snapshot_bytes: u64,
     /// Entries after the snapshot, contiguous.
     pub entries: Vec<Entry>,
 }
@@ -112,6 +122,7 @@ impl Storage {
                 commit: LogIndex(1),
             },
             snapshot: None,
+            snapshot_bytes: 0,
             entries: vec![entry],
         }
     }

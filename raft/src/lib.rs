@@ -48,6 +48,19 @@
 //! the index `propose` returned *with the term the leader had then*; a different term there
 //! means the proposal was lost in a leader change and must be retried.
 //!
+//! # Snapshot bytes
+//!
+//! By default the node keeps the latest snapshot whole, to stream to lagging followers. A
+//! driver that keeps snapshots itself (in files) sets [`Config::snapshot_bytes_in_driver`],
+//! so that the image is not held in memory twice:
+//! * it compacts with [`Node::compact_in_driver`], giving only the image's size, and
+//!   restarts with `storage.snapshot.data` empty and `storage.snapshot_bytes` set;
+//! * a snapshot from the leader comes in `Ready.snapshot` with its bytes moved out of the
+//!   node: after persisting it, the driver is where they are;
+//! * an `InstallSnapshot` message leaves with empty `data`: before sending it, the driver
+//!   fills `data` with the bytes of the snapshot at `meta.index` from `offset`,
+//!   `min(Config::snapshot_chunk_bytes, total_bytes - offset)` of them.
+//!
 //! # Protocol features
 //!
 //! | Feature | Source | Module |

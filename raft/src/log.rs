@@ -19,8 +19,12 @@ use crate::message::{Entry, Snapshot, SnapshotMeta};
 use crate::{LogIndex, Term};
 
 pub(crate) struct RaftLog {
-    /// The latest snapshot, kept whole so a leader can stream it to lagging followers.
+    /// The latest snapshot, kept so a leader can stream it to lagging followers: whole, or
+    /// (`Config::snapshot_bytes_in_driver`) only its `meta` once it was handed out, the
+    /// driver keeping the bytes.
     snapshot: Option<Snapshot>,
+    /// The size of the snapshot's image, wherever its bytes are.
+    snapshot_total_bytes: u64,
     /// A snapshot received from the leader and not yet handed out in a `Ready`.
     snapshot_unhanded: bool,
     offset_index: LogIndex,
@@ -39,12 +43,18 @@ pub(crate) struct Compacted;
 
 impl RaftLog {
     /// A log rebuilt from stable storage: everything given is durable.
-    pub(crate) fn new(snapshot: Option<Snapshot>, entries: Vec<Entry>, commit: LogIndex) -> Self {
+    pub(crate) fn new(
+        snapshot: Option<Snapshot>,
+        snapshot_total_bytes: u64,
+        entries: Vec<Entry>,
+        commit: LogIndex,
+    ) -> Self {
         let (offset_index, offset_term) = snapshot
             .as_ref()
             .map_or((LogIndex(0), Term(0)), |s| (s.meta.index, s.meta.term));
         let mut log = RaftLog {
             snapshot,
+            snapshot_total_bytes,
             snapshot_unhanded: false,
             offset_index,
             offset_term,
@@ -279,12 +289,25 @@ impl RaftLog {
         out
     }
 
-    pub(crate) fn take_unhanded_snapshot(&mut self) -> Option<Snapshot> {
+    /// The snapshot from the leader, to hand out: a copy, or (`keep_bytes` false, the
+    /// driver keeps them from here on) its bytes themselves.
+    pub(crate) fn take_unhanded_snapshot(&mut self, keep_bytes: bool) -> Option<Snapshot> {
         if !self.snapshot_unhanded {
             return None;
         }
         self.snapshot_unhanded = false;
-        self.snapshot.clone()
+        let snapshot = self.snapshot.as_mut().expect("an unhanded snapshot exists");
+        if keep_bytes {
+            return Some(snapshot.clone());
+        }
+        Some(Snapshot {
+            meta: snapshot.meta.clone(),
+            data: std::mem::take(&mut snapshot.data),
+        })
+    }
+
+    pub(crate) fn snapshot_total_bytes(&self) -> u64 {
+        self.snapshot_total_bytes
     }
 
     /// Committed entries after `applied`, up to about `max_bytes` (at least one). They are at
@@ -338,13 +361,20 @@ impl RaftLog {
         self.applied = index;
         self.stable_index = index;
         self.handed_index = index;
+        self.snapshot_total_bytes = snapshot.data.len() as u64;
         self.snapshot = Some(snapshot);
         self.snapshot_unhanded = true;
     }
 
-    /// Paper §7: fold applied entries up to `meta.index` into a snapshot the driver made.
-    /// Drops the entries up to `meta.index` and keeps the snapshot; returns the dropped ones.
-    pub(crate) fn compact(&mut self, meta: SnapshotMeta, data: Vec<u8>) -> Vec<Entry> {
+    /// Paper §7: fold applied entries up to `meta.index` into a snapshot the driver made,
+    /// of `total_bytes` (`data` holds them, or is empty if the driver keeps them). Drops the
+    /// entries up to `meta.index` and keeps the snapshot; returns the dropped ones.
+    pub(crate) fn compact(
+        &mut self,
+        meta: SnapshotMeta,
+        data: Vec<u8>,
+        total_bytes: u64,
+    ) -> Vec<Entry> {
         let index = meta.index;
         assert!(
             index > self.offset_index,
@@ -374,11 +404,20 @@ impl RaftLog {
         self.offset_index = index;
         self.offset_term = meta.term;
         self.snapshot = Some(Snapshot { meta, data });
+        self.snapshot_total_bytes = total_bytes;
         self.check_invariants();
         dropped
     }
 
     pub(crate) fn check_invariants(&self) {
+        if let Some(snapshot) = &self.snapshot {
+            let held = snapshot.data.len() as u64;
+            assert!(
+                held == 0 || held == self.snapshot_total_bytes,
+                "snapshot holds {held} of {} bytes",
+                self.snapshot_total_bytes
+            );
+        }
         assert!(
             self.offset_index <= self.applied,
             "offset {} > applied {}",
@@ -458,7 +497,7 @@ mod tests {
             .enumerate()
             .map(|(i, t)| entry(*t, i as u64 + 1))
             .collect();
-        RaftLog::new(None, entries, LogIndex(0))
+        RaftLog::new(None, 0, entries, LogIndex(0))
     }
 
     #[test]

@@ -83,9 +83,18 @@ impl Node {
         let Storage {
             hard_state,
             snapshot,
+            snapshot_bytes,
             entries,
         } = storage;
-        let log = RaftLog::new(snapshot, entries, hard_state.commit);
+        let total_bytes = match &snapshot {
+            None => 0,
+            Some(s) if config.snapshot_bytes_in_driver => {
+                assert!(s.data.is_empty(), "the driver keeps the snapshot's bytes");
+                snapshot_bytes
+            }
+            Some(s) => s.data.len() as u64,
+        };
+        let log = RaftLog::new(snapshot, total_bytes, entries, hard_state.commit);
         let mut node = Node {
             id: config.id,
             prng: Prng::new(config.seed),
@@ -236,7 +245,9 @@ impl Node {
         }
         let hard_state = self.hard_state();
         let hard_state_changed = hard_state != self.handed_hard_state;
-        let snapshot = self.log.take_unhanded_snapshot();
+        let snapshot = self
+            .log
+            .take_unhanded_snapshot(!self.config.snapshot_bytes_in_driver);
         let entries = self.log.take_unhanded();
         let committed = self.log.unapplied(self.config.apply_bytes_max);
         let nothing = !hard_state_changed

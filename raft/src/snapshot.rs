@@ -28,6 +28,34 @@ impl Node {
     /// to `index`. Returns the entries taken out of memory, for the driver to free where it
     /// likes: a snapshot's worth of entries is many thousands of allocations.
     pub fn compact(&mut self, index: LogIndex, data: Vec<u8>) -> Result<Vec<Entry>, CompactError> {
+        assert!(
+            !self.config.snapshot_bytes_in_driver,
+            "the driver keeps snapshot bytes: compact_in_driver"
+        );
+        let total_bytes = data.len() as u64;
+        self.compact_with(index, data, total_bytes)
+    }
+
+    /// `compact` for a driver that keeps the image's bytes itself
+    /// (`Config::snapshot_bytes_in_driver`): the node learns only its size.
+    pub fn compact_in_driver(
+        &mut self,
+        index: LogIndex,
+        total_bytes: u64,
+    ) -> Result<Vec<Entry>, CompactError> {
+        assert!(
+            self.config.snapshot_bytes_in_driver,
+            "the node keeps snapshot bytes: compact"
+        );
+        self.compact_with(index, Vec::new(), total_bytes)
+    }
+
+    fn compact_with(
+        &mut self,
+        index: LogIndex,
+        data: Vec<u8>,
+        total_bytes: u64,
+    ) -> Result<Vec<Entry>, CompactError> {
         let snapshot_index = self.log.first_index().prev();
         if index <= snapshot_index {
             return Err(CompactError::AlreadyCompacted {
@@ -53,6 +81,7 @@ impl Node {
                 membership,
             },
             data,
+            total_bytes,
         );
         assert!(
             self.log.first_index() == index.next(),
@@ -100,13 +129,18 @@ impl Node {
             .log
             .snapshot()
             .expect("a compacted log keeps its snapshot");
-        let total_bytes = snapshot.data.len() as u64;
+        let total_bytes = self.log.snapshot_total_bytes();
         assert!(
             offset <= total_bytes,
             "chunk offset {offset} beyond snapshot {total_bytes}"
         );
-        let end = (offset + self.config.snapshot_chunk_bytes as u64).min(total_bytes);
-        let data = snapshot.data[offset as usize..end as usize].to_vec();
+        // Without the bytes, the chunk leaves empty and the driver fills it (crate docs).
+        let data = if self.config.snapshot_bytes_in_driver {
+            Vec::new()
+        } else {
+            let end = (offset + self.config.snapshot_chunk_bytes as u64).min(total_bytes);
+            snapshot.data[offset as usize..end as usize].to_vec()
+        };
         let meta = snapshot.meta.clone();
         self.send(
             to,
@@ -131,7 +165,7 @@ impl Node {
         let current = self
             .log
             .snapshot()
-            .map(|s| (s.meta.index, s.data.len() as u64));
+            .map(|s| (s.meta.index, self.log.snapshot_total_bytes()));
         let Some(progress) = self.progress.get_mut(&from) else {
             return;
         };

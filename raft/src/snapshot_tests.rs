@@ -36,7 +36,16 @@ fn compaction_drops_applied_prefix_7() {
 /// Three members with 4-byte snapshot chunks, after `proposals` writes that member 3 missed and
 /// a compaction of the leader's log into `image`: member 3 can catch up only by snapshot.
 fn behind_a_snapshot(proposals: u8, image: &[u8]) -> Cluster {
-    let mut cluster = Cluster::new(3, |c| c.snapshot_chunk_bytes = 4);
+    behind_a_snapshot_kept(proposals, image, false)
+}
+
+/// `behind_a_snapshot`, with `Config::snapshot_bytes_in_driver` set to `in_driver` (the
+/// leader then learns only the image's size).
+fn behind_a_snapshot_kept(proposals: u8, image: &[u8], in_driver: bool) -> Cluster {
+    let mut cluster = Cluster::new(3, |c| {
+        c.snapshot_chunk_bytes = 4;
+        c.snapshot_bytes_in_driver = in_driver;
+    });
     cluster.elect(1);
     cluster.isolated.insert(id(3));
     for i in 0..proposals {
@@ -44,7 +53,12 @@ fn behind_a_snapshot(proposals: u8, image: &[u8]) -> Cluster {
         cluster.stabilize();
     }
     let applied = cluster.node(1).applied_index();
-    cluster.node(1).compact(applied, image.to_vec()).unwrap();
+    if in_driver {
+        let size = image.len() as u64;
+        cluster.node(1).compact_in_driver(applied, size).unwrap();
+    } else {
+        cluster.node(1).compact(applied, image.to_vec()).unwrap();
+    }
     cluster.isolated.clear();
     cluster
 }
@@ -152,4 +166,74 @@ fn a_slow_chunk_is_not_multiplied_by_heartbeats_7() {
         .iter()
         .find_map(|r| r.snapshot.clone());
     assert_eq!(installed.map(|s| s.data), Some(b"0123456789".to_vec()));
+}
+
+#[test]
+fn a_driver_that_keeps_snapshot_bytes_fills_the_chunks_7() {
+    // `Config::snapshot_bytes_in_driver`: the node knows only the image's size. Its chunks
+    // leave empty, the driver fills them, and the follower's copy is moved out to its driver.
+    let image = b"state-machine-image".to_vec();
+    let mut cluster = behind_a_snapshot_kept(5, &image, true);
+    assert!(cluster.node(1).snapshot().unwrap().data.is_empty());
+    let mut offsets = Vec::new();
+    for _ in 0..30 {
+        cluster.node(1).tick();
+        cluster.process_all();
+        for m in &mut cluster.queue {
+            if let MessageBody::InstallSnapshot {
+                total_bytes,
+                offset,
+                data,
+                ..
+            } = &mut m.body
+            {
+                assert!(data.is_empty(), "the driver fills the chunk");
+                assert_eq!(*total_bytes, image.len() as u64);
+                let end = (*offset as usize + 4).min(image.len());
+                data.extend_from_slice(&image[*offset as usize..end]);
+                offsets.push(*offset);
+            }
+        }
+        cluster.deliver_all();
+    }
+    assert_eq!(offsets, [0, 4, 8, 12, 16], "one chunk at a time, in order");
+    let installed = cluster.readies[&id(3)]
+        .iter()
+        .find_map(|r| r.snapshot.clone())
+        .expect("snapshot installed");
+    assert_eq!(
+        installed.data, image,
+        "the follower's driver gets the bytes"
+    );
+    assert!(
+        cluster.node(3).snapshot().unwrap().data.is_empty(),
+        "and the follower's node keeps none"
+    );
+    assert_eq!(
+        cluster.node(3).commit_index(),
+        cluster.node(1).commit_index()
+    );
+    // A restart from what the driver stored: the size comes with the Storage.
+    let storage = crate::Storage {
+        hard_state: cluster.node(3).hard_state(),
+        snapshot: Some(crate::Snapshot {
+            meta: installed.meta.clone(),
+            data: Vec::new(),
+        }),
+        snapshot_bytes: image.len() as u64,
+        entries: Vec::new(),
+    };
+    let mut config = crate::Config::new(id(3), 9);
+    config.snapshot_bytes_in_driver = true;
+    let restarted = crate::Node::new(config, storage);
+    assert_eq!(restarted.first_index(), installed.meta.index.next());
+}
+
+#[test]
+#[should_panic(expected = "compact_in_driver")]
+fn a_driver_that_keeps_snapshot_bytes_cannot_hand_them_over_7() {
+    let mut cluster = Cluster::new(1, |c| c.snapshot_bytes_in_driver = true);
+    cluster.elect(1);
+    let applied = cluster.node(1).applied_index();
+    let _ = cluster.node(1).compact(applied, b"image".to_vec());
 }

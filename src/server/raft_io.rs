@@ -73,17 +73,21 @@ impl Server {
 
     /// Steps 2–4 of the `Ready` contract, once step 1 (persist) is done; the first
     /// `applied_early` committed entries were applied while it ran.
-    pub(super) fn finish_ready(&mut self, ready: raft::Ready, applied_early: usize) {
+    pub(super) fn finish_ready(&mut self, mut ready: raft::Ready, applied_early: usize) {
         assert!(
             applied_early <= ready.committed.len(),
             "applied early {applied_early} of {} committed",
             ready.committed.len()
         );
-        if let Some(peers) = self.peers.as_mut() {
-            for message in &ready.messages {
+        if self.peers.is_some() {
+            for mut message in std::mem::take(&mut ready.messages) {
+                if !self.fill_snapshot_chunk(&mut message.body) {
+                    continue;
+                }
                 let mut frame = vec![crate::cluster::KIND_RAFT];
-                frame.extend_from_slice(&raft::encode_message(message));
+                frame.extend_from_slice(&raft::encode_message(&message));
                 // A frame that does not fit is dropped; Raft sends again.
+                let peers = self.peers.as_mut().expect("checked above");
                 peers.send(message.to.0, &frame);
             }
         }
@@ -206,33 +210,86 @@ impl Server {
         }
     }
 
-    /// After a snapshot is written: drop the Raft log up to it. A cluster keeps the image to
-    /// send to followers that fall behind; a one-member cluster has no one to send it to.
+    /// After a snapshot is written: drop the Raft log up to it. Raft learns only the
+    /// image's size; a leader streams the image to a follower from the file
+    /// (`fill_snapshot_chunk`).
     pub(super) fn compact_raft_log(&mut self) {
         let index = self.snapshots.last_snapshot_zxid;
         if index <= 0 {
             return;
         }
-        let members = self.raft.membership().members().count();
-        let data = if members > 1 {
-            let path = crate::storage::snapshot_dir(&self.settings.config.data_dir)
-                .join(wal::snapshot::snapshot_name(index as u64));
-            match read_snapshot_body(&path) {
-                Ok(body) => body,
-                Err(e) => {
-                    log::warn!("cannot read snapshot {} back: {e}", path.display());
-                    return;
-                }
+        let total_bytes = self.snapshots.last_snapshot_body_bytes;
+        match self
+            .raft
+            .compact_in_driver(raft::LogIndex(index as u64), total_bytes)
+        {
+            Ok(dropped) => {
+                self.snapshots.free_later(dropped);
+                // Retention may delete the old file; an open one would keep its disk space.
+                self.served_snapshot = None;
             }
-        } else {
-            Vec::new()
-        };
-        match self.raft.compact(raft::LogIndex(index as u64), data) {
-            Ok(dropped) => self.snapshots.free_later(dropped),
             Err(e) => log::debug!("raft log not compacted to {index}: {e}"),
         }
     }
+
+    /// Fills an InstallSnapshot chunk Raft sent out empty (`snapshot_bytes_in_driver`) from
+    /// the snapshot file at its index. The file stays open while chunks of it are sent; it is
+    /// opened, and its CRC checked once, when a transfer of another snapshot starts. False if
+    /// the file cannot be read: the chunk is then not sent, and Raft sends it again.
+    fn fill_snapshot_chunk(&mut self, body: &mut raft::MessageBody) -> bool {
+        let raft::MessageBody::InstallSnapshot {
+            meta,
+            total_bytes,
+            offset,
+            data,
+        } = body
+        else {
+            return true;
+        };
+        let index = meta.index.0;
+        if self
+            .served_snapshot
+            .as_ref()
+            .is_none_or(|r| r.last_index != index)
+        {
+            let path = crate::storage::snapshot_dir(&self.settings.config.data_dir)
+                .join(wal::snapshot::snapshot_name(index));
+            match wal::snapshot::open_snapshot(&wal::FileDisk, &path) {
+                Ok(reader) if reader.body_len() == *total_bytes => {
+                    self.served_snapshot = Some(reader);
+                }
+                Ok(reader) => {
+                    log::error!(
+                        "snapshot {} holds {} bytes where Raft expects {total_bytes}",
+                        path.display(),
+                        reader.body_len()
+                    );
+                    return false;
+                }
+                Err(e) => {
+                    log::warn!("cannot send snapshot {} to a follower: {e}", path.display());
+                    return false;
+                }
+            }
+        }
+        let reader = self.served_snapshot.as_ref().expect("opened above");
+        let len = total_bytes
+            .saturating_sub(*offset)
+            .min(SNAPSHOT_CHUNK_BYTES);
+        let mut chunk = vec![0u8; len as usize];
+        if let Err(e) = reader.read_body_at(*offset, &mut chunk) {
+            log::warn!("cannot read snapshot at index {index} to send: {e}");
+            self.served_snapshot = None;
+            return false;
+        }
+        *data = chunk;
+        true
+    }
 }
+
+/// InstallSnapshot chunk size (Raft's `snapshot_chunk_bytes`): the bytes a leader reads from
+/// the snapshot file per chunk.
+pub(super) const SNAPSHOT_CHUNK_BYTES: u64 = 1 << 20;
 
 /// How many of `ready.committed`, from the front, are durable before `ready` is persisted
 /// and may be applied while it is (the exception in the raft crate's `Ready` contract):
@@ -265,13 +322,4 @@ pub(super) fn snapshot_meta(raft: &raft::Node, index: u64) -> (u64, Vec<u8>) {
     let term = raft.term_at(at).map(|t| t.0).unwrap_or(0);
     let membership = raft.membership_at(at);
     (term, crate::replication::encode_membership(&membership))
-}
-
-fn read_snapshot_body(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let mut reader =
-        wal::snapshot::open_snapshot(&wal::FileDisk, path).map_err(|e| e.to_string())?;
-    let mut body = Vec::with_capacity(reader.body_len() as usize);
-    reader.read_to_end(&mut body).map_err(|e| e.to_string())?;
-    Ok(body)
 }

@@ -78,6 +78,7 @@ impl SimDisk {
         Storage {
             hard_state,
             snapshot: self.snapshot.clone(),
+            snapshot_bytes: 0,
             entries: self.entries.clone(),
         }
     }
