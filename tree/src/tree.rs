@@ -573,8 +573,7 @@ impl DataTree {
     pub(crate) fn add_child(&mut self, parent: &str, name: &str) {
         let inserted = self.modify(parent, |node| node.children.insert(name));
         assert!(inserted, "child {name} of {parent} added twice");
-        self.undo
-            .push(|u| Undo::ChildAdded(u.text(parent), u.text(name)));
+        self.record_linked_child(parent, name, None);
     }
 
     /// `remove_child` and, if given, `set_meta` on the parent in one change of the node.
