@@ -52,12 +52,19 @@ def connect_request(timeout_ms=10000, session_id=0, passwd=b"\0" * 16, last_zxid
     return frame(b)
 
 
-def read_observation(s, wait_s=QUIET_S, max_bytes=1 << 20):
-    """Read until EOF/reset or until the connection is silent for wait_s.
+def has_frame(buf):
+    return len(buf) >= 4 and len(buf) >= 4 + struct.unpack("!i", buf[:4])[0]
+
+
+def read_observation(s, wait_s=QUIET_S, max_bytes=1 << 20, first_frame_wait_s=None):
+    """Read until EOF/reset or until the connection is silent for wait_s (for
+    first_frame_wait_s instead while no whole frame has come: a reply the case expects
+    may be late on a loaded machine, and silence then is not the answer).
     Returns (bytes, 'closed' | 'open' | 'reset')."""
     buf = b""
-    s.settimeout(wait_s)
     while len(buf) < max_bytes:
+        waiting_first = first_frame_wait_s is not None and not has_frame(buf)
+        s.settimeout(first_frame_wait_s if waiting_first else wait_s)
         try:
             b = s.recv(65536)
         except socket.timeout:
@@ -141,7 +148,8 @@ def case(fn):
     return fn
 
 
-def simple(port, data, handshake_first=False, wait_s=QUIET_S, shut_wr=False):
+def simple(port, data, handshake_first=False, wait_s=QUIET_S, shut_wr=False,
+           first_frame_wait_s=None):
     s = connect(port)
     try:
         pre = None
@@ -160,7 +168,7 @@ def simple(port, data, handshake_first=False, wait_s=QUIET_S, shut_wr=False):
                         "closed")
         if shut_wr:
             s.shutdown(socket.SHUT_WR)
-        buf, state = read_observation(s, wait_s)
+        buf, state = read_observation(s, wait_s, first_frame_wait_s=first_frame_wait_s)
         return (pre, parse_frames(buf, first_is_handshake=not handshake_first), state)
     finally:
         s.close()
@@ -237,7 +245,8 @@ def handshake_without_readonly_byte(port):
 def handshake_timeouts_clamped(port):
     out = []
     for t in (1, 1000, 4000, 999999, -1):
-        out.append(simple(port, connect_request(timeout_ms=t), wait_s=0.5))
+        out.append(simple(port, connect_request(timeout_ms=t), wait_s=0.5,
+                          first_frame_wait_s=CLOSE_WAIT_S))
     return out
 
 
@@ -283,10 +292,15 @@ def opcode_zero_notification(port):
 
 @case
 def opcode_then_valid_request(port):
-    # Does the connection survive an unknown opcode? (a getData of / follows it)
+    # Does the connection survive an unknown opcode? (a getData of / follows it.) ZooKeeper
+    # answers Unimplemented and queues a close; the getData read behind it is answered or not
+    # depending on whether its reply is queued before the close is reached (CI has seen both),
+    # so a reply to it counts the same as none, and anything else after the first reply counts.
     body = H.jute_string("/") + b"\0"
-    return simple(port, request(1, 999) + request(2, 4, body), handshake_first=True,
-                  wait_s=CLOSE_WAIT_S)
+    pre, frames, state = simple(port, request(1, 999) + request(2, 4, body),
+                                handshake_first=True, wait_s=CLOSE_WAIT_S)
+    later = [f for f in frames[1:] if f[:3] != ("reply", "xid=2", "err=0")]
+    return (pre, frames[:1], later, state)
 
 
 @case
