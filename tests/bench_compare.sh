@@ -22,10 +22,11 @@
 #                        servers together use under SETTLE_CPU% of one CPU
 #   KEEP=1               keep the work directory (logs, JSON of every run)
 #   RESULTS=FILE         also write every run's JSON line to FILE
-#   MEMORY_ZNODES=0      standalone only: after the runs, load this many znodes (100-byte
-#                        values, ~45-byte paths, with ../shared/tools/zkload.py) into both
-#                        servers, then print a second table: idle RSS, RSS after the load,
-#                        time from a kill -9 restart to serving, RSS after that restart
+#   MEMORY_ZNODES=0      after the runs, load this many znodes (100-byte values, ~45-byte
+#                        paths, with ../shared/tools/zkload.py) into both servers, then
+#                        print a second table: idle RSS, RSS after the load, time from a
+#                        kill -9 restart to serving, RSS after that restart. In an ensemble
+#                        RSS is the largest member's, and the restart is of every member
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -160,12 +161,16 @@ fi
 rss_mib() { # PID -> VmRSS in MiB (one decimal)
   awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"
 }
-zk_pid() { awk 'NR == 1 {print $2}' "$WORK/zk/pids"; }
+zk_pids() { awk '{print $2}' "$WORK/zk/pids"; }
+max_rss_mib() { # PID... -> the largest VmRSS among them, in MiB
+  local pid
+  for pid in "$@"; do rss_mib "$pid"; echo; done | sort -g | tail -1
+}
 MEMORY_ZNODES=${MEMORY_ZNODES:-0}
 if [ "$MEMORY_ZNODES" -gt 0 ]; then
-  [ "$MODE" = standalone ] || die "MEMORY_ZNODES needs MODE=standalone"
-  ZK_IDLE_RSS=$(rss_mib "$(zk_pid)")
-  FK_IDLE_RSS=$(rss_mib "${FK_PIDS[0]}")
+  # shellcheck disable=SC2046 # one pid per word
+  ZK_IDLE_RSS=$(max_rss_mib $(zk_pids))
+  FK_IDLE_RSS=$(max_rss_mib "${FK_PIDS[@]}")
 fi
 
 # --- the runs ----------------------------------------------------------------------------
@@ -279,6 +284,13 @@ wait_serving() { # PORT T0 -> seconds from T0 (date +%s.%N) until serving (polle
   return 1
 }
 
+all_serving() { # FIRST_PORT -> waits until every member serves (RSS is read after that)
+  local i
+  for ((i = 0; i < NODES; i++)); do
+    wait_serving "$(($1 + i))" "$(date +%s.%N)" >/dev/null || return 1
+  done
+}
+
 load() { # NAME PORT
   log "loading $MEMORY_ZNODES znodes into $1"
   python3 "$ZKLOAD" --hosts "127.0.0.1:$2" -n "$MEMORY_ZNODES" --size 100 -c 256 -k 16 -P 1 \
@@ -288,31 +300,42 @@ load() { # NAME PORT
 }
 
 load zookeeper "$ZK_PORT"
-ZK_LOADED_RSS=$(rss_mib "$(zk_pid)")
+# shellcheck disable=SC2046 # one pid per word
+ZK_LOADED_RSS=$(max_rss_mib $(zk_pids))
 load ferrokeeper "$FK_PORT"
-FK_LOADED_RSS=$(rss_mib "${FK_PIDS[0]}")
+FK_LOADED_RSS=$(max_rss_mib "${FK_PIDS[@]}")
 
-# kill -9 and restart each on its own data; time from the exec to serving.
-pid=$(zk_pid)
-kill -9 "$pid"
-while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+# kill -9 every member and restart each on its own data; time from the exec to the first
+# member serving (in an ensemble: once a quorum is back and has a leader).
+mapfile -t pids < <(zk_pids)
+kill -9 "${pids[@]}"
+for pid in "${pids[@]}"; do
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+done
 t0=$(date +%s.%N)
 "$ZK_REF" "$ZK_START_CMD" "$ZK_PORT" "$WORK/zk" >"$WORK/zk-restart.log" 2>&1 &
 ZK_RESTART_S=$(wait_serving "$ZK_PORT" "$t0") || die "ZooKeeper did not restart"
 wait $! || { cat "$WORK/zk-restart.log" >&2; die "zk-ref.sh restart failed"; }
-ZK_RESTART_RSS=$(rss_mib "$(zk_pid)")
+all_serving "$ZK_PORT" || die "a ZooKeeper member did not come back"
+# shellcheck disable=SC2046 # one pid per word
+ZK_RESTART_RSS=$(max_rss_mib $(zk_pids))
 
-kill -9 "${FK_PIDS[0]}"
-wait "${FK_PIDS[0]}" 2>/dev/null || true
+kill -9 "${FK_PIDS[@]}"
+for pid in "${FK_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 t0=$(date +%s.%N)
-"$BIN" server --config "$WORK/fk/n1/zoo.cfg" >>"$WORK/fk/n1/server.log" 2>&1 &
-FK_PIDS[0]=$!
+for ((n = 1; n <= NODES; n++)); do
+  "$BIN" server --config "$WORK/fk/n$n/zoo.cfg" >>"$WORK/fk/n$n/server.log" 2>&1 &
+  FK_PIDS[n - 1]=$!
+done
 FK_RESTART_S=$(wait_serving "$FK_PORT" "$t0") || die "Ferrokeeper did not restart"
-FK_RESTART_RSS=$(rss_mib "${FK_PIDS[0]}")
+all_serving "$FK_PORT" || die "a Ferrokeeper member did not come back"
+FK_RESTART_RSS=$(max_rss_mib "${FK_PIDS[@]}")
 
 echo
-echo "# $MEMORY_ZNODES znodes (100-byte values), ZooKeeper heap $ZK_HEAP; restart = kill -9," \
-  "then exec to the first 'srvr' answer with a Mode"
+scope="the server"
+[ "$NODES" -eq 1 ] || scope="every member (RSS: the largest member's)"
+echo "# $MEMORY_ZNODES znodes (100-byte values), ZooKeeper heap $ZK_HEAP; restart = kill -9 of" \
+  "$scope, then exec to the first 'srvr' answer with a Mode"
 python3 - "$ZK_IDLE_RSS" "$FK_IDLE_RSS" "$ZK_LOADED_RSS" "$FK_LOADED_RSS" "$ZK_RESTART_S" \
   "$FK_RESTART_S" "$ZK_RESTART_RSS" "$FK_RESTART_RSS" "$(stat -c %s "$BIN")" <<'EOF'
 import sys
