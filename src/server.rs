@@ -153,6 +153,8 @@ pub struct Server {
     /// An entry of the current term has been applied here: the tree has caught up with
     /// this term's leader, so clients may be served (ZooKeeper serves only once synced).
     applied_current_term: bool,
+    /// The (term, leader) this member last became a follower of.
+    followed: Option<(raft::Term, raft::NodeId)>,
     /// Committed entries applied in the outstanding batch changed /zookeeper/config: walk
     /// toward the new member list when the batch is advanced (`finish_ready`).
     config_changed: bool,
@@ -280,6 +282,7 @@ impl Server {
             next_seq: crate::sys::random_u64()? >> 1,
             awaiting: BTreeMap::new(),
             applied_current_term: false,
+            followed: None,
             config_changed: false,
             tree,
             watches: WatchManager::new(),
@@ -560,13 +563,16 @@ impl Server {
 
     pub fn end_turn(&mut self, registry: &mio::Registry) {
         self.receive_from_peers();
-        let mut ticked = false;
-        while self.clock.now >= self.next_tick {
+        if self.clock.now >= self.next_tick {
+            // One tick per turn, however late: ticks missed while this process stood still
+            // (descheduled on a busy host, stopped) are dropped, as etcd's ticker drops
+            // them. Counting them would start an election the moment it runs again, before
+            // it has read the leader's heartbeats that arrived meanwhile.
             self.raft.tick();
             self.next_tick += Duration::from_millis(RAFT_TICK_MS);
-            ticked = true;
-        }
-        if ticked {
+            if self.next_tick <= self.clock.now {
+                self.next_tick = self.clock.now + Duration::from_millis(RAFT_TICK_MS);
+            }
             self.report_lost_entries();
             self.send_liveness();
             self.check_caught_up();

@@ -93,12 +93,24 @@ impl Server {
         }
         for event in &ready.events {
             log::info!("raft: {event}");
-            if matches!(
+            let followed = match event {
+                raft::Event::BecameFollower {
+                    term,
+                    leader: Some(leader),
+                } => Some((*term, *leader)),
+                _ => None,
+            };
+            if followed.is_some() && followed == self.followed {
+                // Back to the leader it followed before a pre-vote that went nowhere, in
+                // the same term: the writes and syncs forwarded to that leader are still
+                // on their way, and their answers will come.
+            } else if matches!(
                 event,
                 raft::Event::BecameFollower { .. }
                     | raft::Event::BecameCandidate { .. }
                     | raft::Event::BecameLeader { .. }
             ) {
+                self.followed = followed;
                 self.applied_current_term = false;
                 self.drop_unanswered_writes();
             }

@@ -23,12 +23,18 @@ Scenarios, each on a fresh cluster:
     is read back on the leader. Kill 2 of the 3 participants: for several election timeouts
     no member may report Mode: leader (the remaining participant and the observer are 2
     processes, but only 1 of 3 votes). Restarting one participant brings a leader back.
+  * follower_pause: a client connected to one follower only writes through it; that
+    follower is stopped (SIGSTOP) for 2.5 s, beyond the longest election timeout (2 s), then
+    resumed. Its stall is not the leader's silence: it must not start an election when it runs
+    again (the leader and its term stay), its client loses no connection and no write fails,
+    and writes go on.
 Figures (failover and resume times, write counts) are printed. Every wait is bounded.
 Last line: "<passed> passed, <failed> failed".
 """
 
 import argparse
 import os
+import signal
 import sys
 import threading
 import time
@@ -43,6 +49,8 @@ SESSION_TIMEOUT_S = 10.0
 # Ferrokeeper's election timeout is 1-2 s; "several election timeouts" for the no-leader check.
 NO_LEADER_WATCH_S = 6.0
 OP_TIMEOUT_S = 15.0
+# follower_pause: how long the follower stands still, above the 2 s longest election timeout.
+PAUSE_S = 2.5
 
 
 class Failed(Exception):
@@ -352,12 +360,68 @@ def observer(_writes_after):
         check(survivor in cluster.running(), "survivor is gone")
 
 
+def raft_term(cluster, i):
+    """Member i's Raft term, from `mntr`."""
+    for line in H.four_letter(cluster.members[i].port, "mntr").splitlines():
+        key, _, value = line.partition("\t")
+        if key.endswith("raft_term"):
+            return int(value)
+    raise Failed("s%d: no raft_term in mntr" % (i + 1))
+
+
+def follower_pause(writes_after):
+    with H.start_cluster(3) as cluster:
+        leader = cluster.leader_index()
+        follower = cluster.follower_indices()[0]
+        term_before = raft_term(cluster, leader)
+        client = H.kazoo_client(cluster.hostport(follower), timeout_s=SESSION_TIMEOUT_S)
+        watch = SessionWatch(client)
+        try:
+            sid = client.client_id[0]
+            client.create("/load", b"")
+            writer = Writer(client, "/load").start()
+            writer.wait_count(50, 30, "before the pause")
+            t_pause = time.monotonic()
+            pid = cluster.members[follower].proc.pid
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                time.sleep(PAUSE_S)
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            before = writer.count()
+            writer.wait_count(before + writes_after, 30, "after the pause")
+            writer.stop()
+            stall_s, _ = writer.longest_stall(t_pause)
+            print("  s%d stopped for %d ms; writes stalled for %d ms at most; client states "
+                  "after the pause: %s" % (follower + 1, ms(PAUSE_S), ms(stall_s),
+                                           watch.timeline(t_pause) or "none"))
+            check(not writer.errors, "writes failed through the paused follower: %s"
+                  % writer.errors)
+            check(watch.suspensions() == 0, "the client lost its connection: states %s"
+                  % watch.names())
+            watch.check_survived(sid)
+            check(cluster.leader_index() == leader, "the leader changed from s%d to s%d" % (
+                leader + 1, cluster.leader_index() + 1))
+            for i in cluster.running():
+                term = raft_term(cluster, i)
+                check(term == term_before, "s%d is at term %d, was %d before the pause" % (
+                    i + 1, term, term_before))
+            line = check_no_write_lost(cluster, "/load", writer.paths())
+            print("  %d writes acknowledged, none failed; leader s%d and term %d unchanged; "
+                  "all members at %s" % (writer.count(), leader + 1, term_before, line))
+        finally:
+            H.stop_client(client)
+
+
 SCENARIOS = [
     ("leader_kill", "kill -9 of the leader under load: session, ephemeral and acknowledged "
                     "writes survive, replicas converge", leader_kill),
     ("rolling_restart", "rolling restart of all three members under load loses nothing",
      rolling_restart),
     ("observer", "an observer serves reads and forwards writes, and never votes", observer),
+    ("follower_pause", "a follower stopped for longer than the election timeout neither "
+                       "starts an election nor drops its client when it resumes",
+     follower_pause),
 ]
 
 
