@@ -155,6 +155,8 @@ pub struct Server {
     applied_current_term: bool,
     /// The (term, leader) this member last became a follower of.
     followed: Option<(raft::Term, raft::NodeId)>,
+    /// A follower's leader and its `Peers::links_lost` count when last looked at.
+    leader_links_seen: Option<(raft::NodeId, u64)>,
     /// Committed entries applied in the outstanding batch changed /zookeeper/config: walk
     /// toward the new member list when the batch is advanced (`finish_ready`).
     config_changed: bool,
@@ -283,6 +285,7 @@ impl Server {
             awaiting: BTreeMap::new(),
             applied_current_term: false,
             followed: None,
+            leader_links_seen: None,
             config_changed: false,
             tree,
             watches: WatchManager::new(),
@@ -563,6 +566,7 @@ impl Server {
 
     pub fn end_turn(&mut self, registry: &mio::Registry) {
         self.receive_from_peers();
+        self.check_leader_links();
         if self.clock.now >= self.next_tick {
             // One tick per turn, however late: ticks missed while this process stood still
             // (descheduled on a busy host, stopped) are dropped, as etcd's ticker drops

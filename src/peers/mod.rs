@@ -126,6 +126,9 @@ struct Member {
     inbound: Option<LinkKey>,
     /// What its latest hello or ack said it is.
     heard: Option<Identity>,
+    /// Established connections with it, either way, that have closed: frames queued on
+    /// them may not have arrived.
+    links_lost: u64,
 }
 
 impl Member {
@@ -137,6 +140,7 @@ impl Member {
             backoff_ms: 0,
             inbound: None,
             heard: None,
+            links_lost: 0,
         }
     }
 }
@@ -420,6 +424,12 @@ impl Peers {
         self.members.contains_key(&id)
     }
 
+    /// How many established connections with member `id`, in either direction, have
+    /// closed so far: a change means frames to or from it may have been lost.
+    pub fn links_lost(&self, id: u64) -> u64 {
+        self.members.get(&id).map_or(0, |m| m.links_lost)
+    }
+
     /// True if the outbound connection to member `id` is established.
     pub fn is_connected(&self, id: u64) -> bool {
         self.members
@@ -621,6 +631,9 @@ impl Peers {
         drop(link.stream);
         let Some(id) = member_id else { return };
         let member = self.members.get_mut(&id).expect("links name members only");
+        if was_established {
+            member.links_lost += 1;
+        }
         match link.direction {
             Direction::Outbound => {
                 assert_eq!(

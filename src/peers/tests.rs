@@ -277,10 +277,16 @@ fn a_full_queue_makes_send_refuse_until_it_drains() {
 fn a_stopped_peer_is_redialed_when_it_returns_and_traffic_resumes() {
     let (all, mut a, mut b, mut c) = three_nodes();
     exchange(&mut [&mut a, &mut b, &mut c], &[1, 2, 3], &[10, 20], 0);
+    let lost_before = (a.peers().links_lost(3), a.peers().links_lost(2));
     c.peers = None;
     drive(&mut [&mut a, &mut b, &mut c], "3 to be seen gone", |n| {
-        n[0].connected() == [2] && n[1].connected() == [1]
+        n[0].connected() == [2]
+            && n[1].connected() == [1]
+            && n[0].peers().links_lost(3) == lost_before.0 + 2
     });
+    // Both of 1's links with 3 closed; its links with 2 did not.
+    assert_eq!(a.peers().links_lost(3), lost_before.0 + 2);
+    assert_eq!(a.peers().links_lost(2), lost_before.1);
     assert!(!a.peers().send(3, b"while 3 is down"));
     c.restart(settings(3, CLUSTER_ID, all[2].1, &all));
     drive(&mut [&mut a, &mut b, &mut c], "3 to be redialed", |n| {

@@ -390,6 +390,29 @@ impl Server {
         }
     }
 
+    /// A follower's forwarded writes and syncs, and the leader's answers to its syncs,
+    /// travel over its links with the leader. When one of those closes, some may be lost
+    /// without any change of role to tell. Their clients cannot learn which, so their
+    /// connections close (ZooKeeper closes every client connection when a follower's link
+    /// to its leader drops); the sessions live on.
+    pub(super) fn check_leader_links(&mut self) {
+        let (Some(leader), Some(peers)) = (self.raft.leader(), self.peers.as_ref()) else {
+            return;
+        };
+        if leader.0 == self.my_id {
+            self.leader_links_seen = None;
+            return;
+        }
+        let lost = peers.links_lost(leader.0);
+        let seen = self.leader_links_seen.replace((leader, lost));
+        if seen.is_some_and(|(before, count)| before == leader && count != lost) {
+            log::info!(
+                "a connection with leader {leader} closed: requests sent over it may be lost"
+            );
+            self.drop_unanswered_writes();
+        }
+    }
+
     /// A recovering member tells the leader, every tick until caught up, where its log
     /// ends now (the leader ignores it once replication has passed that point).
     pub(super) fn report_lost_entries(&mut self) {
