@@ -1194,6 +1194,21 @@ def check_cluster_after_seed(cluster, follower):
         return False
 
 
+def print_cluster_events(cluster, n=25):
+    """--cluster, after a failed seed: each member's last role changes, peer links lost and
+    connections closed, from its log (what a ConnectionLoss from the target came from)."""
+    keys = ("raft:", "lost the connection", "closing", "cannot propose", "leader")
+    for i, m in enumerate(cluster.members):
+        try:
+            with open(os.path.join(m.dir, "server.log"), errors="replace") as f:
+                lines = [l.rstrip() for l in f if any(k in l for k in keys)]
+        except OSError as e:
+            lines = ["(cannot read its log: %s)" % e]
+        print("  s%d events (last %d of %d):" % (i + 1, min(n, len(lines)), len(lines)))
+        for line in lines[-n:]:
+            print("    " + line[:220])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", default="3", help="N (= seeds 1..N) or a list like 7,9,20-22")
@@ -1274,6 +1289,8 @@ def main():
                 ok = check_cluster_after_seed(cluster, follower)
             print("seed %d: %s (%d ops, %.1fs)" % (seed, "ok" if ok else "FAILED", args.ops,
                                                    time.monotonic() - ts))
+            if not ok and cluster is not None:
+                print_cluster_events(cluster)
             if not ok:
                 print("  SEED=%d; replay: /usr/bin/python3 tests/py/differential.py --self-start "
                       "--seed %d --ops %d [-v] [--keep-going 50]" % (seed, seed, args.ops))
