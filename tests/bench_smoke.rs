@@ -4,10 +4,14 @@
 //! and every wait is bounded. Comparison with ZooKeeper is `tests/bench_compare.sh`.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod support;
+
+use support::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrokeeper");
 
@@ -28,11 +32,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _removed = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).expect("bind :0");
-    l.local_addr().expect("local addr").port()
 }
 
 fn ruok(port: u16) -> bool {

@@ -17,10 +17,47 @@ use std::time::{Duration, Instant};
 
 use wire::{ConnectRequest, ConnectResponse, ErrorCode, OpCode, ReplyHeader, Request, Response};
 
-/// A port nobody listens on right now (the kernel's choice, released before use).
+/// A port nobody listens on right now, outside the kernel's ephemeral range. A port the
+/// kernel hands out for `:0` can be taken a moment later as the source port of an outgoing
+/// connection (cluster members dial each other while others still start), and the server
+/// then fails with "Address already in use"; ports below the range are never handed out
+/// that way. Random, so concurrent tests and test binaries rarely pick the same port.
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    l.local_addr().expect("local addr").port()
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let (lo, hi) = ephemeral_range();
+    let (bottom, top) = if lo > 11_000 {
+        (10_000, lo)
+    } else {
+        (hi.saturating_add(1), 65_535)
+    };
+    assert!(
+        bottom < top,
+        "no ports outside the ephemeral range {lo}-{hi}"
+    );
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ (u64::from(std::process::id()) << 32);
+    for _ in 0..500 {
+        let mut rng = Prng(STATE.fetch_add(1, Ordering::Relaxed) ^ seed);
+        let port = bottom + rng.below(u64::from(top - bottom)) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {bottom}..{top} after 500 tries");
+}
+
+/// The kernel's ephemeral port range (Linux's default when it cannot be read).
+fn ephemeral_range() -> (u16, u16) {
+    let text =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let mut parts = text.split_whitespace().map(|p| p.parse::<u16>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(lo), Some(hi)) => (lo, hi),
+        _ => (32_768, 60_999),
+    }
 }
 
 /// A scratch directory under the system temp dir, removed on drop.
