@@ -16,6 +16,15 @@ fn start(tag: &str, extra_cfg: &str) -> (TempDir, ServerProcess) {
     (dir, server)
 }
 
+/// The largest size the kernel grows a TCP socket buffer to (`net.ipv4.tcp_rmem` or
+/// `tcp_wmem`: min, default, max), or 8 MiB when that cannot be read.
+fn socket_buffer_max(name: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv4/{name}"))
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(2).and_then(|v| v.parse().ok()))
+        .unwrap_or(8 << 20)
+}
+
 fn get(path: &str, watch: bool) -> Request {
     Request::GetData(PathWatchRequest {
         path: path.to_string(),
@@ -42,22 +51,28 @@ fn assert_served(port: u16, limit: Duration) {
     );
 }
 
-/// A client pipelines getData of a 512 KiB node 300,000 times (150 GB of replies, 9 MB of
-/// requests) and never reads. Backpressure (4 MiB of unsent output, 1,000 requests in
-/// flight) must stop the server reading it, so the client's writes block; the server grows
-/// by less than 64 MiB, and others are served.
+/// A client pipelines getData of a 512 KiB node and never reads: 300,000 requests, or more
+/// if the kernel's socket buffers could hold that many (loopback autotuning grows a receive
+/// buffer up to `tcp_rmem`'s maximum, 32 MiB on some hosts), so that the client cannot
+/// finish unless the server keeps reading. Backpressure (4 MiB of unsent output, 1,000
+/// requests in flight) must stop the server reading it, so the client's writes block; the
+/// server grows by less than 64 MiB, and others are served.
 #[test]
 fn a_client_that_never_reads_is_held_back() {
     let (_dir, server) = start("hostile-pipeline", "");
     let mut setup = Client::connect(server.port, 30_000).unwrap();
-    setup.create("/big", &vec![7u8; 512 << 10], 0).unwrap();
+    // A long name makes each request 272 bytes, so the buffers fill with fewer requests.
+    let path = format!("/big-{}", "x".repeat(250));
+    setup.create(&path, &vec![7u8; 512 << 10], 0).unwrap();
     let before = rss_kib(server.child.id());
     let mut hog = Client::connect(server.port, 30_000).unwrap();
-    let requests: Vec<Request> = (0..300_000).map(|_| get("/big", false)).collect();
-    let sent = hog.send_only(&requests, Duration::from_secs(2));
+    let request_bytes = path.len() as u64 + 17;
+    let buffers = socket_buffer_max("tcp_rmem") + socket_buffer_max("tcp_wmem");
+    let count = (4 * buffers / request_bytes).max(300_000) as usize;
+    let sent = hog.send_repeated(&get(&path, false), count, Duration::from_secs(2));
     assert!(
-        sent < requests.len(),
-        "the server kept reading ({sent} sent)"
+        sent < count,
+        "the server kept reading ({sent} of {count} sent; socket buffers up to {buffers} bytes)"
     );
     assert_served(server.port, Duration::from_secs(2));
     let grown_mib = rss_kib(server.child.id()).saturating_sub(before) / 1024;

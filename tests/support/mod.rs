@@ -399,6 +399,25 @@ impl Client {
         requests.len()
     }
 
+    /// Writes `request` `count` times without reading, like `send_only`; returns how many
+    /// were written before a write stalled for `stall`.
+    pub fn send_repeated(&mut self, request: &Request, count: usize, stall: Duration) -> usize {
+        self.stream
+            .set_write_timeout(Some(stall))
+            .expect("write timeout");
+        let mut frame = Vec::new();
+        for sent in 0..count {
+            let xid = self.next_xid;
+            self.next_xid += 1;
+            frame.clear();
+            wire::write_frame(&mut frame, |w| request.encode_with_header(xid, w));
+            if self.stream.write_all(&frame).is_err() {
+                return sent;
+            }
+        }
+        count
+    }
+
     /// Reads and drops replies until `count` have arrived (or the read times out).
     pub fn drain_replies(&mut self, count: usize) -> usize {
         for done in 0..count {
